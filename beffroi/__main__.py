@@ -1,0 +1,5 @@
+"""Allow ``python -m beffroi``."""
+
+from beffroi.cli import main
+
+main()

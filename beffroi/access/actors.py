@@ -1,0 +1,73 @@
+"""Who is acting: anonymous visitor, signed-in user, API token, or the local operator."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+from beffroi.catalog.models import Role, User
+
+
+class ActorKind(enum.StrEnum):
+    """How the actor was identified."""
+
+    ANONYMOUS = "anonymous"
+    USER = "user"
+    TOKEN = "token"  # noqa: S105 - an enum label
+    SYSTEM = "system"
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """An identified (or anonymous) actor and the roles it holds, by organisation id."""
+
+    kind: ActorKind
+    user_id: int | None = None
+    username: str | None = None
+    is_platform_admin: bool = False
+    roles: dict[int, Role] = field(default_factory=dict)
+    token_id: int | None = None
+    surface: str = "internal"
+
+    @classmethod
+    def anonymous(cls, surface: str = "web") -> Actor:
+        """The visitor who did not sign in."""
+        return cls(ActorKind.ANONYMOUS, surface=surface)
+
+    @classmethod
+    def system(cls, name: str = "cli", surface: str = "cli") -> Actor:
+        """The operator of the instance (command line on the server): full rights."""
+        return cls(ActorKind.SYSTEM, username=name, is_platform_admin=True, surface=surface)
+
+    @classmethod
+    def for_user(cls, user: User, *, surface: str, token_id: int | None = None) -> Actor:
+        """The actor of a signed-in user (by session or by API token)."""
+        return cls(
+            ActorKind.TOKEN if token_id is not None else ActorKind.USER,
+            user_id=user.id,
+            username=user.username,
+            is_platform_admin=user.is_platform_admin,
+            roles={m.organization_id: Role(m.role) for m in user.memberships},
+            token_id=token_id,
+            surface=surface,
+        )
+
+    @property
+    def is_authenticated(self) -> bool:
+        """True for anyone but the anonymous visitor."""
+        return self.kind is not ActorKind.ANONYMOUS
+
+    @property
+    def label(self) -> str:
+        """How the actor appears in the audit log."""
+        if self.kind is ActorKind.ANONYMOUS:
+            return "anonymous"
+        if self.kind is ActorKind.SYSTEM:
+            return f"system:{self.username}"
+        if self.kind is ActorKind.TOKEN:
+            return f"user:{self.username} (token {self.token_id})"
+        return f"user:{self.username}"
+
+    def role_in(self, organization_id: int) -> Role | None:
+        """The actor's role in one organisation, if any."""
+        return self.roles.get(organization_id)

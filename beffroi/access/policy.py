@@ -1,0 +1,113 @@
+"""The policy: readable datasets as a SQL filter, and permission checks for actions.
+
+Rules of this first version (the full model — sharing agreements, row and column
+filters — extends these same functions):
+
+* ``public`` datasets: everyone;
+* ``registered``: any signed-in actor;
+* ``internal``: members of any organisation of the platform;
+* ``organization`` and ``restricted``: members of the publishing organisation
+  (``restricted`` will also open through sharing agreements);
+* platform administrators and the local operator see everything;
+* deleted datasets are seen by no one.
+"""
+
+from __future__ import annotations
+
+import enum
+
+from sqlalchemy import ColumnElement, and_, or_
+
+from beffroi.access.actors import Actor
+from beffroi.catalog.models import AccessLevel, Dataset, Role
+from beffroi.errors import AuthenticationError, NotFoundError, PermissionDeniedError
+
+
+class Action(enum.StrEnum):
+    """Actions that need a permission."""
+
+    ORG_CREATE = "organization.create"
+    ORG_UPDATE = "organization.update"
+    MEMBER_MANAGE = "membership.manage"
+    USER_MANAGE = "user.manage"
+    DATASET_CREATE = "dataset.create"
+    DATASET_UPDATE = "dataset.update"
+    DATASET_DELETE = "dataset.delete"
+    AUDIT_READ = "audit.read"
+
+
+# Minimum role in the organisation concerned, for actions an organisation member may do.
+_ORG_ACTIONS: dict[Action, Role] = {
+    Action.ORG_UPDATE: Role.ADMIN,
+    Action.MEMBER_MANAGE: Role.ADMIN,
+    Action.DATASET_CREATE: Role.EDITOR,
+    Action.DATASET_UPDATE: Role.EDITOR,
+    Action.DATASET_DELETE: Role.STEWARD,
+}
+
+
+def readable_datasets(actor: Actor) -> ColumnElement[bool]:
+    """SQL filter on :class:`Dataset` rows the actor may read (the one read-path gate)."""
+    alive = Dataset.deleted_at.is_(None)
+    if actor.is_platform_admin:
+        return alive
+    levels: list[ColumnElement[bool]] = [Dataset.access_level == AccessLevel.PUBLIC.value]
+    if actor.is_authenticated:
+        levels.append(Dataset.access_level == AccessLevel.REGISTERED.value)
+    if actor.roles:
+        levels.append(Dataset.access_level == AccessLevel.INTERNAL.value)
+        levels.append(Dataset.publisher_id.in_(sorted(actor.roles)))
+    return and_(alive, or_(*levels))
+
+
+def dataset_visible(actor: Actor, dataset: Dataset) -> bool:
+    """Python twin of :func:`readable_datasets` for one loaded row (kept in sync by tests)."""
+    if dataset.deleted_at is not None:
+        return False
+    if actor.is_platform_admin:
+        return True
+    level = AccessLevel(dataset.access_level)
+    if level is AccessLevel.PUBLIC:
+        return True
+    if level is AccessLevel.REGISTERED:
+        return actor.is_authenticated
+    if level is AccessLevel.INTERNAL and actor.roles:
+        return True
+    return dataset.publisher_id in actor.roles
+
+
+def can(actor: Actor, action: Action, organization_id: int | None = None) -> bool:
+    """Whether the actor may perform ``action`` (on behalf of ``organization_id``)."""
+    if actor.is_platform_admin:
+        return True
+    needed = _ORG_ACTIONS.get(action)
+    if needed is None or organization_id is None:
+        return False
+    role = actor.role_in(organization_id)
+    return role is not None and role.rank >= needed.rank
+
+
+def require(actor: Actor, action: Action, organization_id: int | None = None) -> None:
+    """Raise unless the actor may perform ``action``."""
+    if can(actor, action, organization_id):
+        return
+    if not actor.is_authenticated:
+        raise AuthenticationError(
+            "Connexion requise pour cette action",
+            hint="connectez-vous ou passez un jeton : Authorization: Bearer <jeton>",
+        )
+    raise PermissionDeniedError(
+        f"Action « {action.value} » non autorisée pour {actor.label}",
+        hint="demandez le rôle nécessaire à un administrateur de l'organisation",
+    )
+
+
+def not_found(kind: str, key: str) -> NotFoundError:
+    """The error for an absent *or invisible* object: the two must be indistinguishable."""
+    return NotFoundError(
+        f"{kind} introuvable : {key}",
+        hint="vérifiez l'identifiant ; connectez-vous si le jeu de données n'est pas public",
+    )
+
+
+__all__ = ["Action", "can", "dataset_visible", "not_found", "readable_datasets", "require"]

@@ -1,0 +1,1 @@
+"""The catalogue: organisations, people, datasets and their metadata, audit events."""

@@ -1,0 +1,260 @@
+"""SQLAlchemy models of the catalogue (organisations, people, datasets, audit).
+
+Dataset fields map 1:1 to DCAT-AP 3 properties; the mapping is documented in
+``docs/reference/dcat-mapping.md``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> dt.datetime:
+    """Timezone-aware now, in UTC."""
+    return dt.datetime.now(dt.UTC)
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """A timestamp stored in UTC and always read back timezone-aware (SQLite drops tz)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> Any:  # noqa: ARG002
+        if value is not None and value.tzinfo is None:
+            msg = "naive datetime given to a UTC column"
+            raise ValueError(msg)
+        return None if value is None else value.astimezone(dt.UTC)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> dt.datetime | None:  # noqa: ARG002
+        if value is None:
+            return None
+        assert isinstance(value, dt.datetime)  # noqa: S101 - driver contract
+        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value
+
+
+class Base(DeclarativeBase):
+    """Declarative base with stable constraint names (same migrations on SQLite and PG)."""
+
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {dict[str, Any]: JSON, list[str]: JSON}  # noqa: RUF012
+
+
+class OrgKind(enum.StrEnum):
+    """Kinds of organisation."""
+
+    EPCI = "epci"
+    COMMUNE = "commune"
+    SERVICE = "service"
+    PARTNER = "partner"
+    OTHER = "other"
+
+
+class Role(enum.StrEnum):
+    """Roles a member holds in an organisation, strongest first."""
+
+    ADMIN = "admin"
+    STEWARD = "steward"
+    EDITOR = "editor"
+    VIEWER = "viewer"
+
+    @property
+    def rank(self) -> int:
+        """Higher is stronger."""
+        return {"admin": 4, "steward": 3, "editor": 2, "viewer": 1}[self.value]
+
+
+class AccessLevel(enum.StrEnum):
+    """Who may read a dataset."""
+
+    PUBLIC = "public"
+    REGISTERED = "registered"
+    INTERNAL = "internal"
+    ORGANIZATION = "organization"
+    RESTRICTED = "restricted"
+
+
+class Organization(Base):
+    """The EPCI, a member commune, a service, a partner."""
+
+    __tablename__ = "organization"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    slug: Mapped[str] = mapped_column(String(100), unique=True)
+    name: Mapped[str] = mapped_column(String(300))
+    kind: Mapped[str] = mapped_column(String(20), index=True)
+    siren: Mapped[str | None] = mapped_column(String(9), unique=True)
+    insee_code: Mapped[str | None] = mapped_column(String(5), index=True)
+    parent_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organization.id", ondelete="RESTRICT"), index=True
+    )
+    website: Mapped[str | None] = mapped_column(String(500))
+    logo_url: Mapped[str | None] = mapped_column(String(500))
+    description: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    modified_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+    parent: Mapped[Organization | None] = relationship(remote_side=[id])
+
+
+class User(Base):
+    """A person who signs in (password hashed with argon2)."""
+
+    __tablename__ = "user_account"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(100), unique=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    full_name: Mapped[str] = mapped_column(String(200), default="")
+    password_hash: Mapped[str] = mapped_column(String(200))
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    is_platform_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_login_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+
+    memberships: Mapped[list[Membership]] = relationship(
+        back_populates="user", cascade="all, delete-orphan"
+    )
+
+
+class Membership(Base):
+    """A user's role in an organisation."""
+
+    __tablename__ = "membership"
+    __table_args__ = (UniqueConstraint("user_id", "organization_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"))
+    organization_id: Mapped[int] = mapped_column(
+        ForeignKey("organization.id", ondelete="CASCADE"), index=True
+    )
+    role: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    user: Mapped[User] = relationship(back_populates="memberships")
+    organization: Mapped[Organization] = relationship()
+
+
+class ApiToken(Base):
+    """A bearer token for the API; only its SHA-256 digest is stored."""
+
+    __tablename__ = "api_token"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("user_account.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(100))
+    prefix: Mapped[str] = mapped_column(String(16))
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+
+    user: Mapped[User] = relationship()
+
+
+class WebSession(Base):
+    """A signed-in browser session; the cookie carries a random id, stored here hashed."""
+
+    __tablename__ = "web_session"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("user_account.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+    user: Mapped[User] = relationship()
+
+
+class Dataset(Base):
+    """Catalogue record of a dataset (DCAT-AP 3 ``dcat:Dataset``)."""
+
+    __tablename__ = "dataset"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    slug: Mapped[str] = mapped_column(String(100), unique=True)
+    title: Mapped[str] = mapped_column(String(300))
+    description: Mapped[str] = mapped_column(Text, default="")
+    keywords: Mapped[list[str]] = mapped_column(default=list)
+    themes: Mapped[list[str]] = mapped_column(default=list)
+    license: Mapped[str] = mapped_column(String(300))
+    publisher_id: Mapped[int] = mapped_column(
+        ForeignKey("organization.id", ondelete="RESTRICT"), index=True
+    )
+    contact_name: Mapped[str | None] = mapped_column(String(200))
+    contact_email: Mapped[str | None] = mapped_column(String(320))
+    frequency: Mapped[str | None] = mapped_column(String(40))
+    spatial: Mapped[list[str]] = mapped_column(default=list)
+    spatial_granularity: Mapped[str | None] = mapped_column(String(40))
+    temporal_start: Mapped[dt.date | None] = mapped_column(Date)
+    temporal_end: Mapped[dt.date | None] = mapped_column(Date)
+    access_level: Mapped[str] = mapped_column(String(20), index=True)
+    schema_ref: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    modified_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    deleted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+
+    publisher: Mapped[Organization] = relationship()
+
+
+class SlugRedirect(Base):
+    """An old slug of a renamed dataset; slugs are never reused."""
+
+    __tablename__ = "slug_redirect"
+
+    old_slug: Mapped[str] = mapped_column(String(100), primary_key=True)
+    dataset_id: Mapped[int] = mapped_column(
+        ForeignKey("dataset.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class AuditEvent(Base):
+    """One change (or sensitive read), kept forever."""
+
+    __tablename__ = "audit_event"
+    __table_args__ = (Index("ix_audit_event_object", "object_type", "object_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(200))
+    actor_user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("user_account.id", ondelete="SET NULL")
+    )
+    action: Mapped[str] = mapped_column(String(100), index=True)
+    object_type: Mapped[str] = mapped_column(String(50))
+    object_id: Mapped[str] = mapped_column(String(100))
+    surface: Mapped[str] = mapped_column(String(20))
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)

@@ -1,0 +1,18 @@
+"""The ``beffroi`` command line (click). One module per command group.
+
+Every :class:`~beffroi.errors.BeffroiError` is shown as one line plus a fix hint, with a
+non-zero exit code; ``--debug`` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+from beffroi.cli import dataset, instance, org, user  # noqa: F401 - register commands
+from beffroi.cli.base import cli
+
+
+def main() -> None:
+    """Entry point of the ``beffroi`` script."""
+    cli(prog_name="beffroi")
+
+
+__all__ = ["cli", "main"]

@@ -1,0 +1,170 @@
+"""The root command group, its shared context and the error rendering."""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy.orm import Session, sessionmaker
+
+from beffroi import __version__
+from beffroi.access import Actor
+from beffroi.errors import BeffroiError
+from beffroi.settings import Settings, load_settings
+
+EXIT_USER_ERROR = 1
+EXIT_TRANSIENT = 75  # EX_TEMPFAIL: try again later
+
+
+class CliError(click.ClickException):
+    """A Beffroi error, rendered for a terminal: message, then how to fix it."""
+
+    exit_code = EXIT_USER_ERROR
+
+    def __init__(self, error: BeffroiError) -> None:
+        super().__init__(error.message)
+        self.error = error
+
+    def show(self, file: IO[Any] | None = None) -> None:
+        stream: IO[Any] = file if file is not None else sys.stderr
+        console = Console(file=stream, highlight=False, soft_wrap=True)
+        console.print(f"[bold red]Erreur :[/] {self.error.message}", markup=True)
+        if self.error.hint:
+            console.print(f"[yellow]→ Pour corriger :[/] {self.error.hint}", markup=True)
+        for problem in self.error.details.get("errors", []):
+            console.print(f"  • {problem.get('field') or '-'} : {problem['message']}")
+
+
+@dataclass
+class CliContext:
+    """State shared by the commands of one invocation."""
+
+    data_dir: Path | None = None
+    debug: bool = False
+    _settings: Settings | None = field(default=None, repr=False)
+    _factory: sessionmaker[Session] | None = field(default=None, repr=False)
+
+    @property
+    def settings(self) -> Settings:
+        """The instance settings (the --data-dir option wins over BEFFROI_DATA_DIR)."""
+        if self._settings is None:
+            overrides: dict[str, Any] = {}
+            if self.data_dir is not None:
+                overrides["data_dir"] = self.data_dir
+            self._settings = load_settings(**overrides)
+        return self._settings
+
+    def use_data_dir(self, data_dir: Path) -> None:
+        """Point this invocation (and child processes) at another instance."""
+        self.data_dir = data_dir
+        self._settings = None
+        self._factory = None
+        os.environ["BEFFROI_DATA_DIR"] = str(data_dir)
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """A catalogue session committed at the end (checks the catalogue is migrated)."""
+        if self._factory is None:
+            from beffroi.catalog.db import (  # noqa: PLC0415 - keep `--help` fast
+                check_schema_current,
+                engine_for,
+                session_factory,
+            )
+
+            engine = engine_for(self.settings)
+            check_schema_current(engine)
+            self._factory = session_factory(engine)
+        with self._factory() as session, session.begin():
+            yield session
+
+    @property
+    def actor(self) -> Actor:
+        """The local operator."""
+        return Actor.system(name=getpass.getuser(), surface="cli")
+
+
+class TransientCliError(CliError):
+    """A transient error (service unavailable): exit status 75, retry later."""
+
+    exit_code = EXIT_TRANSIENT
+
+
+def cli_error(error: BeffroiError) -> CliError:
+    """The terminal rendering of a Beffroi error, with the exit status of its kind."""
+    return TransientCliError(error) if error.transient else CliError(error)
+
+
+class BeffroiGroup(click.Group):
+    """Turns Beffroi errors (and any unexpected one) into a one-line message."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+            raise
+        except BeffroiError as exc:
+            if _debug(ctx):
+                raise
+            raise cli_error(exc) from exc
+        except Exception as exc:
+            if _debug(ctx):
+                raise
+            unexpected = BeffroiError(
+                f"Erreur inattendue : {type(exc).__name__}: {exc}",
+                hint="relancez avec --debug pour le détail et signalez-la à l'équipe",
+            )
+            raise cli_error(unexpected) from exc
+
+
+def _debug(ctx: click.Context) -> bool:
+    obj = ctx.find_object(CliContext)
+    return bool(obj and obj.debug)
+
+
+pass_context = click.make_pass_decorator(CliContext)
+
+
+@click.group(cls=BeffroiGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    envvar="BEFFROI_DATA_DIR",
+    help="Dossier de l'instance (défaut : ./beffroi-data ; variable BEFFROI_DATA_DIR).",
+)
+@click.option("--debug", is_flag=True, help="Afficher la trace complète des erreurs.")
+@click.version_option(__version__, prog_name="beffroi")
+@click.pass_context
+def cli(ctx: click.Context, data_dir: Path | None, debug: bool) -> None:
+    """Beffroi — plateforme de données mutualisée de l'intercommunalité."""
+    ctx.obj = CliContext(data_dir=data_dir, debug=debug)
+
+
+def print_rows(
+    rows: Sequence[dict[str, Any]], columns: Sequence[str], *, as_json: bool, title: str
+) -> None:
+    """Print rows as a rich table, or as JSON lines for scripts."""
+    if as_json:
+        for row in rows:
+            click.echo(json.dumps(row, ensure_ascii=False, default=str))
+        return
+    table = Table(title=title, title_justify="left")
+    for column in columns:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*("" if row.get(c) is None else str(row.get(c)) for c in columns))
+    Console(soft_wrap=True).print(table)
+
+
+json_option = click.option(
+    "--json", "as_json", is_flag=True, help="Sortie JSON (une ligne par objet)."
+)

@@ -1,0 +1,136 @@
+"""``beffroi user``, ``beffroi member`` and ``beffroi token``: people and credentials."""
+
+from __future__ import annotations
+
+import click
+
+from beffroi.access import accounts
+from beffroi.catalog.models import Role
+from beffroi.catalog.schemas import MembershipCreate, UserCreate, parse
+from beffroi.cli.base import CliContext, cli, json_option, pass_context, print_rows
+
+
+@cli.group()
+def user() -> None:
+    """Comptes des utilisateurs."""
+
+
+@user.command("create")
+@click.argument("username")
+@click.option("--email", required=True, help="Adresse e-mail.")
+@click.option("--name", "full_name", default="", help="Nom complet.")
+@click.option(
+    "--password",
+    prompt=True,
+    hide_input=True,
+    confirmation_prompt=True,
+    envvar="BEFFROI_NEW_PASSWORD",
+    help="Mot de passe (12 caractères au moins ; "
+    "demandé si absent, ou variable BEFFROI_NEW_PASSWORD).",
+)
+@click.option("--platform-admin", is_flag=True, help="Administrateur de toute la plateforme.")
+@pass_context
+def user_create(
+    ctx: CliContext, username: str, email: str, full_name: str, password: str, platform_admin: bool
+) -> None:
+    """Créer un compte."""
+    data = parse(
+        UserCreate,
+        {
+            "username": username,
+            "email": email,
+            "full_name": full_name,
+            "password": password,
+            "is_platform_admin": platform_admin,
+        },
+    )
+    with ctx.transaction() as session:
+        accounts.create_user(session, ctx.actor, data)
+    click.echo(f"Compte créé : {username}")
+
+
+@user.command("list")
+@json_option
+@pass_context
+def user_list(ctx: CliContext, as_json: bool) -> None:
+    """Lister les comptes et leurs rôles."""
+    with ctx.transaction() as session:
+        rows = [
+            {
+                "username": u.username,
+                "email": u.email,
+                "full_name": u.full_name,
+                "platform_admin": u.is_platform_admin,
+                "roles": ", ".join(f"{m.organization.slug}:{m.role}" for m in u.memberships),
+            }
+            for u in accounts.list_users(session)
+        ]
+    print_rows(
+        rows,
+        ["username", "email", "full_name", "platform_admin", "roles"],
+        as_json=as_json,
+        title="Comptes",
+    )
+
+
+@cli.group()
+def member() -> None:
+    """Rôles des utilisateurs dans les organisations."""
+
+
+@member.command("add")
+@click.argument("username")
+@click.argument("organization")
+@click.option(
+    "--role",
+    type=click.Choice([r.value for r in Role]),
+    required=True,
+    help="admin, steward (référent qui approuve), editor ou viewer.",
+)
+@pass_context
+def member_add(ctx: CliContext, username: str, organization: str, role: str) -> None:
+    """Donner un rôle à USERNAME dans ORGANIZATION (remplace le rôle précédent)."""
+    data = parse(
+        MembershipCreate, {"username": username, "organization": organization, "role": role}
+    )
+    with ctx.transaction() as session:
+        accounts.add_member(session, ctx.actor, data)
+    click.echo(f"{username} est {role} de {organization}")
+
+
+@cli.group()
+def token() -> None:
+    """Jetons d'API (Authorization: Bearer)."""
+
+
+@token.command("create")
+@click.argument("username")
+@click.option("--name", default="cli", show_default=True, help="Nom du jeton (usage).")
+@click.option(
+    "--expires-in-days",
+    type=click.IntRange(1, 3650),
+    default=None,
+    help="Durée de validité (sans limite sinon).",
+)
+@pass_context
+def token_create(ctx: CliContext, username: str, name: str, expires_in_days: int | None) -> None:
+    """Créer un jeton d'API pour USERNAME (affiché une seule fois)."""
+    with ctx.transaction() as session:
+        created, secret = accounts.create_token(
+            session, ctx.actor, username, name, expires_in_days=expires_in_days
+        )
+        token_id = created.id
+    click.echo(secret)
+    click.echo(
+        f"Jeton n° {token_id} pour {username} : conservez-le, il ne sera plus affiché.", err=True
+    )
+
+
+@token.command("revoke")
+@click.argument("token_id", type=int)
+@pass_context
+def token_revoke(ctx: CliContext, token_id: int) -> None:
+    """Révoquer un jeton (effet immédiat)."""
+    with ctx.transaction() as session:
+        accounts.revoke_token(session, ctx.actor, token_id)
+    click.echo(f"Jeton n° {token_id} révoqué.")

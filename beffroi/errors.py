@@ -1,0 +1,160 @@
+"""The one error hierarchy of Beffroi.
+
+Every error a user can cause or meet derives from :class:`BeffroiError`. Each carries a
+message that names the bad value, an optional *hint* that says how to fix it, a stable
+machine ``code`` (used as the problem+json ``type`` fragment and documented in
+``docs/reference/errors.md``), and the HTTP status it maps to::
+
+    BeffroiError                       (500 internal-error)
+    ├── UserError                      (400 bad-request)        terminal: fix the input
+    │   ├── InvalidInputError          (422 invalid-input)
+    │   ├── NotFoundError              (404 not-found)
+    │   ├── ConflictError              (409 conflict)
+    │   ├── MethodNotAllowedError      (405 method-not-allowed)
+    │   └── ConfigurationError         (500 configuration-error) settings or data dir
+    ├── AuthError                      (401 / 403)
+    │   ├── AuthenticationError        (401 authentication-required)
+    │   ├── PermissionDeniedError      (403 permission-denied)
+    │   └── CsrfError                  (403 csrf-failed)
+    └── ServiceUnavailableError        (503 service-unavailable) transient: retry later
+
+Transient errors (``transient = True``) may succeed if retried; all others are terminal.
+The web layer renders every one of them in one place (``beffroi.web.errors``); the CLI
+renders them as one line plus the hint (``beffroi.cli``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class BeffroiError(Exception):
+    """Base of every Beffroi error."""
+
+    code: ClassVar[str] = "internal-error"
+    status: ClassVar[int] = 500
+    title: ClassVar[str] = "Erreur interne"
+    title_en: ClassVar[str] = "Internal error"
+    transient: ClassVar[bool] = False
+
+    def __init__(
+        self, message: str, *, hint: str | None = None, details: dict[str, Any] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+        self.details: dict[str, Any] = details or {}
+
+    def __str__(self) -> str:
+        return self.message if self.hint is None else f"{self.message} ({self.hint})"
+
+
+class UserError(BeffroiError):
+    """The request or command is wrong; fixing the input fixes it."""
+
+    code = "bad-request"
+    status = 400
+    title = "Requête incorrecte"
+    title_en = "Bad request"
+
+
+class InvalidInputError(UserError):
+    """A value does not have the expected form (one field or several)."""
+
+    code = "invalid-input"
+    status = 422
+    title = "Donnée invalide"
+    title_en = "Invalid input"
+
+
+class NotFoundError(UserError):
+    """The object does not exist, or the actor may not know it exists."""
+
+    code = "not-found"
+    status = 404
+    title = "Introuvable"
+    title_en = "Not found"
+
+
+class ConflictError(UserError):
+    """The change clashes with what is stored (a slug already used, a duplicate member)."""
+
+    code = "conflict"
+    status = 409
+    title = "Conflit"
+    title_en = "Conflict"
+
+
+class MethodNotAllowedError(UserError):
+    """The HTTP method is not accepted at this address."""
+
+    code = "method-not-allowed"
+    status = 405
+    title = "Méthode non autorisée"
+    title_en = "Method not allowed"
+
+
+class ConfigurationError(UserError):
+    """A setting, the configuration file or the data directory is wrong."""
+
+    code = "configuration-error"
+    status = 500
+    title = "Configuration incorrecte"
+    title_en = "Configuration error"
+
+
+class AuthError(BeffroiError):
+    """Authentication or authorisation failed."""
+
+    code = "auth-error"
+    status = 401
+    title = "Accès refusé"
+    title_en = "Access denied"
+
+
+class AuthenticationError(AuthError):
+    """No valid credentials were given (missing, wrong, expired or revoked)."""
+
+    code = "authentication-required"
+    status = 401
+    title = "Authentification requise"
+    title_en = "Authentication required"
+
+
+class PermissionDeniedError(AuthError):
+    """The actor is known but may not perform this action."""
+
+    code = "permission-denied"
+    status = 403
+    title = "Action non autorisée"
+    title_en = "Permission denied"
+
+
+class CsrfError(AuthError):
+    """A form was posted without the anti-forgery token of the session."""
+
+    code = "csrf-failed"
+    status = 403
+    title = "Jeton anti-falsification invalide"
+    title_en = "CSRF token check failed"
+
+
+class ServiceUnavailableError(BeffroiError):
+    """A backing service (database, storage) is unreachable; retrying may succeed."""
+
+    code = "service-unavailable"
+    status = 503
+    title = "Service indisponible"
+    title_en = "Service unavailable"
+    transient = True
+
+
+def all_error_classes() -> list[type[BeffroiError]]:
+    """Every error class of the tree, parents first (used to generate the docs)."""
+    found: list[type[BeffroiError]] = []
+    todo: list[type[BeffroiError]] = [BeffroiError]
+    while todo:
+        cls = todo.pop(0)
+        found.append(cls)
+        todo.extend(cls.__subclasses__())
+    return found

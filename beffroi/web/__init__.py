@@ -1,0 +1,1 @@
+"""Web layer (thin): JSON API, HTML pages, error rendering. Calls services only."""

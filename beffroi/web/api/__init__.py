@@ -1,0 +1,10 @@
+"""JSON API, one router module per resource."""
+
+from fastapi import APIRouter
+
+from beffroi.web.api import datasets, health, organizations
+
+router = APIRouter()
+router.include_router(health.router)
+router.include_router(organizations.router, prefix="/api/v1")
+router.include_router(datasets.router, prefix="/api/v1")

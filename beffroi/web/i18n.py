@@ -1,0 +1,96 @@
+"""Interface languages: French first, English available.
+
+Messages are looked up by their French text; the English catalogue translates them.
+The visitor's choice (``?lang=en``) is kept in a cookie; otherwise the default locale.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from starlette.requests import Request
+
+LOCALES = ("fr", "en")
+LANG_COOKIE = "beffroi_lang"
+
+EN: dict[str, str] = {
+    "Aller au contenu": "Skip to content",
+    "Accueil": "Home",
+    "Jeux de données": "Datasets",
+    "Organisations": "Organisations",
+    "Se connecter": "Sign in",
+    "Se déconnecter": "Sign out",
+    "Connexion": "Sign in",
+    "Identifiant": "Username",
+    "Mot de passe": "Password",
+    "Connecté en tant que": "Signed in as",
+    "Plateforme de données du territoire": "Data platform of the territory",
+    "Communes membres": "Member communes",
+    "commune membre": "member commune",
+    "communes membres": "member communes",
+    "Services et partenaires": "Services and partners",
+    "Derniers jeux de données": "Latest datasets",
+    "Aucun jeu de données visible pour le moment.": "No visible dataset yet.",
+    "Rechercher un jeu de données": "Search for a dataset",
+    "Rechercher": "Search",
+    "habitants": "inhabitants",
+    "Code INSEE": "INSEE code",
+    "SIREN": "SIREN",
+    "Licence": "Licence",
+    "Producteur": "Publisher",
+    "Fréquence de mise à jour": "Update frequency",
+    "Couverture géographique": "Spatial coverage",
+    "Granularité": "Granularity",
+    "Période couverte": "Temporal coverage",
+    "Schéma de données": "Data schema",
+    "Mots-clés": "Keywords",
+    "Thèmes": "Themes",
+    "Accès": "Access",
+    "Contact": "Contact",
+    "Mis à jour le": "Updated on",
+    "Créé le": "Created on",
+    "Voir l'API": "See the API",
+    "Page précédente": "Previous page",
+    "Page suivante": "Next page",
+    "Langue": "Language",
+    "Déclaration d'accessibilité": "Accessibility statement",
+    "Documentation de l'API": "API documentation",
+    "Erreur": "Error",
+    "Retour à l'accueil": "Back to home",
+    "Comment corriger": "How to fix",
+    "public": "public",
+    "inscrits": "registered users",
+    "interne": "internal",
+    "organisation": "organisation",
+    "restreint": "restricted",
+    "Données de référence": "Reference data",
+    "jeux de données": "datasets",
+    "Aucun résultat.": "No result.",
+    "Intercommunalité": "Intercommunality",
+    "Commune": "Commune",
+    "Service": "Service",
+    "Partenaire": "Partner",
+    "Autre": "Other",
+    "Rattachée à": "Part of",
+    "Site web": "Website",
+    "Beffroi est la plateforme de données mutualisée de l'intercommunalité et de ses "
+    "communes membres.": "Beffroi is the shared data platform of the intercommunality "
+    "and its member communes.",
+    "Cette plateforme n'a pas encore d'intercommunalité.": "This platform has no "
+    "intercommunality yet.",
+    "Lancez `beffroi demo` pour charger une intercommunalité de démonstration.": "Run "
+    "`beffroi demo` to load a demo intercommunality.",
+}
+
+
+def negotiate(request: Request, default: str) -> str:
+    """The page language: explicit ``?lang=``, then the cookie, then the default."""
+    asked = request.query_params.get("lang") or request.cookies.get(LANG_COOKIE)
+    return asked if asked in LOCALES else default
+
+
+def translator(locale: str) -> Callable[[str], str]:
+    """A ``_()`` function for templates."""
+    if locale == "en":
+        return lambda text: EN.get(text, text)
+    return lambda text: text

@@ -1,0 +1,10 @@
+"""Server-rendered HTML pages (Jinja2), French first."""
+
+from fastapi import APIRouter
+
+from beffroi.web.pages import auth, datasets, home
+
+router = APIRouter(include_in_schema=False)
+router.include_router(home.router)
+router.include_router(auth.router)
+router.include_router(datasets.router)

@@ -1,0 +1,85 @@
+"""Sign in and sign out (server-side sessions, CSRF-protected forms)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from beffroi.access.accounts import authenticate, close_web_session, open_web_session
+from beffroi.errors import AuthenticationError
+from beffroi.web.deps import ActorDep, SessionDep, SettingsDep
+from beffroi.web.pages.rendering import render
+from beffroi.web.security import SESSION_COOKIE, check_csrf
+
+router = APIRouter()
+
+
+def _safe_next(target: str | None) -> str:
+    """Only same-site paths: never redirect to another host after login."""
+    if target and target.startswith("/") and not target.startswith("//"):
+        return target
+    return "/"
+
+
+@router.get("/connexion", response_class=HTMLResponse, name="login")
+def login_form(request: Request, actor: ActorDep, next: str | None = None) -> HTMLResponse:  # noqa: A002
+    """The sign-in form."""
+    return render(request, "login.html", {"actor": actor, "next": _safe_next(next)})
+
+
+@router.post("/connexion", name="login_submit")
+def login_submit(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    actor: ActorDep,
+    username: Annotated[str, Form()],
+    password: Annotated[str, Form()],
+    csrf_token: Annotated[str | None, Form()] = None,
+    next: Annotated[str | None, Form()] = None,  # noqa: A002
+) -> Response:
+    """Check the credentials, open a session, go back where the visitor was."""
+    check_csrf(request, csrf_token)
+    try:
+        user = authenticate(session, username.strip(), password)
+    except AuthenticationError as exc:
+        return render(
+            request,
+            "login.html",
+            {"actor": actor, "next": _safe_next(next), "error": exc, "username": username},
+            status_code=401,
+        )
+    lifetime = dt.timedelta(hours=settings.session_lifetime_hours)
+    secret = open_web_session(session, user, lifetime)
+    session.commit()
+    response = RedirectResponse(_safe_next(next), status_code=303)
+    response.set_cookie(
+        SESSION_COOKIE,
+        secret,
+        max_age=int(lifetime.total_seconds()),
+        httponly=True,
+        samesite="lax",
+        secure=settings.secure_cookies,
+        path="/",
+    )
+    return response
+
+
+@router.post("/deconnexion", name="logout")
+def logout(
+    request: Request,
+    session: SessionDep,
+    csrf_token: Annotated[str | None, Form()] = None,
+) -> Response:
+    """End the session server-side and drop the cookie."""
+    check_csrf(request, csrf_token)
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if cookie:
+        close_web_session(session, cookie)
+        session.commit()
+    response = RedirectResponse("/", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response

@@ -1,0 +1,42 @@
+"""Cookies and CSRF protection for HTML forms (double-submit token, compared in constant time)."""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from beffroi.errors import CsrfError
+
+SESSION_COOKIE = "beffroi_session"
+CSRF_COOKIE = "beffroi_csrf"
+CSRF_FIELD = "csrf_token"
+
+
+def csrf_token(request: Request) -> str:
+    """The request's CSRF token (reused from the cookie, or a new one)."""
+    existing = request.cookies.get(CSRF_COOKIE)
+    token = existing if existing and len(existing) >= 32 else secrets.token_urlsafe(32)
+    request.state.csrf_token = token
+    return token
+
+
+def set_csrf_cookie(request: Request, response: Response, *, secure: bool) -> None:
+    """Send the CSRF cookie if this request minted a token."""
+    token = getattr(request.state, "csrf_token", None)
+    if token and request.cookies.get(CSRF_COOKIE) != token:
+        response.set_cookie(
+            CSRF_COOKIE, token, httponly=True, samesite="strict", secure=secure, path="/"
+        )
+
+
+def check_csrf(request: Request, submitted: str | None) -> None:
+    """Refuse a form post whose token does not match the cookie."""
+    expected = request.cookies.get(CSRF_COOKIE)
+    if not expected or not submitted or not hmac.compare_digest(expected, submitted):
+        raise CsrfError(
+            "Le formulaire a expiré ou ne vient pas de ce site",
+            hint="rechargez la page puis renvoyez le formulaire (les cookies doivent être activés)",
+        )
