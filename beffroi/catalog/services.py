@@ -288,6 +288,41 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+@dataclass(frozen=True, slots=True)
+class Place:
+    """One item of a dataset's spatial coverage, named for display."""
+
+    code: str
+    label: str
+    organization_slug: str | None
+
+
+def describe_spatial(session: Session, codes: list[str]) -> list[Place]:
+    """Names (from the shipped reference) and organisation pages of spatial coverage codes."""
+    from beffroi import reference  # noqa: PLC0415 - loads the commune table on first use
+
+    insee = [c.partition(":")[2] for c in codes if c.startswith("commune:")]
+    sirens = [c.partition(":")[2] for c in codes if c.startswith("epci:")]
+    slugs: dict[str | None, str] = {}
+    if insee or sirens:
+        query = select(Organization.insee_code, Organization.siren, Organization.slug).where(
+            or_(Organization.insee_code.in_(insee), Organization.siren.in_(sirens))
+        )
+        for code, siren, slug in session.execute(query).tuples():
+            slugs[code if code in insee else siren] = slug
+    places = []
+    for item in codes:
+        kind, _, code = item.partition(":")
+        if kind == "commune":
+            commune = reference.communes().get(code)
+            label = f"{commune.name} ({code})" if commune else code
+        else:
+            epci = reference.epcis().get(code)
+            label = epci.name if epci else code
+        places.append(Place(item, label, slugs.get(code)))
+    return places
+
+
 # ---------------------------------------------------------------- territory
 
 
@@ -311,7 +346,7 @@ def territory_overview(session: Session, actor: Actor, latest: int = 10) -> Terr
         .limit(1)
     )
     orgs = list_organizations(session)
-    communes = sorted((o for o in orgs if o.kind == "commune"), key=lambda o: o.name)
+    communes = sorted((o for o in orgs if o.kind == "commune"), key=lambda o: slugify(o.name))
     others = [o for o in orgs if o.kind not in {"commune", "epci"}]
     counts_query = (
         select(Dataset.publisher_id, func.count())

@@ -6,6 +6,8 @@ import logging
 from importlib import resources
 
 from fastapi import FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from beffroi import __version__
@@ -14,6 +16,7 @@ from beffroi.settings import Settings, load_settings
 from beffroi.web import errors
 from beffroi.web.api import router as api_router
 from beffroi.web.pages import router as pages_router
+from beffroi.web.security import SecurityHeadersMiddleware
 
 DESCRIPTION = """API de Beffroi, la plateforme de données mutualisée d'une intercommunalité.
 
@@ -34,7 +37,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         description=DESCRIPTION,
         openapi_url="/api/openapi.json",
-        docs_url="/api/docs",
+        docs_url=None,  # served below with local assets: nothing is fetched from a CDN
         redoc_url=None,
     )
     app.state.settings = settings
@@ -44,5 +47,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(api_router)
     app.include_router(pages_router)
     static_dir = resources.files("beffroi.web") / "static"
+    apidocs_dir = resources.files("fastapi_offline") / "static"
+    app.mount("/static/apidocs", StaticFiles(directory=str(apidocs_dir)), name="apidocs")
     app.mount("/static", StaticFiles(directory=str(static_dir)), name="static")
+
+    @app.get("/api/docs", include_in_schema=False)
+    def api_docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/api/openapi.json",
+            title="Beffroi — API",
+            swagger_js_url="/static/apidocs/swagger-ui-bundle.js",
+            swagger_css_url="/static/apidocs/swagger-ui.css",
+            swagger_favicon_url="/static/favicon.svg",
+        )
+
+    app.add_middleware(SecurityHeadersMiddleware)
     return app

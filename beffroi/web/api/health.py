@@ -21,7 +21,7 @@ class Health(BaseModel):
     mode: str
 
 
-@router.get("/health", response_model=Health)
+@router.api_route("/health", methods=["GET", "HEAD"], response_model=Health)
 def health(session: SessionDep, settings: SettingsDep) -> Health:
     """Answer 200 when the catalogue database answers."""
     session.execute(text("SELECT 1"))

@@ -42,6 +42,7 @@ def dataset_page(slug: str, request: Request, session: SessionDep, actor: ActorD
         {
             "actor": actor,
             "dataset": dataset,
+            "places": services.describe_spatial(session, dataset.spatial),
             "licenses": LICENSES,
             "frequencies": FREQUENCIES,
             "themes": THEMES,

@@ -20,7 +20,7 @@ def _population(insee_code: str | None) -> int | None:
     return commune.population_municipale if commune else None
 
 
-@router.get("/", response_class=HTMLResponse, name="home")
+@router.api_route("/", methods=["GET", "HEAD"], response_class=HTMLResponse, name="home")
 def home(request: Request, session: SessionDep, actor: ActorDep) -> HTMLResponse:
     """The portal's home page: the territory and its latest datasets."""
     territory = services.territory_overview(session, actor)

@@ -26,7 +26,13 @@ def markdown(text: str) -> Markup:
     return Markup(_markdown.render(text))  # noqa: S704 - html is disabled in the parser
 
 
+def plaintext(text: str) -> str:
+    """Markdown reduced to plain text (for summaries in lists)."""
+    return markdown(text).striptags()
+
+
 templates.env.filters["markdown"] = markdown
+templates.env.filters["plaintext"] = plaintext
 
 
 def render(
