@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Mapping
 from typing import Annotated, Any, Self, TypeVar
 
 from pydantic import (
@@ -51,26 +52,22 @@ def _license(value: str) -> str:
     raise ValueError(msg)
 
 
-def _frequency(value: str) -> str:
-    if value not in FREQUENCIES:
-        msg = f"fréquence inconnue « {value} » : valeurs possibles {', '.join(FREQUENCIES)}"
-        raise ValueError(msg)
-    return value
+def _in_vocabulary(what: str, vocabulary: Mapping[str, str]) -> Callable[[str], str]:
+    """A validator accepting only the codes of one controlled vocabulary."""
+
+    def check(value: str) -> str:
+        if value not in vocabulary:
+            known = ", ".join(vocabulary)
+            msg = f"« {value} » n'est pas un code de {what} connu : valeurs possibles {known}"
+            raise ValueError(msg)
+        return value
+
+    return check
 
 
-def _themes(values: list[str]) -> list[str]:
-    bad = [v for v in values if v not in THEMES]
-    if bad:
-        msg = f"thème(s) inconnu(s) {', '.join(bad)} : valeurs possibles {', '.join(THEMES)}"
-        raise ValueError(msg)
-    return values
-
-
-def _granularity(value: str) -> str:
-    if value not in GRANULARITIES:
-        msg = f"granularité inconnue « {value} » : valeurs possibles {', '.join(GRANULARITIES)}"
-        raise ValueError(msg)
-    return value
+_frequency = _in_vocabulary("fréquence", FREQUENCIES)
+_theme = _in_vocabulary("thème", THEMES)
+_granularity = _in_vocabulary("granularité", GRANULARITIES)
 
 
 def _spatial(values: list[str]) -> list[str]:
@@ -95,7 +92,7 @@ Siren = Annotated[str, AfterValidator(_siren)]
 InseeCode = Annotated[str, AfterValidator(_insee)]
 License = Annotated[str, AfterValidator(_license)]
 Frequency = Annotated[str, AfterValidator(_frequency)]
-Themes = Annotated[list[str], AfterValidator(_themes)]
+Themes = list[Annotated[str, AfterValidator(_theme)]]
 Granularity = Annotated[str, AfterValidator(_granularity)]
 Spatial = Annotated[list[str], AfterValidator(_spatial)]
 Keywords = Annotated[list[str], AfterValidator(_keywords)]
