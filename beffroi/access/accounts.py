@@ -9,7 +9,7 @@ from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, selectinload
 
 from beffroi.access.actors import Actor
@@ -18,8 +18,9 @@ from beffroi.catalog import audit
 from beffroi.catalog.models import ApiToken, Membership, User, WebSession, utcnow
 from beffroi.catalog.schemas import MembershipCreate, UserCreate
 from beffroi.catalog.services import get_organization
-from beffroi.errors import AuthenticationError, ConflictError, NotFoundError
+from beffroi.errors import AuthenticationError, ConflictError, InvalidInputError, NotFoundError
 
+MIN_PASSWORD_LENGTH = 12
 TOKEN_PREFIX = "bfr_"  # noqa: S105 - a public prefix, not a secret
 _hasher = PasswordHasher()
 
@@ -45,7 +46,9 @@ def _digest(secret: str) -> str:
 def get_user(session: Session, username: str) -> User:
     """A user by username."""
     user = session.scalar(
-        select(User).where(User.username == username).options(selectinload(User.memberships))
+        select(User)
+        .where(User.username == username)
+        .options(selectinload(User.memberships).selectinload(Membership.organization))
     )
     if user is None:
         raise NotFoundError(
@@ -56,7 +59,11 @@ def get_user(session: Session, username: str) -> User:
 
 def list_users(session: Session) -> list[User]:
     """All users, by username."""
-    query = select(User).order_by(User.username).options(selectinload(User.memberships))
+    query = (
+        select(User)
+        .order_by(User.username)
+        .options(selectinload(User.memberships).selectinload(Membership.organization))
+    )
     return list(session.scalars(query))
 
 
@@ -94,8 +101,15 @@ def create_user(session: Session, actor: Actor, data: UserCreate) -> User:
 def set_password(session: Session, actor: Actor, username: str, password: str) -> None:
     """Replace a user's password (platform administrators only)."""
     require(actor, Action.USER_MANAGE)
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise InvalidInputError(
+            f"Mot de passe trop court ({len(password)} caractères)",
+            hint=f"choisissez au moins {MIN_PASSWORD_LENGTH} caractères",
+        )
     user = get_user(session, username)
     user.password_hash = hash_password(password)
+    # A new password signs the user out everywhere.
+    session.execute(delete(WebSession).where(WebSession.user_id == user.id))
     audit.record(session, actor, "user.password", "user", username)
 
 
@@ -130,7 +144,9 @@ def add_member(session: Session, actor: Actor, data: MembershipCreate) -> Member
 def authenticate(session: Session, username: str, password: str) -> User:
     """The active user with these credentials, else AuthenticationError (same for any cause)."""
     user = session.scalar(
-        select(User).where(User.username == username).options(selectinload(User.memberships))
+        select(User)
+        .where(User.username == username)
+        .options(selectinload(User.memberships).selectinload(Membership.organization))
     )
     try:
         _hasher.verify(user.password_hash if user else _dummy_hash(), password)

@@ -5,7 +5,12 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
-from beffroi.catalog.models import Role, User
+from beffroi.catalog.models import OrgKind, Role, User
+
+# Organisations "of the EPCI": the EPCI itself, its member communes and their services.
+# Partners (concessionaires) and other organisations are outside; they read through
+# sharing agreements.
+TERRITORY_KINDS = frozenset({OrgKind.EPCI.value, OrgKind.COMMUNE.value, OrgKind.SERVICE.value})
 
 
 class ActorKind(enum.StrEnum):
@@ -28,6 +33,7 @@ class Actor:
     roles: dict[int, Role] = field(default_factory=dict)
     token_id: int | None = None
     surface: str = "internal"
+    is_territory_member: bool = False
 
     @classmethod
     def anonymous(cls, surface: str = "web") -> Actor:
@@ -50,6 +56,9 @@ class Actor:
             roles={m.organization_id: Role(m.role) for m in user.memberships},
             token_id=token_id,
             surface=surface,
+            is_territory_member=any(
+                m.organization.kind in TERRITORY_KINDS for m in user.memberships
+            ),
         )
 
     @property

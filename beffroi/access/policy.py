@@ -5,7 +5,8 @@ filters — extends these same functions):
 
 * ``public`` datasets: everyone;
 * ``registered``: any signed-in actor;
-* ``internal``: members of any organisation of the platform;
+* ``internal``: members of the organisations of the EPCI (the EPCI, its communes, their
+  services) — not partners;
 * ``organization`` and ``restricted``: members of the publishing organisation
   (``restricted`` will also open through sharing agreements);
 * platform administrators and the local operator see everything;
@@ -54,8 +55,9 @@ def readable_datasets(actor: Actor) -> ColumnElement[bool]:
     levels: list[ColumnElement[bool]] = [Dataset.access_level == AccessLevel.PUBLIC.value]
     if actor.is_authenticated:
         levels.append(Dataset.access_level == AccessLevel.REGISTERED.value)
-    if actor.roles:
+    if actor.is_territory_member:
         levels.append(Dataset.access_level == AccessLevel.INTERNAL.value)
+    if actor.roles:
         levels.append(Dataset.publisher_id.in_(sorted(actor.roles)))
     return and_(alive, or_(*levels))
 
@@ -71,7 +73,7 @@ def dataset_visible(actor: Actor, dataset: Dataset) -> bool:
         return True
     if level is AccessLevel.REGISTERED:
         return actor.is_authenticated
-    if level is AccessLevel.INTERNAL and actor.roles:
+    if level is AccessLevel.INTERNAL and actor.is_territory_member:
         return True
     return dataset.publisher_id in actor.roles
 

@@ -19,8 +19,15 @@ from beffroi.errors import ConfigurationError, ServiceUnavailableError
 from beffroi.settings import Settings
 
 
+def _unicode_lower(value: Any) -> Any:
+    return value.lower() if isinstance(value, str) else value
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     """WAL for concurrent readers; foreign keys on; wait instead of failing when busy."""
+    # SQLite's own lower() folds ASCII only: « Énergie » would not match a search for
+    # « énergie ». Replace it with Python's, as PostgreSQL's lower() already does.
+    dbapi_connection.create_function("lower", 1, _unicode_lower, deterministic=True)
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")

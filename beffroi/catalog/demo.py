@@ -132,8 +132,9 @@ def _datasets(communes: list[reference.Commune]) -> list[dict[str, Any]]:
             "slug": "consommation-eau-potable-par-commune",
             "title": "Consommation d'eau potable par commune",
             "publisher": PARTNER[0],
-            "description": "Volumes facturés par commune et par mois, transmis par le "
-            "délégataire ; réservé aux services de l'agglomération.",
+            "description": "Volumes facturés par commune et par mois. Visible des seuls "
+            "membres du délégataire ; l'ouverture aux services de l'agglomération passera "
+            "par une convention de partage.",
             "keywords": ["eau potable", "consommation"],
             "themes": ["ENVI"],
             "frequency": "MONTHLY",

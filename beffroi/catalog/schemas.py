@@ -217,7 +217,7 @@ class UserCreate(_Input):
     username: Annotated[str, Field(min_length=2, max_length=100, pattern=r"^[a-z0-9._-]+$")]
     email: EmailStr
     full_name: str = ""
-    password: Annotated[str, Field(min_length=12, max_length=1024)]
+    password: Annotated[str, Field(min_length=12, max_length=1024)]  # see MIN_PASSWORD_LENGTH
     is_platform_admin: bool = False
 
 

@@ -308,7 +308,7 @@ def describe_spatial(session: Session, codes: list[str]) -> list[Place]:
         query = select(Organization.insee_code, Organization.siren, Organization.slug).where(
             or_(Organization.insee_code.in_(insee), Organization.siren.in_(sirens))
         )
-        for code, siren, slug in session.execute(query).tuples():
+        for code, siren, slug in session.execute(query):
             slugs[code if code in insee else siren] = slug
     places = []
     for item in codes:
@@ -353,7 +353,7 @@ def territory_overview(session: Session, actor: Actor, latest: int = 10) -> Terr
         .where(readable_datasets(actor))
         .group_by(Dataset.publisher_id)
     )
-    counts = dict(session.execute(counts_query).tuples().all())
+    counts: dict[int, int] = dict(session.execute(counts_query).all())
     return Territory(
         epci, communes, others, list_datasets(session, actor, page_size=latest), counts
     )

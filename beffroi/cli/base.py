@@ -112,6 +112,10 @@ class BeffroiGroup(click.Group):
             return super().invoke(ctx)
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise
+        except BrokenPipeError:
+            # Output piped into `head` or similar that stopped reading: not an error.
+            _silence_stdout()
+            raise click.exceptions.Exit(0) from None
         except BeffroiError as exc:
             if _debug(ctx):
                 raise
@@ -124,6 +128,15 @@ class BeffroiGroup(click.Group):
                 hint="relancez avec --debug pour le détail et signalez-la à l'équipe",
             )
             raise cli_error(unexpected) from exc
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush cannot fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # no real file descriptor (e.g. under a test runner)
+        pass
 
 
 def _debug(ctx: click.Context) -> bool:

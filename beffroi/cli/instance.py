@@ -37,7 +37,8 @@ def init(ctx: CliContext, data_dir: Path | None) -> None:
             f"{settings.data_dir} existe mais n'est pas un dossier",
             hint="choisissez un autre chemin avec --data-dir",
         )
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    # The catalogue holds password hashes and token digests: owner-only from the start.
+    settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     key_file = settings.data_dir / SECRET_KEY_FILE
     if settings.secret_key is None and not key_file.exists():
         # Written with owner-only permissions from the start (no window where it is readable).
@@ -46,6 +47,8 @@ def init(ctx: CliContext, data_dir: Path | None) -> None:
             handle.write(generate_secret_key() + "\n")
         console.print(f"Clé secrète créée : {key_file}")
     upgrade(make_engine(settings.catalog_url))
+    if settings.is_embedded:
+        (settings.data_dir / "catalog.sqlite3").chmod(0o600)
     where = settings.catalog_url if not settings.is_embedded else settings.data_dir.resolve()
     console.print(f"[green]✓[/] Instance prête : {where}")
 

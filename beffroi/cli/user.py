@@ -49,6 +49,24 @@ def user_create(
     click.echo(f"Compte créé : {username}")
 
 
+@user.command("password")
+@click.argument("username")
+@click.option(
+    "--password",
+    prompt="Nouveau mot de passe",
+    hide_input=True,
+    confirmation_prompt=True,
+    envvar="BEFFROI_NEW_PASSWORD",
+    help="Nouveau mot de passe (demandé si absent, ou variable BEFFROI_NEW_PASSWORD).",
+)
+@pass_context
+def user_password(ctx: CliContext, username: str, password: str) -> None:
+    """Remplacer le mot de passe de USERNAME."""
+    with ctx.transaction() as session:
+        accounts.set_password(session, ctx.actor, username, password)
+    click.echo(f"Mot de passe de {username} remplacé.")
+
+
 @user.command("list")
 @json_option
 @pass_context

@@ -14,6 +14,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match, Mount
 
 from beffroi.errors import (
     BeffroiError,
@@ -64,6 +65,21 @@ def render_error(request: Request, error: BeffroiError, status: int | None = Non
     )
 
 
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def _allowed_methods(request: Request) -> str | None:
+    """Every method some route answers at this path (Starlette's 405 names only the first
+    route's); None when only a mounted app (static files) answers there."""
+    routes = [r for r in request.app.router.routes if not isinstance(r, Mount)]
+    allowed = [
+        method
+        for method in _METHODS
+        if any(r.matches({**request.scope, "method": method})[0] is Match.FULL for r in routes)
+    ]
+    return ", ".join(allowed) or None
+
+
 def install(app: FastAPI) -> None:
     """Register the handlers that turn every error into the shapes above."""
 
@@ -105,7 +121,13 @@ def install(app: FastAPI) -> None:
             )
         else:
             error = UserError(str(exc.detail))
-        return render_error(request, error, exc.status_code)
+        response = render_error(request, error, exc.status_code)
+        if exc.headers:
+            response.headers.update(exc.headers)
+        allowed = _allowed_methods(request) if exc.status_code == 405 else None
+        if allowed:  # a 405 must list the methods the resource supports (RFC 9110, 15.5.6)
+            response.headers["Allow"] = allowed
+        return response
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:

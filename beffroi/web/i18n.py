@@ -74,6 +74,12 @@ EN: dict[str, str] = {
     "Rattachée à": "Part of",
     "Site web": "Website",
     "Métadonnées": "Metadata",
+    "Codes d'erreur": "Error codes",
+    "Titre": "Title",
+    "Signification": "Meaning",
+    "L'API répond à toute erreur au format application/problem+json (RFC 9457) ; son champ "
+    "type renvoie à cette page.": "The API answers every error as application/problem+json "
+    "(RFC 9457); its type field links to this page.",
     "Navigation principale": "Main navigation",
     "Fil d'Ariane": "Breadcrumb",
     # Vocabulary labels (beffroi.catalog.vocabularies)

@@ -1,7 +1,14 @@
-"""Cookies and CSRF protection for HTML forms (double-submit token, compared in constant time)."""
+"""Cookies and CSRF protection for HTML forms, and security headers.
+
+CSRF uses the *signed* double-submit pattern: the cookie carries a random nonce, the form
+carries ``nonce.HMAC(instance secret, nonce)``; a post is accepted only when the form's
+nonce equals the cookie's and its signature is valid (compared in constant time). An
+attacker who can plant a cookie still cannot forge the matching form value.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import secrets
 
@@ -17,27 +24,33 @@ CSRF_COOKIE = "beffroi_csrf"
 CSRF_FIELD = "csrf_token"
 
 
-def csrf_token(request: Request) -> str:
-    """The request's CSRF token (reused from the cookie, or a new one)."""
-    existing = request.cookies.get(CSRF_COOKIE)
-    token = existing if existing and len(existing) >= 32 else secrets.token_urlsafe(32)
-    request.state.csrf_token = token
-    return token
+def _sign(key: bytes, nonce: str) -> str:
+    mac = hmac.new(key, b"csrf:" + nonce.encode(), hashlib.sha256).hexdigest()
+    return f"{nonce}.{mac}"
+
+
+def csrf_token(request: Request, key: bytes) -> str:
+    """The form value for this request (the cookie's nonce, or a new one, signed)."""
+    nonce = request.cookies.get(CSRF_COOKIE)
+    if not nonce or len(nonce) < 32:
+        nonce = secrets.token_urlsafe(32)
+    request.state.csrf_nonce = nonce
+    return _sign(key, nonce)
 
 
 def set_csrf_cookie(request: Request, response: Response, *, secure: bool) -> None:
-    """Send the CSRF cookie if this request minted a token."""
-    token = getattr(request.state, "csrf_token", None)
-    if token and request.cookies.get(CSRF_COOKIE) != token:
+    """Send the CSRF nonce cookie if this request minted one."""
+    nonce = getattr(request.state, "csrf_nonce", None)
+    if nonce and request.cookies.get(CSRF_COOKIE) != nonce:
         response.set_cookie(
-            CSRF_COOKIE, token, httponly=True, samesite="strict", secure=secure, path="/"
+            CSRF_COOKIE, nonce, httponly=True, samesite="strict", secure=secure, path="/"
         )
 
 
-def check_csrf(request: Request, submitted: str | None) -> None:
-    """Refuse a form post whose token does not match the cookie."""
-    expected = request.cookies.get(CSRF_COOKIE)
-    if not expected or not submitted or not hmac.compare_digest(expected, submitted):
+def check_csrf(request: Request, submitted: str | None, key: bytes) -> None:
+    """Refuse a form post whose token is not the signed nonce of the cookie."""
+    nonce = request.cookies.get(CSRF_COOKIE)
+    if not nonce or not submitted or not hmac.compare_digest(_sign(key, nonce), submitted):
         raise CsrfError(
             "Le formulaire a expiré ou ne vient pas de ce site",
             hint="rechargez la page puis renvoyez le formulaire (les cookies doivent être activés)",

@@ -42,7 +42,7 @@ def login_submit(
     next: Annotated[str | None, Form()] = None,  # noqa: A002
 ) -> Response:
     """Check the credentials, open a session, go back where the visitor was."""
-    check_csrf(request, csrf_token)
+    check_csrf(request, csrf_token, settings.signing_key())
     try:
         user = authenticate(session, username.strip(), password)
     except AuthenticationError as exc:
@@ -72,10 +72,11 @@ def login_submit(
 def logout(
     request: Request,
     session: SessionDep,
+    settings: SettingsDep,
     csrf_token: Annotated[str | None, Form()] = None,
 ) -> Response:
     """End the session server-side and drop the cookie."""
-    check_csrf(request, csrf_token)
+    check_csrf(request, csrf_token, settings.signing_key())
     cookie = request.cookies.get(SESSION_COOKIE)
     if cookie:
         close_web_session(session, cookie)

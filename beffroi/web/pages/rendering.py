@@ -45,7 +45,7 @@ def render(
         "request": request,
         "locale": locale,
         "_": translator(locale),
-        "csrf_token": csrf_token(request),
+        "csrf_token": csrf_token(request, settings.signing_key()),
         "actor": context.pop("actor", None),
         **context,
     }
