@@ -31,13 +31,18 @@ def errors_markdown() -> str:
     return "\n".join(lines) + "\n"
 
 
-def _walk(command: click.Command, path: list[str], out: list[str]) -> None:
-    ctx = click.Context(command, info_name=" ".join(path), terminal_width=88, max_content_width=88)
+def _walk(
+    command: click.Command, path: list[str], out: list[str], parent: click.Context | None = None
+) -> None:
+    # Each context is the child of its group's, as when the command runs: subcommands then
+    # inherit the root's settings (``-h`` as well as ``--help``), whatever ran before.
+    settings = {"terminal_width": 88, "max_content_width": 88, **command.context_settings}
+    ctx = click.Context(command, parent=parent, info_name=path[-1], **settings)
     out += [f"{'#' * min(len(path) + 1, 4)} `{' '.join(path)}`", "", "```text"]
     out += [command.get_help(ctx).replace("\r", "").rstrip(), "```", ""]
     if isinstance(command, click.Group):
         for name in sorted(command.commands):
-            _walk(command.commands[name], [*path, name], out)
+            _walk(command.commands[name], [*path, name], out, ctx)
 
 
 def cli_markdown() -> str:

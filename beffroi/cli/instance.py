@@ -31,7 +31,7 @@ def init(ctx: CliContext, data_dir: Path | None) -> None:
     if data_dir is not None:
         ctx.use_data_dir(data_dir)
     settings = ctx.settings
-    console = Console(highlight=False)
+    console = Console(highlight=False, soft_wrap=True)  # never break paths or passwords
     if settings.data_dir.exists() and not settings.data_dir.is_dir():
         raise ConfigurationError(
             f"{settings.data_dir} existe mais n'est pas un dossier",
@@ -59,7 +59,7 @@ def demo(ctx: CliContext) -> None:
     """Charger l'intercommunalité de démonstration (idempotent)."""
     from beffroi.catalog.demo import load_demo  # noqa: PLC0415 - keep --help fast
 
-    console = Console(highlight=False)
+    console = Console(highlight=False, soft_wrap=True)  # never break paths or passwords
     with ctx.transaction() as session:
         report = load_demo(session, ctx.actor)
     console.print(
