@@ -201,6 +201,9 @@ def main() -> None:
         "idle_rss_mb_median",
         "rss_after_home_mb_median",
         "venv_mb",
+        "runtime_venv_mb",
+        "runtime_duckdb_mb",
+        "runtime_install_s",
     ):
         mine = results["beffroi"].get(key)  # type: ignore[attr-defined]
         theirs = peer.get(key) if isinstance(peer, dict) else None
