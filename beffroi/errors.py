@@ -8,6 +8,7 @@ machine ``code`` (used as the problem+json ``type`` fragment and documented in
     BeffroiError                       (500 internal-error)
     ├── UserError                      (400 bad-request)        terminal: fix the input
     │   ├── InvalidInputError          (422 invalid-input)
+    │   │   └── InvalidFileError       (422 invalid-file)       where: file, line, column
     │   ├── NotFoundError              (404 not-found)
     │   ├── ConflictError              (409 conflict)
     │   ├── MethodNotAllowedError      (405 method-not-allowed)
@@ -65,6 +66,16 @@ class InvalidInputError(UserError):
     status = 422
     title = "Donnée invalide"
     title_en = "Invalid input"
+
+
+class InvalidFileError(InvalidInputError):
+    """An uploaded file cannot be read as a table; ``details`` say where (file, line, column,
+    value) and the hint says how to fix it."""
+
+    code = "invalid-file"
+    status = 422
+    title = "Fichier illisible"
+    title_en = "Unreadable file"
 
 
 class NotFoundError(UserError):

@@ -1,0 +1,1 @@
+"""Ingestion: read messy real files as Arrow record batches, type them, profile them."""

@@ -1,0 +1,1 @@
+"""Versioned tables: one table per dataset, one immutable version per upload."""
