@@ -11,7 +11,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -65,6 +65,12 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
     """A session committed on success and rolled back on any error."""
     with factory() as session, session.begin():
         yield session
+
+
+def ping(session: Session) -> str:
+    """Ask the catalogue database a trivial query; its dialect name once it has answered."""
+    session.execute(text("SELECT 1"))
+    return session.get_bind().dialect.name
 
 
 def _alembic_config(engine: Engine) -> Config:

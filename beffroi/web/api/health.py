@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 from pydantic import BaseModel
-from sqlalchemy import text
 
 from beffroi import __version__
+from beffroi.catalog.db import ping
 from beffroi.web.deps import SessionDep, SettingsDep
 
 router = APIRouter(tags=["health"])
@@ -27,10 +27,9 @@ class Health(BaseModel):
 @router.head("/health", response_model=Health, include_in_schema=False)
 def health(session: SessionDep, settings: SettingsDep) -> Health:
     """Answer 200 when the catalogue database answers."""
-    session.execute(text("SELECT 1"))
     return Health(
         status="ok",
         version=__version__,
-        database=session.get_bind().dialect.name,
+        database=ping(session),
         mode="embedded" if settings.is_embedded else "server",
     )
