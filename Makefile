@@ -52,12 +52,14 @@ docs: $(VENV)/.installed
 
 ## bench: startup figures (idle RSS, cold start, install size) beside the peer tool
 bench: $(VENV)/.installed-test
+	$(BIN)/pip install $(PIP_FLAGS) -c constraints.txt -e '.[test,bench]'
 	$(BIN)/python bench/startup.py
+	$(BIN)/python bench/ingest.py
 
 ## constraints: re-pin every dependency from a fresh virtual environment
 constraints:
 	rm -rf .venv-pin && $(PYTHON) -m venv .venv-pin
-	.venv-pin/bin/pip install $(PIP_FLAGS) '.[test]'
+	.venv-pin/bin/pip install $(PIP_FLAGS) '.[test,bench]'
 	{ echo "# Exact pins of every runtime and test dependency (pip install -c constraints.txt ...)."; \
 	  echo "# Regenerate: make constraints (fresh venv, pip freeze). DuckDB must stay 1.5.5 with its extension wheels."; \
 	  .venv-pin/bin/pip freeze --exclude beffroi | sort -f; } > constraints.txt

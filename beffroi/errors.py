@@ -12,6 +12,7 @@ machine ``code`` (used as the problem+json ``type`` fragment and documented in
     │   ├── NotFoundError              (404 not-found)
     │   ├── ConflictError              (409 conflict)
     │   ├── MethodNotAllowedError      (405 method-not-allowed)
+    │   ├── PayloadTooLargeError       (413 payload-too-large)
     │   └── ConfigurationError         (500 configuration-error) settings or data dir
     ├── AuthError                      (401 / 403)
     │   ├── AuthenticationError        (401 authentication-required)
@@ -103,6 +104,15 @@ class MethodNotAllowedError(UserError):
     status = 405
     title = "Méthode non autorisée"
     title_en = "Method not allowed"
+
+
+class PayloadTooLargeError(UserError):
+    """An uploaded file is larger than the instance accepts."""
+
+    code = "payload-too-large"
+    status = 413
+    title = "Fichier trop volumineux"
+    title_en = "Payload too large"
 
 
 class ConfigurationError(UserError):

@@ -132,6 +132,12 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         default="INFO", description="Verbosity of the server logs."
     )
+    upload_max_mb: int = Field(
+        default=2048,
+        ge=1,
+        le=1024 * 1024,
+        description="Largest file accepted by the upload API, in megabytes (larger: 413).",
+    )
     workers: int = Field(
         default=1, ge=1, le=64, description="Number of web worker processes of `beffroi serve`."
     )

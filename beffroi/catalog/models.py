@@ -225,8 +225,49 @@ class Dataset(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     modified_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     deleted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    published_version_id: Mapped[int | None] = mapped_column(
+        ForeignKey("dataset_version.id", ondelete="SET NULL", use_alter=True), index=True
+    )
 
     publisher: Mapped[Organization] = relationship()
+    published_version: Mapped[DatasetVersion | None] = relationship(
+        foreign_keys=[published_version_id], post_update=True
+    )
+
+    @property
+    def store_key(self) -> str:
+        """Key of the dataset's table in the version store (stable across renames)."""
+        return f"ds-{self.id}"
+
+
+class DatasetVersion(Base):
+    """One upload of a dataset's data: an immutable version of its table in the store.
+
+    A version is invisible until the dataset's ``published_version_id`` points at it.
+    """
+
+    __tablename__ = "dataset_version"
+    __table_args__ = (UniqueConstraint("dataset_id", "number"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    dataset_id: Mapped[int] = mapped_column(
+        ForeignKey("dataset.id", ondelete="CASCADE"), index=True
+    )
+    number: Mapped[int] = mapped_column(Integer)  # 1, 2, 3… per dataset
+    upload_id: Mapped[str] = mapped_column(String(36), unique=True)
+    store_version: Mapped[int] = mapped_column(Integer)
+    mode: Mapped[str] = mapped_column(String(10))
+    row_count: Mapped[int] = mapped_column(Integer)
+    columns: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    profile: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    dialect: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    source_name: Mapped[str] = mapped_column(String(300))
+    source_bytes: Mapped[int] = mapped_column(Integer)
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    published_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+
+    dataset: Mapped[Dataset] = relationship(foreign_keys=[dataset_id])
 
 
 class SlugRedirect(Base):
@@ -258,3 +299,27 @@ class AuditEvent(Base):
     object_id: Mapped[str] = mapped_column(String(100))
     surface: Mapped[str] = mapped_column(String(20))
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class Job(Base):
+    """A background task (an upload's ingestion…), with its progress and outcome."""
+
+    __tablename__ = "job"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    dataset_id: Mapped[int | None] = mapped_column(
+        ForeignKey("dataset.id", ondelete="CASCADE"), index=True
+    )
+    status: Mapped[str] = mapped_column(String(20), index=True)  # queued/running/succeeded/failed
+    created_by: Mapped[str] = mapped_column(String(200))
+    actor_user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("user_account.id", ondelete="SET NULL")
+    )
+    params: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    progress: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    result: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    error: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    started_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())

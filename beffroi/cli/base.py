@@ -71,9 +71,9 @@ class CliContext:
         self._factory = None
         os.environ["BEFFROI_DATA_DIR"] = str(data_dir)
 
-    @contextmanager
-    def transaction(self) -> Iterator[Session]:
-        """A catalogue session committed at the end (checks the catalogue is migrated)."""
+    @property
+    def session_factory(self) -> sessionmaker[Session]:
+        """Sessions on the instance's catalogue (checked to be migrated)."""
         if self._factory is None:
             from beffroi.catalog.db import (  # noqa: PLC0415 - keep `--help` fast
                 check_schema_current,
@@ -84,7 +84,12 @@ class CliContext:
             engine = engine_for(self.settings)
             check_schema_current(engine)
             self._factory = session_factory(engine)
-        with self._factory() as session, session.begin():
+        return self._factory
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """A catalogue session committed at the end (checks the catalogue is migrated)."""
+        with self.session_factory() as session, session.begin():
             yield session
 
     @property

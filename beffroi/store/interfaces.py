@@ -1,7 +1,9 @@
 """The versioned-table store, behind a Protocol (local Delta Lake now, S3 later).
 
 The store knows nothing of access control nor of publication: it writes immutable
-versions and reads them back; the catalogue decides which version is published.
+versions and reads them back; the catalogue decides which version is published. Versions
+keep the row order of the upload (then of the appends): a store may number the rows in a
+hidden column (the local store's ``__beffroi_row``), which ``read`` and ``diff`` never show.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ class StoredVersion:
 
     version: int  # Delta table version (0, 1, 2, …)
     upload_id: str
-    rows: int
+    rows: int  # rows of the table at this version (after an append: old rows + new ones)
     committed_at: dt.datetime
     mode: WriteMode
 
@@ -53,7 +55,12 @@ class VersionStore(Protocol):
         mode: WriteMode = "replace",
         primary_key: list[str] | None = None,
     ) -> StoredVersion:
-        """Commit the batches as one new version, atomically (all or nothing)."""
+        """Commit the batches as one new version, atomically (all or nothing).
+
+        ``upsert`` needs ``primary_key`` (else :class:`~beffroi.errors.InvalidInputError`);
+        ``append`` and ``upsert`` keep the table's columns, ``replace`` may change them. An
+        exception raised while iterating ``batches`` is re-raised as is, with nothing stored.
+        """
         ...
 
     def versions(self, dataset_key: str) -> list[StoredVersion]:
@@ -61,7 +68,10 @@ class VersionStore(Protocol):
         ...
 
     def read(self, dataset_key: str, version: int) -> pa.Table:
-        """One version, in full (small tables; use ``table_uri`` for DuckDB scans)."""
+        """One version, in full (small tables; use ``table_uri`` for DuckDB scans).
+
+        An unknown table or version raises :class:`~beffroi.errors.NotFoundError`.
+        """
         ...
 
     def table_uri(self, dataset_key: str) -> str:
@@ -71,7 +81,8 @@ class VersionStore(Protocol):
     def diff(
         self, dataset_key: str, old: int, new: int, *, primary_key: list[str] | None = None
     ) -> VersionDiff:
-        """Compare two versions."""
+        """Compare two versions: by ``primary_key`` when given (added, removed, changed),
+        else as multisets of rows by row hash (a modified row is one removed + one added)."""
         ...
 
     def cleanup(self, dataset_key: str | None = None) -> int:

@@ -12,6 +12,7 @@ from fastapi.staticfiles import StaticFiles
 
 from beffroi import __version__
 from beffroi.catalog.db import check_schema_current, engine_for, session_factory
+from beffroi.jobs import JobRunner, recover_interrupted
 from beffroi.settings import Settings, load_settings
 from beffroi.web import errors
 from beffroi.web.api import router as api_router
@@ -43,6 +44,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.session_factory = session_factory(engine)
+    app.state.jobs = JobRunner(settings, app.state.session_factory)
+    recover_interrupted(app.state.session_factory, app.state.jobs.uploads_dir)
     errors.install(app)
     app.include_router(api_router)
     app.include_router(pages_router)

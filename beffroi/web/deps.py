@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from beffroi.access import Actor
 from beffroi.access.accounts import actor_from_token, actor_from_web_session
 from beffroi.errors import AuthenticationError
+from beffroi.jobs import JobRunner
 from beffroi.settings import Settings
 from beffroi.web.security import SESSION_COOKIE
 
@@ -55,3 +56,12 @@ def get_actor(request: Request, session: SessionDep) -> Actor:
 
 
 ActorDep = Annotated[Actor, Depends(get_actor)]
+
+
+def get_jobs(request: Request) -> JobRunner:
+    """The background job runner of the application."""
+    runner: JobRunner = request.app.state.jobs
+    return runner
+
+
+JobsDep = Annotated[JobRunner, Depends(get_jobs)]

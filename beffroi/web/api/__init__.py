@@ -2,9 +2,11 @@
 
 from fastapi import APIRouter
 
-from beffroi.web.api import datasets, health, organizations
+from beffroi.web.api import datasets, health, jobs, organizations, versions
 
 router = APIRouter()
 router.include_router(health.router)
 router.include_router(organizations.router, prefix="/api/v1")
 router.include_router(datasets.router, prefix="/api/v1")
+router.include_router(versions.router, prefix="/api/v1")
+router.include_router(jobs.router, prefix="/api/v1")

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from beffroi.catalog import services
+from beffroi.catalog import versions as version_services
 from beffroi.catalog.vocabularies import FREQUENCIES, GRANULARITIES, LICENSES, THEMES
 from beffroi.web.deps import ActorDep, SessionDep
 from beffroi.web.pages.rendering import render
@@ -36,12 +37,14 @@ def dataset_page(slug: str, request: Request, session: SessionDep, actor: ActorD
         return RedirectResponse(
             str(request.url_for("dataset_page", slug=dataset.slug)), status_code=308
         )
+    _dataset, versions = version_services.list_versions(session, actor, dataset.slug)
     return render(
         request,
         "dataset.html",
         {
             "actor": actor,
             "dataset": dataset,
+            "versions": versions,
             "places": services.describe_spatial(session, dataset.spatial),
             "licenses": LICENSES,
             "frequencies": FREQUENCIES,

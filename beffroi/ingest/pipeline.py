@@ -1,0 +1,147 @@
+"""The ingestion pipeline: read → type → profile → one store commit → catalogue version.
+
+Nothing is visible before the catalogue's published pointer moves (``publish=True`` or a
+later :func:`beffroi.catalog.versions.publish_version`). A failure at any step leaves the
+published version untouched: the store commit is atomic, and the catalogue row is written
+only after it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from itertools import chain
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+from sqlalchemy.orm import Session, sessionmaker
+
+from beffroi.access import Action, Actor, require
+from beffroi.catalog.db import transaction
+from beffroi.catalog.services import get_dataset
+from beffroi.catalog.versions import publish_version, record_version
+from beffroi.ingest.infer import convert, infer_schema
+from beffroi.ingest.model import ReadOptions
+from beffroi.ingest.profile import ProfileBuilder
+from beffroi.ingest.readers import open_table
+from beffroi.store.interfaces import VersionStore, WriteMode
+
+SAMPLE_ROWS = 50_000
+
+ProgressCallback = Callable[[int, int, int], None]  # bytes read, bytes total, rows
+
+
+@dataclass
+class IngestSummary:
+    """What an ingestion produced (shown by the CLI, stored as a job's result)."""
+
+    dataset: str
+    version: int
+    upload_id: str
+    rows: int
+    published: bool
+    columns: list[dict[str, Any]] = field(default_factory=list)
+    dialect: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-friendly form."""
+        return {
+            "dataset": self.dataset,
+            "version": self.version,
+            "upload_id": self.upload_id,
+            "rows": self.rows,
+            "published": self.published,
+            "columns": self.columns,
+            "dialect": self.dialect,
+        }
+
+
+def ingest_file(
+    factory: sessionmaker[Session],
+    store: VersionStore,
+    actor: Actor,
+    slug: str,
+    path: Path,
+    *,
+    options: ReadOptions | None = None,
+    mode: WriteMode = "replace",
+    publish: bool = False,
+    declared: dict[str, dict[str, Any]] | None = None,
+    source_name: str | None = None,
+    upload_id: str | None = None,
+    on_progress: ProgressCallback | None = None,
+) -> IngestSummary:
+    """Ingest one file as a new version of a dataset (and publish it when asked)."""
+    upload_id = upload_id or str(uuid.uuid4())
+    with transaction(factory) as session:
+        dataset = get_dataset(session, actor, slug)
+        require(actor, Action.DATASET_UPDATE, dataset.publisher_id)
+        store_key, dataset_id = dataset.store_key, dataset.id
+
+    source = open_table(path, options or ReadOptions())
+    batches = source.batches()
+    sample: list[pa.RecordBatch] = []
+    sampled = 0
+    for batch in batches:
+        sample.append(batch)
+        sampled += batch.num_rows
+        if sampled >= SAMPLE_ROWS:
+            break
+    names = source.column_names
+    sample_table = (
+        pa.Table.from_batches(sample)
+        if sample
+        else pa.table({name: pa.array([], pa.string()) for name in names})
+    )
+    types = infer_schema(sample_table, declared=declared)
+    empty = pa.RecordBatch.from_pylist([], schema=sample_table.schema)
+    schema = convert(empty, types).schema
+    profile = ProfileBuilder(types)
+    counted = [0]
+
+    def typed() -> Iterator[pa.RecordBatch]:
+        for raw in chain(sample, batches):
+            # row_offset: errors then name the data row of the whole file, not of the batch
+            converted = convert(raw, types, row_offset=counted[0])
+            profile.update(converted)
+            counted[0] += converted.num_rows
+            if on_progress is not None:
+                on_progress(source.bytes_read(), source.bytes_total, counted[0])
+            yield converted
+
+    stored = store.write(store_key, typed(), schema, upload_id=upload_id, mode=mode)
+    columns = [{"name": f.name, "type": str(f.type)} for f in schema]
+    profiles = [column.as_dict() for column in profile.finish()]
+    with transaction(factory) as session:
+        dataset = get_dataset(session, actor, slug)
+        if dataset.id != dataset_id:  # renamed and slug reused meanwhile: cannot happen
+            msg = "dataset changed during ingestion"
+            raise RuntimeError(msg)
+        version = record_version(
+            session,
+            actor,
+            dataset,
+            upload_id=upload_id,
+            store_version=stored.version,
+            mode=mode,
+            row_count=stored.rows,
+            columns=columns,
+            profile=profiles,
+            dialect=source.dialect.as_dict(),
+            source_name=source_name or path.name,
+            source_bytes=source.bytes_total,
+        )
+        if publish:
+            publish_version(session, actor, dataset.slug, version.number)
+        number = version.number
+    return IngestSummary(
+        dataset=slug,
+        version=number,
+        upload_id=upload_id,
+        rows=stored.rows,
+        published=publish,
+        columns=columns,
+        dialect=source.dialect.as_dict(),
+    )

@@ -1,0 +1,537 @@
+"""Spreadsheets (XLSX, XLSM, XLSB, XLS, ODS) through python-calamine, as text columns.
+
+Cells are handed over as the text a user sees: ``12`` rather than ``12.0`` for integral
+numbers, ISO dates (``2024-03-12``, ``2024-03-12T10:30:00``), ``true``/``false``; text cells stay
+text, so a code typed as ``01053`` keeps its zero. Empty cells are null.
+
+Sheet: the named one (``ReadOptions.sheet``: name, or 1-based number), else the first visible
+worksheet holding a table (Numbers' "export summary" sheet and sheets with a single cell are
+passed over, with a note).
+
+Header: title rows and blank rows above the table are skipped (the header is the first row
+filling at least half of the table's width and reading as labels). Two-row headers are merged
+into one name per column ("Population 2020") when the workbook says so — merged cells starting
+on the header row that span several columns or rows — or, for ODS (no merge information),
+when the header row has gaps right after filled cells and the row below fills them with
+labels. Columns without a name and without any value are dropped.
+
+ZIP containers (XLSX, ODS) are checked before opening: an uncompressed total above
+:data:`ZIP_MAX_UNCOMPRESSED`, or a compression ratio above :data:`ZIP_MAX_RATIO`, is a zip bomb.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import zipfile
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+from python_calamine import CalamineError, CalamineSheet, CalamineWorkbook, PasswordError
+
+from beffroi.errors import InvalidFileError
+from beffroi.ingest.model import Dialect, ReadOptions
+from beffroi.ingest.readers._common import (
+    BaseSource,
+    cell_text,
+    clean_name,
+    human_bytes,
+    naming_notes,
+    string_batch,
+    unique_names,
+)
+from beffroi.ingest.sniff import invalid, looks_like_header
+
+ZIP_MAX_UNCOMPRESSED = 2 << 30
+"""Largest uncompressed content accepted in an XLSX/ODS container (2 GiB)."""
+
+ZIP_MAX_RATIO = 200
+"""Largest compression ratio accepted for an XLSX/ODS container above :data:`ZIP_RATIO_FLOOR`."""
+
+ZIP_RATIO_FLOOR = 32 << 20
+"""Below this uncompressed total the ratio is not checked (small files compress a lot)."""
+
+PROBE_MEMORY = 2 << 30
+"""Address-space limit of the child process that first parses a legacy XLS workbook."""
+
+PROBE_SECONDS = 120
+
+PROBE_MAX_BYTES = 256 << 20
+"""XLS files (at most 65,536 rows by format) larger than this are refused outright."""
+
+HEADER_SCAN_ROWS = 200
+"""Rows examined to find the header."""
+
+# Numbers' "export summary" sheet, with a typographic or a straight apostrophe.
+_SUMMARY_SHEETS = {"résumé de l\u2019exportation", "résumé de l'exportation", "export summary"}
+_ZIP_FORMATS = {"xlsx", "xlsm", "xlsb", "ods"}
+
+
+def check_zip(path: Path, fmt: str) -> None:
+    """Refuse corrupt ZIP containers and zip bombs before any decompression."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            infos = archive.infolist()
+    except Exception as error:  # noqa: BLE001 - zipfile raises many kinds on damaged archives
+        raise _corrupt(path, fmt, str(error)) from None
+    total = sum(info.file_size for info in infos)
+    packed = sum(info.compress_size for info in infos)
+    ratio = total / max(1, packed)
+    if total > ZIP_MAX_UNCOMPRESSED or (total > ZIP_RATIO_FLOOR and ratio > ZIP_MAX_RATIO):
+        raise invalid(
+            f"Classeur refusé : une fois décompressé il occuperait {human_bytes(total)} "
+            f"(taux de compression {ratio:.0f}:1) — il ressemble à une « bombe zip ».",
+            f"Envoyez un classeur de moins de {human_bytes(ZIP_MAX_UNCOMPRESSED)} une fois "
+            "décompressé, ou exportez les données en CSV.",
+            path,
+            value=total,
+            ratio=round(ratio, 1),
+            limit=ZIP_MAX_UNCOMPRESSED,
+        )
+
+
+def _corrupt(path: Path, fmt: str, reason: str) -> Exception:
+    return invalid(
+        f"Classeur {fmt.upper()} illisible : il est tronqué ou endommagé ({reason}).",
+        "Ouvrez-le dans Excel ou LibreOffice et enregistrez-le à nouveau, ou exportez-le en CSV.",
+        path,
+        reason=reason,
+    )
+
+
+def probe_legacy(path: Path, fmt: str) -> None:
+    """Parse an OLE2 (XLS) workbook once in a child process with bounded memory.
+
+    Calamine's OLE2 reader trusts sizes written in the file: a damaged XLS can make it
+    allocate gigabytes and abort the whole process (a Rust allocation failure cannot be
+    caught). The child takes that risk; the worker only opens files the child survived.
+    """
+    code = (
+        "import resource, sys\n"
+        f"resource.setrlimit(resource.RLIMIT_AS, ({PROBE_MEMORY}, {PROBE_MEMORY}))\n"
+        "from python_calamine import CalamineWorkbook\n"
+        "book = CalamineWorkbook.from_path(sys.argv[1])\n"
+        "for name in book.sheet_names:\n"
+        "    for _ in book.get_sheet_by_name(name).iter_rows(): pass\n"
+    )
+    try:
+        done = subprocess.run(  # noqa: S603 - this interpreter, fixed code, the path as argv
+            [sys.executable, "-c", code, str(path)],
+            capture_output=True,
+            timeout=PROBE_SECONDS,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        raise _corrupt(path, fmt, f"analyse interrompue après {PROBE_SECONDS} s") from None
+    if done.returncode < 0 or b"memory allocation" in done.stderr:
+        raise _corrupt(path, fmt, "structure interne incohérente")
+    # A Python exception in the child (password, format error) recurs here, as an exception.
+
+
+def open_excel(path: Path, options: ReadOptions, size: int, fmt: str) -> ExcelSource:
+    """Open a workbook and locate its table; rows are converted lazily by ``batches()``."""
+    if fmt in _ZIP_FORMATS:
+        check_zip(path, fmt)
+    elif fmt == "xls":
+        if size > PROBE_MAX_BYTES:
+            raise invalid(
+                f"Classeur XLS trop volumineux ({human_bytes(size)}) pour le format Excel 97-2003.",
+                "Enregistrez-le au format XLSX ou exportez les données en CSV.",
+                path,
+                value=size,
+                limit=PROBE_MAX_BYTES,
+            )
+        probe_legacy(path, fmt)
+    try:
+        workbook = CalamineWorkbook.from_path(str(path))
+        sheet, notes = _choose_sheet(path, workbook, options.sheet)
+        sample = _text_rows(sheet, HEADER_SCAN_ROWS)
+        return ExcelSource(path, size, fmt, sheet, sample, notes, options)
+    except PasswordError:
+        raise invalid(
+            "Le classeur est protégé par un mot de passe.",
+            "Retirez la protection (Fichier > Informations > Protéger le classeur) ou exportez "
+            "les données en CSV.",
+            path,
+        ) from None
+    except BaseException as error:  # noqa: BLE001 - Rust panics are BaseException; others re-raised
+        raise _translated(error, path, fmt) from None
+
+
+def _translated(error: BaseException, path: Path, fmt: str) -> BaseException:
+    """Calamine's errors — and its Rust panics on mangled files, which pyo3 raises as a
+    ``BaseException`` — as an :class:`InvalidFileError`; anything else unchanged."""
+    if isinstance(error, InvalidFileError):
+        return error
+    known = (CalamineError, OSError, ValueError)  # calamine raises OSError on bad checksums
+    if isinstance(error, known) or type(error).__name__ == "PanicException":
+        return _corrupt(path, fmt, str(error))
+    return error
+
+
+def _choose_sheet(
+    path: Path, workbook: CalamineWorkbook, wanted: str | None
+) -> tuple[CalamineSheet, list[str]]:
+    names = list(workbook.sheet_names)
+    if wanted is not None:
+        match = _match_sheet(names, wanted)
+        if match is None:
+            raise invalid(
+                f"Feuille « {wanted} » introuvable dans le classeur.",
+                f"Feuilles disponibles : {', '.join(names)} (--sheet NOM ou --sheet NUMÉRO).",
+                path,
+                value=wanted,
+                sheets=names,
+            )
+        return workbook.get_sheet_by_name(match), []
+    visible = [
+        meta.name
+        for meta in workbook.sheets_metadata
+        if str(meta.typ).endswith("WorkSheet") and str(meta.visible).endswith(".Visible")
+    ] or names
+    if not visible:
+        raise invalid("Le classeur ne contient aucune feuille.", "Vérifiez le fichier.", path)
+    skipped: list[str] = []
+    for name in visible:
+        sheet = workbook.get_sheet_by_name(name)
+        if name.casefold() not in _SUMMARY_SHEETS and _holds_table(sheet):
+            notes = []
+            if skipped:
+                notes.append(f"feuille(s) sans tableau ignorée(s) : {', '.join(skipped)}")
+            if len(names) > 1:
+                notes.append(
+                    f"feuille « {name} » lue ; autres feuilles : "
+                    f"{', '.join(n for n in names if n != name)} (--sheet pour en choisir une)"
+                )
+            return sheet, notes
+        skipped.append(name)
+    for name in visible:  # no sheet looks like a table: take the first one with a value
+        sheet = workbook.get_sheet_by_name(name)
+        if any(cell != "" and cell is not None for row in sheet.iter_rows() for cell in row):
+            return sheet, []
+    raise invalid(
+        "Le classeur ne contient aucune donnée (feuilles vides).",
+        "Vérifiez que le bon fichier a été envoyé.",
+        path,
+        sheets=names,
+    )
+
+
+def _match_sheet(names: list[str], wanted: str) -> str | None:
+    if wanted in names:
+        return wanted
+    folded = {" ".join(name.split()).casefold(): name for name in names}
+    key = " ".join(wanted.split()).casefold()
+    if key in folded:
+        return folded[key]
+    if wanted.strip().isdigit() and 1 <= int(wanted) <= len(names):
+        return names[int(wanted) - 1]
+    return None
+
+
+def _holds_table(sheet: CalamineSheet) -> bool:
+    """At least one row with two values, or two rows with a value."""
+    filled_rows = 0
+    for index, row in enumerate(sheet.iter_rows()):
+        filled = sum(1 for cell in row if cell != "" and cell is not None)
+        if filled >= 2:
+            return True
+        filled_rows += filled > 0
+        if filled_rows >= 2:
+            return True
+        if index > HEADER_SCAN_ROWS:
+            break
+    return False
+
+
+def _text_rows(sheet: CalamineSheet, limit: int | None = None) -> list[list[str | None]]:
+    rows: list[list[str | None]] = []
+    for row in sheet.iter_rows():
+        rows.append([cell_text(cell) for cell in row])
+        if limit is not None and len(rows) >= limit:
+            break
+    return rows
+
+
+def _filled(row: Sequence[str | None]) -> int:
+    return sum(1 for cell in row if cell is not None and cell.strip())
+
+
+def _last_filled(row: Sequence[str | None]) -> int:
+    for index in range(len(row) - 1, -1, -1):
+        cell = row[index]
+        if cell is not None and cell.strip():
+            return index + 1
+    return 0
+
+
+class ExcelSource(BaseSource):
+    """One sheet of a workbook, read as ``pa.string()`` columns."""
+
+    def __init__(
+        self,
+        path: Path,
+        size: int,
+        fmt: str,
+        sheet: CalamineSheet,
+        sample: list[list[str | None]],
+        notes: list[str],
+        options: ReadOptions,
+    ) -> None:
+        self._sheet = sheet
+        self._options = options
+        merged = _merged_ranges(sheet)
+        header_index, header_end, raw, layout_notes = _find_header(
+            sample, merged, options.header_row
+        )
+        self._header_index = header_index  # 0-based row of the (first) header row
+        self._data_start = header_end + 1 if header_index is not None else header_end
+        self._raw_header = raw
+        self._single_header_row = header_index is not None and header_end == header_index
+        width = len(raw)
+        used = self._used_columns(width)
+        self._columns = [i for i in range(width) if raw[i] or used[i]]
+        dropped = width - len(self._columns)
+        kept_raw = [raw[i] for i in self._columns]
+        names = unique_names(kept_raw)
+        notes = notes + layout_notes + naming_notes(kept_raw, names)
+        if dropped:
+            notes.append(f"{dropped} colonne(s) sans nom ni valeur ignorée(s)")
+        self._notes = notes
+        dialect = Dialect(
+            format=fmt,
+            sheet=sheet.name,
+            header_row=header_index + 1 if header_index is not None else None,
+            notes=list(notes),
+        )
+        super().__init__(path, dialect, names, size)
+
+    def _rows(self) -> Iterator[list[Any]]:
+        try:
+            yield from self._sheet.iter_rows()
+        except (GeneratorExit, KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException as error:  # noqa: BLE001 - Rust panics are BaseException; re-raised
+            raise _translated(error, self.path, self.dialect.format) from None
+
+    def _used_columns(self, width: int) -> list[bool]:
+        used = [False] * width
+        for index, row in enumerate(self._sheet.iter_rows()):
+            if index < self._data_start:
+                continue
+            for column, cell in enumerate(row[:width]):
+                if not used[column] and cell != "" and cell is not None:
+                    used[column] = True
+        return used
+
+    def batches(self) -> Iterator[pa.RecordBatch]:
+        """The rows, ``batch_rows`` at a time."""
+        columns = self._columns
+        rows: list[list[str | None]] = []
+        empty = repeated = total = 0
+        count = 0
+        for index, row in enumerate(self._rows()):
+            if index < self._data_start:
+                continue
+            count += 1
+            texts = [cell_text(row[i]) if i < len(row) else None for i in columns]
+            if all(cell is None or not cell.strip() for cell in texts):
+                empty += 1
+                continue
+            if self._is_header_again(row):
+                repeated += 1
+                continue
+            rows.append(texts)
+            if len(rows) >= self._options.batch_rows:
+                total += len(rows)
+                yield string_batch(_columns_of(rows, len(columns)), self.column_names)
+                rows = []
+                self._bytes_read = int(self.bytes_total * min(1.0, index / self._height()))
+        if rows:
+            yield string_batch(_columns_of(rows, len(columns)), self.column_names)
+        self._bytes_read = self.bytes_total
+        notes = list(self._notes)
+        if repeated:
+            notes.append(f"{repeated} ligne(s) d'en-tête répétée(s) supprimée(s)")
+        if empty:
+            notes.append(f"{empty} ligne(s) vide(s) ignorée(s)")
+        self.dialect.notes = notes
+
+    def _is_header_again(self, row: list[Any]) -> bool:
+        header = self._raw_header
+        if self._single_header_row is False or not header or not header[0]:
+            return False
+        if clean_name(row[0] if row else None) != header[0]:
+            return False
+        return [clean_name(row[i] if i < len(row) else None) for i in range(len(header))] == header
+
+    def _height(self) -> int:
+        return max(1, int(getattr(self._sheet, "total_height", 0) or self._sheet.height))
+
+
+def _columns_of(rows: list[list[str | None]], width: int) -> list[list[str | None]]:
+    return [[row[i] for row in rows] for i in range(width)]
+
+
+def _merged_ranges(sheet: CalamineSheet) -> list[tuple[int, int, int, int]]:
+    """Merged cells as (first row, first column, last row, last column), 0-based."""
+    ranges: Any = getattr(sheet, "merged_cell_ranges", None)
+    if not ranges:
+        return []
+    return [(start[0], start[1], end[0], end[1]) for start, end in ranges]
+
+
+def _find_header(
+    rows: list[list[str | None]],
+    merged: list[tuple[int, int, int, int]],
+    forced: int | None,
+) -> tuple[int | None, int, list[str], list[str]]:
+    """(header row, last header row, names, notes); rows are 0-based."""
+    notes: list[str] = []
+    widths = [_last_filled(row) for row in rows if _filled(row)]
+    if not widths:
+        return None, 0, [], ["feuille vide"]
+    width = max(Counter(widths).most_common(1)[0][0], 1)
+    span = max(widths)
+    if forced is not None and forced > 0:
+        index: int | None = forced - 1
+        if index is not None and index >= len(rows):
+            index = len(rows) - 1
+    else:
+        need = width if width <= 2 else max(2, (width + 1) // 2)
+        candidates = [
+            i
+            for i, row in enumerate(rows)
+            if _filled(row) >= need and not _is_title(i, merged, width)
+        ]
+        first = (
+            candidates[0] if candidates else next(i for i, row in enumerate(rows) if _filled(row))
+        )
+        below = [_pad(row, span) for row in rows[first + 1 : first + 101] if _filled(row)]
+        if forced == 0 or not looks_like_header(_pad(rows[first], span), below):
+            if forced != 0:
+                notes.append("aucune ligne d'en-tête détectée : colonnes nommées colonne_N")
+            if first:
+                notes.append(f"{first} ligne(s) ignorée(s) avant les données")
+            return None, first, [""] * span, notes
+        index = first
+    assert index is not None  # noqa: S101 - narrowed above
+    if index:
+        notes.append(f"{index} ligne(s) ignorée(s) avant l'en-tête")
+    last = _header_end(rows, index, merged, span)
+    header_rows = [_pad(rows[i], span) for i in range(index, last + 1)]
+    if last > index:
+        filled = _fill_merged(header_rows, index, merged, span)
+        names = [_join([row[c] for row in filled]) for c in range(span)]
+        notes.append(f"en-tête sur {last - index + 1} lignes : noms combinés ligne à ligne")
+    else:
+        names = [clean_name(cell) for cell in header_rows[0]]
+    return index, last, names, notes
+
+
+def _pad(row: list[str | None], width: int) -> list[str]:
+    return [(row[i] or "") if i < len(row) else "" for i in range(width)]
+
+
+def _is_title(row: int, merged: list[tuple[int, int, int, int]], width: int) -> bool:
+    """A row whose text sits in one cell merged across (most of) the table: a title."""
+    return any(
+        r1 == row and (c2 - c1 + 1) >= max(2, 0.8 * width) and r2 == r1 for r1, c1, r2, c2 in merged
+    )
+
+
+def _header_end(
+    rows: list[list[str | None]],
+    index: int,
+    merged: list[tuple[int, int, int, int]],
+    width: int,
+) -> int:
+    """Last row of the header (the header row itself unless it is a two-row header).
+
+    With merge information (XLSX, XLS): merged cells starting on the header row extend it
+    down to their last row, and a cell merged across some columns (not a full-width title)
+    means the next row holds the sub-labels. Without (ODS): the next row holds sub-labels when
+    it fills exactly the header's gaps and leaves some of its labelled columns empty.
+    """
+    if index + 1 >= len(rows):
+        return index
+    if merged:
+        last = index
+        changed = True
+        while changed:
+            changed = False
+            for r1, _, r2, _ in merged:
+                if index <= r1 <= last and r2 > last:
+                    last, changed = r2, True
+        if last > index:
+            return min(last, len(rows) - 1)
+        below = _pad(rows[index + 1], width)
+        for r1, c1, r2, c2 in merged:
+            spans = r1 == r2 == index and c2 > c1 and (c2 - c1 + 1) < max(2, 0.8 * width)
+            if spans and all(below[c].strip() for c in range(c1, min(c2, width - 1) + 1)):
+                return index + 1 if _sub_labels(below) else index
+        return index
+    return index + 1 if _complements(rows, index, width) else index
+
+
+_YEAR = re.compile(r"(19|20)\d\d")
+
+
+def _sub_labels(row: list[str]) -> bool:
+    """Cells that can be sub-labels: text, or years ("Population" over "2019", "2020")."""
+    kinds = [_kind_of(cell) for cell in row if cell.strip()]
+    return bool(kinds) and all(kind == "label" for kind in kinds)
+
+
+def _kind_of(cell: str) -> str:
+    text = cell.strip()
+    if _YEAR.fullmatch(text) or not re.fullmatch(r"[-+]?[\d\s.,:/%]+", text):
+        return "label"
+    return "value"
+
+
+def _complements(rows: list[list[str | None]], index: int, width: int) -> bool:
+    header, below = _pad(rows[index], width), _pad(rows[index + 1], width)
+    used = _last_filled(header)
+    gaps = [c for c in range(used) if not header[c].strip()]
+    if not gaps or not all(below[c].strip() for c in gaps):
+        return False
+    leaves_empty = any(header[c].strip() and not below[c].strip() for c in range(used))
+    return leaves_empty and _sub_labels(below)
+
+
+def _fill_merged(
+    header_rows: list[list[str]],
+    index: int,
+    merged: list[tuple[int, int, int, int]],
+    width: int,
+) -> list[list[str]]:
+    filled = [list(row) for row in header_rows]
+    last = index + len(header_rows) - 1
+    if merged:
+        for r1, c1, r2, c2 in merged:
+            if r1 > last or r2 < index:
+                continue
+            value = filled[r1 - index][c1] if r1 >= index else ""
+            for r in range(max(r1, index), min(r2, last) + 1):
+                for c in range(c1, min(c2, width - 1) + 1):
+                    filled[r - index][c] = value
+        return filled
+    top = filled[0]  # no merge information (ODS): fill the first row forward over its gaps
+    for c in range(1, width):
+        if not top[c].strip() and filled[1][c].strip():
+            top[c] = top[c - 1]
+    return filled
+
+
+def _join(parts: Sequence[str]) -> str:
+    out: list[str] = []
+    for part in parts:
+        text = clean_name(part)
+        if text and (not out or out[-1] != text):
+            out.append(text)
+    return " ".join(out)

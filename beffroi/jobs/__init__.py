@@ -1,0 +1,191 @@
+"""Background jobs: uploads are ingested off the request, with progress and outcome in the
+catalogue (table ``job``). Embedded mode runs them in a small thread pool of the web
+process; jobs interrupted by a restart are marked failed at the next start (their partial
+store writes are never visible: see ``beffroi.ingest.pipeline``)."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from beffroi.access import Actor
+from beffroi.catalog.db import transaction
+from beffroi.catalog.models import Job, utcnow
+from beffroi.errors import BeffroiError, NotFoundError
+from beffroi.settings import Settings
+
+logger = logging.getLogger("beffroi.jobs")
+
+PROGRESS_EVERY_S = 0.5
+
+
+def job_view(job: Job) -> dict[str, Any]:
+    """The public view of a job."""
+    return {
+        "id": job.id,
+        "kind": job.kind,
+        "status": job.status,
+        "progress": job.progress,
+        "result": job.result or None,
+        "error": job.error or None,
+        "created_at": job.created_at.isoformat(),
+        "started_at": job.started_at.isoformat() if job.started_at else None,
+        "finished_at": job.finished_at.isoformat() if job.finished_at else None,
+    }
+
+
+def get_job(session: Session, actor: Actor, job_id: str) -> Job:
+    """A job, for the actor who started it (or a platform administrator)."""
+    job = session.get(Job, job_id)
+    if job is None or not (actor.is_platform_admin or job.actor_user_id == actor.user_id):
+        raise NotFoundError(f"Tâche introuvable : {job_id}", hint="vérifiez l'identifiant")
+    return job
+
+
+def recover_interrupted(factory: sessionmaker[Session], uploads_dir: Path) -> int:
+    """Mark jobs left running by a crash or restart as failed; drop their upload files."""
+    with transaction(factory) as session:
+        stale = list(session.scalars(select(Job).where(Job.status.in_(["queued", "running"]))))
+        for job in stale:
+            job.status = "failed"
+            job.finished_at = utcnow()
+            job.error = {
+                "code": "interrupted",
+                "detail": "Tâche interrompue par un redémarrage du serveur",
+                "hint": "renvoyez le fichier",
+            }
+            shutil.rmtree(uploads_dir / job.id, ignore_errors=True)
+    return len(stale)
+
+
+class JobRunner:
+    """Runs ingestion jobs in a thread pool and records their progress."""
+
+    def __init__(self, settings: Settings, factory: sessionmaker[Session], workers: int = 1):
+        self.settings = settings
+        self.factory = factory
+        self.uploads_dir = settings.data_dir / "uploads"
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="beffroi-job")
+        self._lock = threading.Lock()
+
+    def new_upload_dir(self) -> tuple[str, Path]:
+        """A fresh job id and the private directory its uploaded file goes to."""
+        job_id = str(uuid.uuid4())
+        directory = self.uploads_dir / job_id
+        directory.mkdir(parents=True, mode=0o700)
+        return job_id, directory
+
+    def submit_ingest(
+        self,
+        actor: Actor,
+        slug: str,
+        dataset_id: int,
+        job_id: str,
+        path: Path,
+        params: dict[str, Any],
+    ) -> Job:
+        """Queue the ingestion of an uploaded file."""
+        with transaction(self.factory) as session:
+            job = Job(
+                id=job_id,
+                kind="ingest",
+                dataset_id=dataset_id,
+                status="queued",
+                created_by=actor.label,
+                actor_user_id=actor.user_id,
+                params={"dataset": slug, "file": path.name, **params},
+            )
+            session.add(job)
+        self._pool.submit(self._run_ingest, actor, slug, job_id, path, params)
+        return job
+
+    def _update(self, job_id: str, **fields: Any) -> None:
+        with transaction(self.factory) as session:
+            job = session.get(Job, job_id)
+            if job is not None:
+                for key, value in fields.items():
+                    setattr(job, key, value)
+
+    def _run_ingest(
+        self, actor: Actor, slug: str, job_id: str, path: Path, params: dict[str, Any]
+    ) -> None:
+        from beffroi.ingest.model import ReadOptions  # noqa: PLC0415 - heavy, on demand
+        from beffroi.ingest.pipeline import ingest_file  # noqa: PLC0415
+        from beffroi.store import store_for  # noqa: PLC0415
+
+        self._update(job_id, status="running", started_at=utcnow())
+        last = [0.0]
+
+        def on_progress(done: int, total: int, rows: int) -> None:
+            now = time.monotonic()
+            if now - last[0] >= PROGRESS_EVERY_S:
+                last[0] = now
+                self._update(job_id, progress={"bytes": done, "bytes_total": total, "rows": rows})
+
+        try:
+            options = ReadOptions(
+                encoding=params.get("encoding"),
+                delimiter=params.get("delimiter"),
+                sheet=params.get("sheet"),
+                format=params.get("format"),
+            )
+            summary = ingest_file(
+                self.factory,
+                store_for(self.settings),
+                actor,
+                slug,
+                path,
+                options=options,
+                mode=params.get("mode", "replace"),
+                publish=bool(params.get("publish")),
+                source_name=path.name,
+                upload_id=job_id,
+                on_progress=on_progress,
+            )
+            self._update(
+                job_id,
+                status="succeeded",
+                finished_at=utcnow(),
+                result=summary.as_dict(),
+                progress={"rows": summary.rows, "bytes": path.stat().st_size},
+            )
+        except BeffroiError as exc:
+            self._update(
+                job_id,
+                status="failed",
+                finished_at=utcnow(),
+                error={
+                    "code": exc.code,
+                    "title": exc.title,
+                    "detail": exc.message,
+                    "hint": exc.hint,
+                    **({"where": exc.details} if exc.details else {}),
+                },
+            )
+        except Exception:
+            logger.exception("ingest job %s failed", job_id)
+            self._update(
+                job_id,
+                status="failed",
+                finished_at=utcnow(),
+                error={
+                    "code": "internal-error",
+                    "detail": "Erreur inattendue pendant le chargement ; elle a été consignée",
+                    "hint": "réessayez ; si elle persiste, signalez-la avec l'identifiant de tâche",
+                },
+            )
+        finally:
+            shutil.rmtree(path.parent, ignore_errors=True)
+
+    def shutdown(self) -> None:
+        """Wait for running jobs (used by tests and on server shutdown)."""
+        self._pool.shutdown(wait=True)

@@ -1,0 +1,182 @@
+"""Uploads and versions of a dataset's data."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import PurePath
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, File, Form, Query, Request, UploadFile, status
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+
+from beffroi.access import Action, require
+from beffroi.catalog import services
+from beffroi.catalog import versions as version_services
+from beffroi.catalog.models import DatasetVersion
+from beffroi.errors import InvalidInputError, PayloadTooLargeError
+from beffroi.jobs import job_view
+from beffroi.web.api.common import ERROR_RESPONSES
+from beffroi.web.deps import ActorDep, JobsDep, SessionDep, SettingsDep
+
+router = APIRouter(prefix="/datasets/{slug}", tags=["versions"], responses=ERROR_RESPONSES)
+
+CHUNK = 1024 * 1024
+
+
+class VersionPublic(BaseModel):
+    """A version of a dataset's data."""
+
+    number: int
+    published: bool
+    upload_id: str
+    rows: int
+    mode: str
+    columns: list[dict[str, Any]]
+    dialect: dict[str, Any]
+    source_name: str
+    source_bytes: int
+    created_by: str
+    created_at: dt.datetime
+    published_at: dt.datetime | None
+
+
+class VersionDetail(VersionPublic):
+    """A version with its column profile."""
+
+    profile: list[dict[str, Any]]
+
+
+def _view(version: DatasetVersion, published_id: int | None, *, detail: bool = False) -> Any:
+    fields: dict[str, Any] = {
+        "number": version.number,
+        "published": version.id == published_id,
+        "upload_id": version.upload_id,
+        "rows": version.row_count,
+        "mode": version.mode,
+        "columns": version.columns,
+        "dialect": version.dialect,
+        "source_name": version.source_name,
+        "source_bytes": version.source_bytes,
+        "created_by": version.created_by,
+        "created_at": version.created_at,
+        "published_at": version.published_at,
+    }
+    if detail:
+        return VersionDetail(**fields, profile=version.profile)
+    return VersionPublic(**fields)
+
+
+@router.post("/uploads", status_code=status.HTTP_202_ACCEPTED)
+async def upload(
+    slug: str,
+    request: Request,
+    session: SessionDep,
+    actor: ActorDep,
+    settings: SettingsDep,
+    jobs: JobsDep,
+    file: Annotated[UploadFile, File(description="The file: CSV, XLSX, ODS, JSON, GeoJSON…")],
+    publish: Annotated[bool, Form()] = False,
+    mode: Annotated[Literal["replace", "append"], Form()] = "replace",
+    encoding: Annotated[str | None, Form()] = None,
+    delimiter: Annotated[str | None, Form()] = None,
+    sheet: Annotated[str | None, Form()] = None,
+    format: Annotated[str | None, Form()] = None,  # noqa: A002
+) -> JSONResponse:
+    """Upload a file as the next version (ingested in the background: follow the job)."""
+    dataset = services.get_dataset(session, actor, slug)
+    require(actor, Action.DATASET_UPDATE, dataset.publisher_id)
+    name = PurePath(file.filename or "upload").name or "upload"
+    if name.startswith("."):
+        raise InvalidInputError(f"Nom de fichier refusé : {name}", hint="renommez le fichier")
+    job_id, directory = jobs.new_upload_dir()
+    target = directory / name
+    limit = settings.upload_max_mb * 1024 * 1024
+    written = 0
+    with target.open("wb") as out:
+        while chunk := await file.read(CHUNK):
+            written += len(chunk)
+            if written > limit:
+                out.close()
+                target.unlink(missing_ok=True)
+                directory.rmdir()
+                raise PayloadTooLargeError(
+                    f"Fichier de plus de {settings.upload_max_mb} Mo refusé",
+                    hint="découpez le fichier ou demandez à l'administrateur de relever "
+                    "BEFFROI_UPLOAD_MAX_MB",
+                )
+            out.write(chunk)
+    params = {
+        "publish": publish,
+        "mode": mode,
+        "encoding": encoding,
+        "delimiter": delimiter,
+        "sheet": sheet,
+        "format": format,
+    }
+    job = jobs.submit_ingest(
+        actor,
+        dataset.slug,
+        dataset.id,
+        job_id,
+        target,
+        {k: v for k, v in params.items() if v is not None},
+    )
+    location = str(request.url_for("show_job", job_id=job.id))
+    return JSONResponse(job_view(job), status_code=202, headers={"Location": location})
+
+
+@router.get("/versions", response_model=list[VersionPublic])
+def list_versions(slug: str, session: SessionDep, actor: ActorDep) -> list[VersionPublic]:
+    """Versions, newest first (unpublished ones only for the publisher's editors)."""
+    dataset, found = version_services.list_versions(session, actor, slug)
+    return [_view(v, dataset.published_version_id) for v in found]
+
+
+@router.get("/versions/{number}", response_model=VersionDetail)
+def show_version(slug: str, number: int, session: SessionDep, actor: ActorDep) -> VersionDetail:
+    """One version with its column profile."""
+    version = version_services.get_version(session, actor, slug, number)
+    published = services.get_dataset(session, actor, slug).published_version_id
+    detail: VersionDetail = _view(version, published, detail=True)
+    return detail
+
+
+@router.post("/versions/{number}/publish", response_model=VersionPublic)
+def publish(slug: str, number: int, session: SessionDep, actor: ActorDep) -> VersionPublic:
+    """Publish this version (an older one too: rollback), atomically."""
+    version = version_services.publish_version(session, actor, slug, number)
+    session.commit()
+    view: VersionPublic = _view(version, version.id)
+    return view
+
+
+@router.get("/diff")
+def diff(
+    slug: str,
+    session: SessionDep,
+    actor: ActorDep,
+    settings: SettingsDep,
+    from_: Annotated[int, Query(alias="from", ge=1)],
+    to: Annotated[int, Query(ge=1)],
+) -> dict[str, Any]:
+    """Rows added, removed and changed between two versions (counts and samples)."""
+    from beffroi.store import store_for  # noqa: PLC0415 - heavy, on demand
+
+    old = version_services.get_version(session, actor, slug, from_)
+    new = version_services.get_version(session, actor, slug, to)
+    dataset = services.get_dataset(session, actor, slug)
+    result = store_for(settings).diff(dataset.store_key, old.store_version, new.store_version)
+    return {
+        "from": from_,
+        "to": to,
+        "key": result.key,
+        "added": result.added,
+        "removed": result.removed,
+        "changed": result.changed,
+        "samples": {
+            "added": result.sample_added.to_pylist(),
+            "removed": result.sample_removed.to_pylist(),
+            "changed": result.sample_changed.to_pylist(),
+        },
+    }

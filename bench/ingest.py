@@ -1,0 +1,279 @@
+"""Ingestion speed: `beffroi ingest` against pandas and PostgreSQL COPY, in the same run.
+
+Generates a 1,000,000-row CSV shaped like the SCDL *subventions* schema in two variants:
+
+* ``clean``: UTF-8, ``,`` delimiter, ``.`` decimal mark, ISO dates;
+* ``excel-fr``: "French Excel" — Windows-1252 (``€ ’ œ`` in the text), ``;`` delimiter,
+  decimal comma, dd/mm/yyyy dates.
+
+Then times, for each variant:
+
+1. ``beffroi ingest FILE --dataset … --publish`` (read + sniff + type + profile + one Delta
+   commit + catalogue version), as a subprocess, with its peak RSS;
+2. pandas ``read_csv`` (with the right encoding/separator/decimal/dates) + ``to_parquet``;
+3. PostgreSQL ``COPY`` into an untyped ``text`` table (the path CKAN's DataPusher/XLoader
+   takes), through psycopg, server at ``BEFFROI_TEST_POSTGRES_URL``.
+
+Usage: python bench/ingest.py [--rows 1000000] [--runs 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+COLUMNS = [
+    "nomAttribuant",
+    "idAttribuant",
+    "dateConvention",
+    "referenceDecision",
+    "nomBeneficiaire",
+    "idBeneficiaire",
+    "rnaBeneficiaire",
+    "objet",
+    "montant",
+    "nature",
+    "conditionsVersement",
+    "datesPeriodeVersement",
+    "idRAE",
+    "notificationUE",
+    "pourcentageSubvention",
+    "dispositifAide",
+]
+OBJECTS = [
+    "Subvention de fonctionnement – saison 2024",
+    "Aide à l'équipement œuvres sociales",
+    "Soutien aux fêtes de l’été",
+    "Projet « jeunesse & sport » 2 500 € max",
+]
+
+
+def siret(rng: random.Random) -> str:
+    digits = [rng.randrange(10) for _ in range(13)]
+    for check in range(10):
+        candidate = [*digits, check]
+        total = 0
+        for i, d in enumerate(reversed(candidate)):
+            v = d * 2 if i % 2 else d
+            total += v - 9 if v > 9 else v
+        if total % 10 == 0:
+            return "".join(map(str, candidate))
+    raise AssertionError
+
+
+def generate(path: Path, rows: int, *, french: bool) -> None:
+    rng = random.Random(42)
+    sep = ";" if french else ","
+    attribuant = siret(rng)
+    beneficiaries = [siret(rng) for _ in range(5000)]
+    with path.open("w", encoding="cp1252" if french else "utf-8", newline="") as out:
+        out.write(sep.join(COLUMNS) + "\r\n")
+        for i in range(rows):
+            day, month, year = rng.randint(1, 28), rng.randint(1, 12), rng.randint(2015, 2025)
+            date = f"{day:02d}/{month:02d}/{year}" if french else f"{year}-{month:02d}-{day:02d}"
+            amount = rng.randint(100, 500_000) / 100
+            montant = f"{amount:.2f}".replace(".", ",") if french else f"{amount:.2f}"
+            pct = f"{rng.random():.2f}"
+            pct = pct.replace(".", ",") if french else pct
+            objet = rng.choice(OBJECTS)
+            if sep in objet or '"' in objet:
+                objet = '"' + objet.replace('"', '""') + '"'
+            row = [
+                "COMMUNE DE DÉMO",
+                attribuant,
+                date,
+                f"DEL-{year}-{i % 997}",
+                f"Association n°{i % 5000}",
+                rng.choice(beneficiaries),
+                f"W{rng.randrange(10**9):09d}",
+                objet,
+                montant,
+                "aide en numéraire",
+                "unique",
+                date,
+                "",
+                "non",
+                pct,
+                "",
+            ]
+            out.write(sep.join(row) + "\r\n")
+
+
+def peak_rss_children_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+
+
+def time_beffroi(path: Path, data_dir: Path, env: dict[str, str]) -> dict[str, float]:
+    beffroi = str(Path(sys.prefix) / "bin" / "beffroi")
+    start = time.perf_counter()
+    proc = subprocess.run(
+        [
+            "/usr/bin/time",
+            "-f",
+            "%M",
+            beffroi,
+            "--data-dir",
+            str(data_dir),
+            "ingest",
+            str(path),
+            "--dataset",
+            "bench-subventions",
+            "--publish",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    elapsed = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise RuntimeError(proc.stderr[-2000:])
+    peak_kb = int(proc.stderr.strip().splitlines()[-1])
+    return {"seconds": elapsed, "peak_rss_mb": peak_kb / 1024}
+
+
+PANDAS_SCRIPT = """
+import sys, time, pandas as pd
+path, french, out = sys.argv[1], sys.argv[2] == "1", sys.argv[3]
+kw = dict(sep=";", encoding="cp1252", decimal=",", dayfirst=True) if french else dict(sep=",")
+t = time.perf_counter()
+df = pd.read_csv(path, dtype={"idAttribuant": str, "idBeneficiaire": str}, **kw,
+                 parse_dates=["dateConvention"], date_format="%d/%m/%Y" if french else "%Y-%m-%d")
+df.to_parquet(out)
+print(time.perf_counter() - t)
+"""
+
+
+def time_pandas(path: Path, french: bool, work: Path) -> dict[str, float]:
+    start = time.perf_counter()
+    proc = subprocess.run(
+        [
+            "/usr/bin/time",
+            "-f",
+            "%M",
+            sys.executable,
+            "-c",
+            PANDAS_SCRIPT,
+            str(path),
+            "1" if french else "0",
+            str(work / "pandas.parquet"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    elapsed = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise RuntimeError(proc.stderr[-2000:])
+    return {"seconds": elapsed, "peak_rss_mb": int(proc.stderr.strip().splitlines()[-1]) / 1024}
+
+
+def time_copy(path: Path, french: bool) -> dict[str, float]:
+    import psycopg
+
+    url = os.environ.get(
+        "BEFFROI_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+    ).replace("postgresql+psycopg://", "postgresql://")
+    cols = ", ".join(f'"{c}" text' for c in COLUMNS)
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("DROP TABLE IF EXISTS bench_subventions")
+        conn.execute(f"CREATE TABLE bench_subventions ({cols})")
+        encoding = "WIN1252" if french else "UTF8"
+        delimiter = ";" if french else ","
+        start = time.perf_counter()
+        with (
+            conn.cursor().copy(
+                f"COPY bench_subventions FROM STDIN WITH (FORMAT csv, HEADER true, "
+                f"DELIMITER '{delimiter}', ENCODING '{encoding}')"
+            ) as copy,
+            path.open("rb") as handle,
+        ):
+            while chunk := handle.read(1 << 20):
+                copy.write(chunk)
+        elapsed = time.perf_counter() - start
+        count = conn.execute("SELECT count(*) FROM bench_subventions").fetchone()
+        conn.execute("DROP TABLE bench_subventions")
+    assert count is not None
+    return {"seconds": elapsed, "rows": float(count[0])}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="beffroi-bench-ingest-"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BEFFROI_")}
+    beffroi = str(Path(sys.prefix) / "bin" / "beffroi")
+    data_dir = work / "instance"
+    subprocess.run(
+        [beffroi, "--data-dir", str(data_dir), "init"],
+        check=True,
+        env=env,
+        stdout=subprocess.DEVNULL,
+    )
+    subprocess.run(
+        [beffroi, "--data-dir", str(data_dir), "demo"],
+        check=True,
+        env=env,
+        stdout=subprocess.DEVNULL,
+    )
+    subprocess.run(
+        [
+            beffroi,
+            "--data-dir",
+            str(data_dir),
+            "dataset",
+            "create",
+            "Subventions (banc d'essai)",
+            "--slug",
+            "bench-subventions",
+            "--publisher",
+            "lorient-agglomeration",
+        ],
+        check=True,
+        env=env,
+        stdout=subprocess.DEVNULL,
+    )
+    results: dict[str, object] = {
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.platform()}",
+        "rows": args.rows,
+    }
+    for variant, french in (("clean", False), ("excel-fr", True)):
+        path = work / f"subventions-{variant}.csv"
+        generate(path, args.rows, french=french)
+        size_mb = path.stat().st_size / 1e6
+        print(f"{variant}: {size_mb:.0f} MB", flush=True)
+        results[variant] = {
+            "size_mb": size_mb,
+            "beffroi": time_beffroi(path, data_dir, env),
+            "pandas": time_pandas(path, french, work),
+            "postgres_copy": time_copy(path, french),
+        }
+        print(json.dumps(results[variant]), flush=True)
+    out = REPO / "bench" / "results"
+    out.mkdir(exist_ok=True)
+    (out / "ingest.json").write_text(json.dumps(results, indent=2) + "\n")
+    print("| variant | Beffroi ingest | pandas read_csv+to_parquet | PostgreSQL COPY (text) |")
+    print("|---|---|---|---|")
+    for variant in ("clean", "excel-fr"):
+        r = results[variant]
+        assert isinstance(r, dict)
+        print(
+            f"| {variant} ({r['size_mb']:.0f} MB) | {r['beffroi']['seconds']:.1f} s, "
+            f"{r['beffroi']['peak_rss_mb']:.0f} MB peak | {r['pandas']['seconds']:.1f} s, "
+            f"{r['pandas']['peak_rss_mb']:.0f} MB peak | {r['postgres_copy']['seconds']:.1f} s |"
+        )
+
+
+if __name__ == "__main__":
+    main()

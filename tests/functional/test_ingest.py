@@ -1,0 +1,213 @@
+"""Ingestion end to end: CLI and upload API → versions → publication, over the real store."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from fastapi.testclient import TestClient
+
+from beffroi.access import Actor
+from beffroi.catalog.db import transaction
+from beffroi.catalog.models import Job
+from beffroi.cli import cli
+from beffroi.web.app import create_app
+from tests.conftest import SHARED_DATA
+from tests.functional.conftest import DemoInstance, bearer
+
+SUBVENTIONS = (
+    SHARED_DATA
+    / "schemas"
+    / "scdl-subventions"
+    / "examples"
+    / "real-subventions-commune-de-castelmaurou.csv"
+)
+SUBVENTIONS_ROWS = 95  # 96 lines, one header (PROVENANCE.md)
+VALID = SHARED_DATA / "schemas" / "scdl-subventions" / "examples" / "exemple_valide.csv"
+DATASET = "stationnement-cyclable"  # published by direction-mobilites in the demo
+EDITOR = "editeur-mobilites"
+
+
+def wait_job(client: TestClient, location: str, headers: dict[str, str]) -> dict[str, Any]:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        job = client.get(location, headers=headers).json()
+        if job["status"] in {"succeeded", "failed"}:
+            return job
+        time.sleep(0.05)
+    pytest.fail(f"job {location} did not finish")
+
+
+def upload(client: TestClient, path: Path, headers: dict[str, str], **form: str) -> Any:
+    with path.open("rb") as handle:
+        return client.post(
+            f"/api/v1/datasets/{DATASET}/uploads",
+            files={"file": (path.name, handle, "text/csv")},
+            data=form,
+            headers=headers,
+        )
+
+
+def test_upload_ingests_in_background_then_publish(client: TestClient) -> None:
+    headers = bearer(client, EDITOR)
+    response = upload(client, SUBVENTIONS, headers)
+    assert response.status_code == 202, response.text
+    assert response.headers["location"].endswith(f"/api/v1/jobs/{response.json()['id']}")
+    job = wait_job(client, response.headers["location"], headers)
+    assert job["status"] == "succeeded", job
+    assert job["result"]["rows"] == SUBVENTIONS_ROWS
+    assert job["result"]["version"] == 1
+    assert job["result"]["published"] is False
+
+    # Staged: the editor sees it, anonymous visitors do not.
+    mine = client.get(f"/api/v1/datasets/{DATASET}/versions", headers=headers).json()
+    assert [(v["number"], v["published"], v["rows"]) for v in mine] == [
+        (1, False, SUBVENTIONS_ROWS)
+    ]
+    assert client.get(f"/api/v1/datasets/{DATASET}/versions").json() == []
+    assert client.get(f"/api/v1/datasets/{DATASET}/versions/1").status_code == 404
+
+    detail = client.get(f"/api/v1/datasets/{DATASET}/versions/1", headers=headers).json()
+    by_name = {c["name"]: c for c in detail["columns"]}
+    assert by_name["idBeneficiaire"]["type"] == "string"  # SIRET keeps its digits as text
+    assert by_name["montant"]["type"] in {"double", "decimal128(38, 2)", "int64"}
+    assert detail["dialect"]["delimiter"] == ","
+    assert len(detail["profile"]) == len(detail["columns"])
+
+    published = client.post(f"/api/v1/datasets/{DATASET}/versions/1/publish", headers=headers)
+    assert published.status_code == 200, published.text
+    public = client.get(f"/api/v1/datasets/{DATASET}/versions").json()
+    assert [(v["number"], v["published"]) for v in public] == [(1, True)]
+
+
+def test_bad_file_fails_the_job_and_stores_nothing(client: TestClient, tmp_path: Path) -> None:
+    headers = bearer(client, EDITOR)
+    first = upload(client, SUBVENTIONS, headers, publish="true")
+    assert wait_job(client, first.headers["location"], headers)["status"] == "succeeded"
+
+    junk = tmp_path / "export.csv"
+    junk.write_bytes(b"\x00\x01\x02\xff\xfe binary \x00 junk" * 200)
+    failed = wait_job(client, upload(client, junk, headers).headers["location"], headers)
+    assert failed["status"] == "failed"
+    assert failed["error"]["code"] == "invalid-file"
+    assert failed["error"]["hint"]
+
+    versions = client.get(f"/api/v1/datasets/{DATASET}/versions", headers=headers).json()
+    assert [(v["number"], v["published"]) for v in versions] == [(1, True)]
+
+
+def test_upload_needs_an_editor_of_the_publisher(client: TestClient) -> None:
+    assert upload(client, VALID, {}).status_code == 401
+    assert upload(client, VALID, bearer(client, "lecteur-eau")).status_code == 403
+
+
+def test_upload_size_limit(demo_instance: DemoInstance, tmp_path: Path) -> None:
+    settings = demo_instance.settings.model_copy(update={"upload_max_mb": 1})
+    big = tmp_path / "big.csv"
+    big.write_bytes(b"a;b\n" + b"1;2\n" * 400_000)  # 1.6 MB
+    app = create_app(settings)
+    with TestClient(app) as client:
+        response = upload(client, big, bearer(client, EDITOR))
+        assert response.status_code == 413
+        assert response.json()["code"] == "payload-too-large"
+        assert not any((settings.data_dir / "uploads").iterdir())
+    app.state.engine.dispose()
+
+
+def test_interrupted_jobs_are_failed_at_start(demo_instance: DemoInstance) -> None:
+    app = create_app(demo_instance.settings)
+    with transaction(app.state.session_factory) as session:
+        session.add(
+            Job(
+                id="00000000-0000-0000-0000-000000000001",
+                kind="ingest",
+                status="running",
+                created_by="test",
+                params={},
+            )
+        )
+    app.state.engine.dispose()
+    app = create_app(demo_instance.settings)
+    with transaction(app.state.session_factory) as session:
+        job = session.get(Job, "00000000-0000-0000-0000-000000000001")
+        assert job is not None
+        assert job.status == "failed"
+        assert job.error["code"] == "interrupted"
+    app.state.engine.dispose()
+
+
+def test_cli_ingest_versions_publish_rollback_and_diff(demo_instance: DemoInstance) -> None:
+    runner = CliRunner()
+    base = ["--data-dir", str(demo_instance.settings.data_dir)]
+    env = {"BEFFROI_SECRET_KEY": demo_instance.settings.signing_key().decode()}
+
+    first = runner.invoke(
+        cli, [*base, "ingest", str(SUBVENTIONS), "--dataset", DATASET, "--publish"], env=env
+    )
+    assert first.exit_code == 0, first.output
+    assert "version 1" in first.output
+    second = runner.invoke(cli, [*base, "ingest", str(VALID), "--dataset", DATASET], env=env)
+    assert second.exit_code == 0, second.output
+    assert "beffroi version publish stationnement-cyclable 2" in second.output
+
+    listed = runner.invoke(cli, [*base, "version", "list", DATASET, "--json"], env=env)
+    assert listed.exit_code == 0, listed.output
+    assert '"version": 2' in listed.output
+    assert '"published": true' in listed.output
+
+    for number in (2, 1):  # publish the new one, then roll back
+        result = runner.invoke(cli, [*base, "version", "publish", DATASET, str(number)], env=env)
+        assert result.exit_code == 0, result.output
+
+    app = create_app(demo_instance.settings)
+    with TestClient(app) as client:
+        versions = client.get(f"/api/v1/datasets/{DATASET}/versions").json()
+        assert [(v["number"], v["published"]) for v in versions] == [(2, False), (1, True)]
+        diff = client.get(
+            f"/api/v1/datasets/{DATASET}/diff?from=1&to=2", headers=bearer(client, EDITOR)
+        )
+        assert diff.status_code == 200, diff.text
+        body = diff.json()
+        assert body["added"] > 0
+        assert body["removed"] > 0
+    app.state.engine.dispose()
+
+
+def test_cli_ingest_bad_file_is_one_line_error(demo_instance: DemoInstance, tmp_path: Path) -> None:
+    empty = tmp_path / "vide.csv"
+    empty.write_bytes(b"")
+    result = CliRunner().invoke(
+        cli,
+        [
+            "--data-dir",
+            str(demo_instance.settings.data_dir),
+            "ingest",
+            str(empty),
+            "--dataset",
+            DATASET,
+        ],
+        env={"BEFFROI_SECRET_KEY": demo_instance.settings.signing_key().decode()},
+    )
+    assert result.exit_code == 1
+    assert "Erreur :" in result.output
+    assert "Pour corriger" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_ingest_is_refused_to_a_viewer(demo_instance: DemoInstance) -> None:
+    from beffroi.access.accounts import get_user
+    from beffroi.ingest.pipeline import ingest_file
+    from beffroi.store import store_for
+
+    app = create_app(demo_instance.settings)
+    factory = app.state.session_factory
+    with transaction(factory) as session:
+        viewer = Actor.for_user(get_user(session, "lecteur-eau"), surface="cli")
+    from beffroi.errors import PermissionDeniedError
+
+    with pytest.raises(PermissionDeniedError):
+        ingest_file(factory, store_for(demo_instance.settings), viewer, DATASET, VALID)
+    app.state.engine.dispose()
