@@ -121,9 +121,10 @@ def ingest(
         progress.update(task, completed=file.stat().st_size)
     out = Console(highlight=False, soft_wrap=True)
     state = "publiée" if summary.published else "en attente de publication"
+    rows = f"{summary.rows:,}".replace(",", "\u202f")  # French digit grouping
     out.print(
-        f"[green]✓[/] {slug} : version {summary.version} ({summary.rows:,} lignes, "
-        f"{len(summary.columns)} colonnes) — {state}".replace(",", "\u202f")
+        f"[green]✓[/] {slug} : version {summary.version} ({rows} lignes, "
+        f"{len(summary.columns)} colonnes) — {state}"
     )
     dialect = ", ".join(f"{k}={v!r}" for k, v in summary.dialect.items() if k != "notes")
     out.print(f"  lu avec : {dialect}")

@@ -8,8 +8,8 @@ Built in one streaming pass over the converted batches (bounded memory)::
     profiles = [p.as_dict() for p in builder.finish()]
 
 Each update is vectorised (``pyarrow.compute``: ``unique``, ``min_max``, ``count``). The distinct
-count is exact while a column has at most ``distinct_limit`` distinct values (1,000,000 by
-default) taking at most ``distinct_bytes`` (64 MB; the distinct values are kept to merge
+count is exact while a column has at most ``distinct_limit`` distinct values (200,000 by
+default) taking at most ``distinct_bytes`` (8 MB; the distinct values are kept to merge
 batches); past that the count stops growing,
 ``distinct_exact`` becomes ``False`` and ``distinct_count`` is a lower bound. The semantic type
 (:mod:`beffroi.ingest.semantic`) is detected at the end from the first 5,000 distinct values.
@@ -29,8 +29,8 @@ import pyarrow.compute as pc
 from beffroi.ingest import semantic
 from beffroi.ingest.infer import ColumnType, Kind, Values
 
-DISTINCT_LIMIT: Final = 1_000_000
-DISTINCT_BYTES: Final = 64 * 1024 * 1024  # per column: bounded memory on huge files
+DISTINCT_LIMIT: Final = 200_000  # past it the count is a lower bound (distinct_exact=False)
+DISTINCT_BYTES: Final = 8 * 1024 * 1024  # per column: wide files stay well under 1 GB
 EXAMPLES: Final = 5
 EXAMPLE_CHARS: Final = 200  # examples and min/max are cut to this length
 
