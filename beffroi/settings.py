@@ -14,6 +14,7 @@ import tomllib
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
@@ -120,6 +121,10 @@ class Settings(BaseSettings):
     session_lifetime_hours: int = Field(
         default=12, ge=1, le=24 * 30, description="How long a web login stays valid, in hours."
     )
+    timezone: str = Field(
+        default="Europe/Paris",
+        description="Time zone in which pages show dates and times (IANA name).",
+    )
     default_locale: Literal["fr", "en"] = Field(
         default="fr", description="Language of pages when the visitor has not chosen one."
     )
@@ -161,6 +166,16 @@ class Settings(BaseSettings):
         if value is not None and len(value.get_secret_value()) < MIN_SECRET_LENGTH:
             msg = f"secret_key must be at least {MIN_SECRET_LENGTH} characters"
             raise ValueError(msg)
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            msg = f"unknown time zone {value!r} (use an IANA name such as Europe/Paris)"
+            raise ValueError(msg) from None
         return value
 
     @field_validator("base_url")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import html
 from http.cookies import SimpleCookie
 from urllib.parse import urljoin, urlsplit
@@ -10,7 +11,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from beffroi import reference
+from beffroi.catalog.db import transaction
 from beffroi.catalog.demo import DEMO_EPCI_SIREN
+from beffroi.catalog.models import Dataset
+from beffroi.web.app import create_app
 from beffroi.web.i18n import LANG_COOKIE
 from beffroi.web.security import CSRF_COOKIE, CSRF_FIELD, SESSION_COOKIE
 
@@ -414,3 +418,16 @@ def test_a_forged_session_cookie_is_anonymous(client: TestClient) -> None:
     text = page(client, "/")
     assert "Connecté en tant que" not in text
     assert INTERNAL_TITLE not in text
+
+
+def test_dates_are_shown_in_the_instance_time_zone(demo_instance: DemoInstance) -> None:
+    app = create_app(demo_instance.settings)
+    late_evening = dt.datetime(2025, 12, 31, 23, 30, tzinfo=dt.UTC)  # 1 January in Paris
+    with transaction(app.state.session_factory) as session:
+        dataset = session.query(Dataset).filter_by(slug="arbres-alignement").one()
+        dataset.modified_at = late_evening
+    with TestClient(app) as client:
+        page = client.get("/jeux-de-donnees/arbres-alignement").text
+    app.state.engine.dispose()
+    assert "01/01/2026" in page
+    assert "31/12/2025" not in page

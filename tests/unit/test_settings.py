@@ -235,3 +235,9 @@ def test_settings_reference_is_up_to_date() -> None:
     assert path.read_text(encoding="utf-8") == settings_markdown(), (
         "docs/reference/settings.md is stale: run `beffroi docs`"
     )
+
+
+def test_time_zone_must_be_known() -> None:
+    assert load_settings(timezone="America/Cayenne").timezone == "America/Cayenne"
+    with pytest.raises(ConfigurationError, match="timezone"):
+        load_settings(timezone="Europe/Lorient")

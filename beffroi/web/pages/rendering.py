@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from importlib import resources
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
@@ -41,8 +42,10 @@ def render(
     """Render a page with the common context (language, user, CSRF token)."""
     settings: Settings = request.app.state.settings
     locale = negotiate(request, settings.default_locale)
+    zone = ZoneInfo(settings.timezone)
     full = {
         "request": request,
+        "local": lambda moment: moment.astimezone(zone),
         "locale": locale,
         "_": translator(locale),
         "csrf_token": csrf_token(request, settings.signing_key()),
