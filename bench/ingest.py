@@ -27,9 +27,10 @@ import random
 import resource
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
+
+from _instance import BEFFROI, clean_env, demo_instance
 
 REPO = Path(__file__).resolve().parents[1]
 COLUMNS = [
@@ -211,22 +212,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rows", type=int, default=1_000_000)
     args = parser.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="beffroi-bench-ingest-"))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BEFFROI_")}
-    beffroi = str(Path(sys.prefix) / "bin" / "beffroi")
-    data_dir = work / "instance"
-    subprocess.run(
-        [beffroi, "--data-dir", str(data_dir), "init"],
-        check=True,
-        env=env,
-        stdout=subprocess.DEVNULL,
-    )
-    subprocess.run(
-        [beffroi, "--data-dir", str(data_dir), "demo"],
-        check=True,
-        env=env,
-        stdout=subprocess.DEVNULL,
-    )
+    work, data_dir = demo_instance("beffroi-bench-ingest-")
+    env = clean_env()
+    beffroi = BEFFROI
     subprocess.run(
         [
             beffroi,

@@ -22,13 +22,13 @@ import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 
 import psutil
+from _instance import BEFFROI, clean_env, demo_instance
 
 REPO = Path(__file__).resolve().parents[1]
 PEER_VERSION = "datasette==0.65.1"
@@ -117,22 +117,9 @@ def main() -> None:
     args = parser.parse_args()
 
     venv = Path(sys.prefix)
-    beffroi = str(venv / "bin" / "beffroi")
-    work = Path(tempfile.mkdtemp(prefix="beffroi-bench-"))
-    data_dir = work / "instance"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BEFFROI_")}
-    subprocess.run(
-        [beffroi, "--data-dir", str(data_dir), "init"],
-        check=True,
-        env=env,
-        stdout=subprocess.DEVNULL,
-    )
-    subprocess.run(
-        [beffroi, "--data-dir", str(data_dir), "demo"],
-        check=True,
-        env=env,
-        stdout=subprocess.DEVNULL,
-    )
+    beffroi = BEFFROI
+    work, data_dir = demo_instance("beffroi-bench-")
+    env = clean_env()
 
     results: dict[str, object] = {
         "machine": f"{platform.machine()}, {psutil.cpu_count()} cores, "
