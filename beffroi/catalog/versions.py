@@ -78,8 +78,9 @@ def list_versions(
     )
     versions = list(session.scalars(query))
     if not _may_see_unpublished(actor, dataset):
-        published = dataset.published_version.number if dataset.published_version else 0
-        versions = [v for v in versions if v.published_at is not None or v.number <= published]
+        # Readers see only versions that were published at some point (the current one and
+        # those it replaced): a staged version may hold what its editor chose not to publish.
+        versions = [v for v in versions if v.published_at is not None]
     return dataset, versions
 
 

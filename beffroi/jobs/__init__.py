@@ -10,7 +10,7 @@ import shutil
 import threading
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +46,10 @@ def job_view(job: Job) -> dict[str, Any]:
 def get_job(session: Session, actor: Actor, job_id: str) -> Job:
     """A job, for the actor who started it (or a platform administrator)."""
     job = session.get(Job, job_id)
-    if job is None or not (actor.is_platform_admin or job.actor_user_id == actor.user_id):
+    owner = job is not None and job.actor_user_id is not None
+    if job is None or not (
+        actor.is_platform_admin or (owner and job.actor_user_id == actor.user_id)
+    ):
         raise NotFoundError(f"Tâche introuvable : {job_id}", hint="vérifiez l'identifiant")
     return job
 
@@ -65,6 +68,13 @@ def recover_interrupted(factory: sessionmaker[Session], uploads_dir: Path) -> in
             }
             shutil.rmtree(uploads_dir / job.id, ignore_errors=True)
     return len(stale)
+
+
+def _log_crash(future: Future[None]) -> None:
+    """A job thread must never die silently (e.g. the final status write failed)."""
+    error = future.exception()
+    if error is not None:
+        logger.error("job thread crashed", exc_info=error)
 
 
 class JobRunner:
@@ -92,8 +102,11 @@ class JobRunner:
         job_id: str,
         path: Path,
         params: dict[str, Any],
+        *,
+        source_name: str | None = None,
     ) -> Job:
-        """Queue the ingestion of an uploaded file."""
+        """Queue the ingestion of an uploaded file (``source_name``: its name as uploaded)."""
+        name = source_name or path.name
         with transaction(self.factory) as session:
             job = Job(
                 id=job_id,
@@ -102,10 +115,11 @@ class JobRunner:
                 status="queued",
                 created_by=actor.label,
                 actor_user_id=actor.user_id,
-                params={"dataset": slug, "file": path.name, **params},
+                params={"dataset": slug, "file": name, **params},
             )
             session.add(job)
-        self._pool.submit(self._run_ingest, actor, slug, job_id, path, params)
+        future = self._pool.submit(self._run_ingest, actor, slug, job_id, path, params, name)
+        future.add_done_callback(_log_crash)
         return job
 
     def _update(self, job_id: str, **fields: Any) -> None:
@@ -116,7 +130,13 @@ class JobRunner:
                     setattr(job, key, value)
 
     def _run_ingest(
-        self, actor: Actor, slug: str, job_id: str, path: Path, params: dict[str, Any]
+        self,
+        actor: Actor,
+        slug: str,
+        job_id: str,
+        path: Path,
+        params: dict[str, Any],
+        source_name: str,
     ) -> None:
         from beffroi.ingest.model import ReadOptions  # noqa: PLC0415 - heavy, on demand
         from beffroi.ingest.pipeline import ingest_file  # noqa: PLC0415
@@ -129,7 +149,12 @@ class JobRunner:
             now = time.monotonic()
             if now - last[0] >= PROGRESS_EVERY_S:
                 last[0] = now
-                self._update(job_id, progress={"bytes": done, "bytes_total": total, "rows": rows})
+                try:  # progress is best effort: a busy catalogue must not fail the ingest
+                    self._update(
+                        job_id, progress={"bytes": done, "bytes_total": total, "rows": rows}
+                    )
+                except Exception:  # noqa: BLE001
+                    logger.warning("could not record the progress of job %s", job_id)
 
         try:
             options = ReadOptions(
@@ -147,7 +172,7 @@ class JobRunner:
                 options=options,
                 mode=params.get("mode", "replace"),
                 publish=bool(params.get("publish")),
-                source_name=path.name,
+                source_name=source_name,
                 upload_id=job_id,
                 on_progress=on_progress,
             )

@@ -211,3 +211,62 @@ def test_ingest_is_refused_to_a_viewer(demo_instance: DemoInstance) -> None:
     with pytest.raises(PermissionDeniedError):
         ingest_file(factory, store_for(demo_instance.settings), viewer, DATASET, VALID)
     app.state.engine.dispose()
+
+
+def test_never_published_versions_stay_hidden_from_readers(client: TestClient) -> None:
+    headers = bearer(client, EDITOR)
+    staged = upload(client, SUBVENTIONS, headers)  # v1: never published
+    assert wait_job(client, staged.headers["location"], headers)["status"] == "succeeded"
+    published = upload(client, VALID, headers, publish="true")  # v2: published
+    assert wait_job(client, published.headers["location"], headers)["status"] == "succeeded"
+
+    public = client.get(f"/api/v1/datasets/{DATASET}/versions").json()
+    assert [(v["number"], v["published"]) for v in public] == [(2, True)]
+    assert client.get(f"/api/v1/datasets/{DATASET}/versions/1").status_code == 404
+    assert client.get(f"/api/v1/datasets/{DATASET}/diff?from=1&to=2").status_code == 401
+    mine = client.get(f"/api/v1/datasets/{DATASET}/versions", headers=headers).json()
+    assert [v["number"] for v in mine] == [2, 1]
+
+
+def test_odd_file_names_are_only_labels(client: TestClient, tmp_path: Path) -> None:
+    headers = bearer(client, EDITOR)
+    long_name = "é" * 150 + ".csv"
+    with SUBVENTIONS.open("rb") as handle:
+        response = client.post(
+            f"/api/v1/datasets/{DATASET}/uploads",
+            files={"file": ("../../" + long_name, handle, "text/csv")},
+            headers=headers,
+        )
+    assert response.status_code == 202, response.text
+    job = wait_job(client, response.headers["location"], headers)
+    assert job["status"] == "succeeded", job
+    version = client.get(f"/api/v1/datasets/{DATASET}/versions/1", headers=headers).json()
+    assert version["source_name"] == long_name[:200]
+    uploads = client.app.state.jobs.uploads_dir
+    assert not any(uploads.iterdir())  # the uploaded copy is removed after ingestion
+
+
+def test_a_failed_ingest_leaves_the_store_unchanged(
+    client: TestClient, demo_instance: DemoInstance, tmp_path: Path
+) -> None:
+    from beffroi.store import store_for
+
+    headers = bearer(client, EDITOR)
+    first = upload(client, SUBVENTIONS, headers, publish="true")
+    assert wait_job(client, first.headers["location"], headers)["status"] == "succeeded"
+    store = store_for(demo_instance.settings)
+    key = f"ds-{_dataset_id(client)}"
+    before = store.versions(key)
+    ragged = tmp_path / "ragged.csv"
+    ragged.write_text("a;b\n" + "1;2\n" * 50 + "1;2;3;4;5\n" * 30, encoding="utf-8")
+    failed = wait_job(client, upload(client, ragged, headers).headers["location"], headers)
+    assert failed["status"] == "failed"
+    assert failed["error"]["code"] == "invalid-file"
+    assert store.versions(key) == before
+
+
+def _dataset_id(client: TestClient) -> int:
+    from beffroi.catalog.models import Dataset
+
+    with transaction(client.app.state.session_factory) as session:
+        return session.query(Dataset).filter_by(slug=DATASET).one().id

@@ -133,3 +133,38 @@ def test_check_schema_current(bare_engine: Engine) -> None:
     db.downgrade(bare_engine)
     with pytest.raises(ConfigurationError):
         db.check_schema_current(bare_engine)
+
+
+def test_upgrade_keeps_existing_rows(bare_engine: Engine) -> None:
+    """Batch mode rebuilds tables on SQLite: referencing rows (slug redirects) must survive."""
+    db.upgrade(bare_engine, "0001")
+    with bare_engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO organization (id, slug, name, kind, description, created_at,"
+                " modified_at) VALUES (1, 'epci', 'EPCI', 'epci', '', :now, :now)"
+            ),
+            {"now": "2026-01-01 00:00:00+00:00"},
+        )
+        connection.execute(
+            text(
+                "INSERT INTO dataset (id, slug, title, description, keywords, themes, license,"
+                " publisher_id, spatial, access_level, created_at, modified_at) VALUES"
+                " (1, 'new-slug', 'Titre', '', '[]', '[]', 'etalab-2.0', 1, '[]', 'public',"
+                " :now, :now)"
+            ),
+            {"now": "2026-01-01 00:00:00+00:00"},
+        )
+        connection.execute(
+            text(
+                "INSERT INTO slug_redirect (old_slug, dataset_id, created_at)"
+                " VALUES ('old-slug', 1, :now)"
+            ),
+            {"now": "2026-01-01 00:00:00+00:00"},
+        )
+    db.upgrade(bare_engine)
+    with bare_engine.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM slug_redirect")).scalar() == 1
+        assert connection.execute(text("SELECT count(*) FROM dataset")).scalar() == 1
+        if connection.dialect.name == "sqlite":
+            assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1

@@ -13,6 +13,13 @@ if not isinstance(engine, Engine):  # pragma: no cover - only through beffroi.ca
     raise TypeError(msg)
 
 with engine.connect() as connection:
+    sqlite = connection.dialect.name == "sqlite"
+    if sqlite:
+        # Batch mode rebuilds a table (copy, DROP, rename). With foreign keys on, the DROP
+        # deletes the rows first and cascades to the referencing tables (slug redirects…).
+        # The pragma only works outside a transaction, so set it before beginning one.
+        connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+        connection.commit()
     context.configure(
         connection=connection,
         target_metadata=Base.metadata,
@@ -22,3 +29,9 @@ with engine.connect() as connection:
     with context.begin_transaction():
         context.run_migrations()
     connection.commit()
+    if sqlite:
+        broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+        connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+        if broken:
+            msg = f"migration left rows violating foreign keys: {broken[:5]}"
+            raise RuntimeError(msg)

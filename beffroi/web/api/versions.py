@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import PurePath
+import shutil
+from pathlib import Path, PurePath
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile, status
@@ -14,7 +15,7 @@ from beffroi.access import Action, require
 from beffroi.catalog import services
 from beffroi.catalog import versions as version_services
 from beffroi.catalog.models import DatasetVersion
-from beffroi.errors import InvalidInputError, PayloadTooLargeError
+from beffroi.errors import PayloadTooLargeError
 from beffroi.jobs import job_view
 from beffroi.web.api.common import ERROR_RESPONSES
 from beffroi.web.deps import ActorDep, JobsDep, SessionDep, SettingsDep
@@ -67,6 +68,21 @@ def _view(version: DatasetVersion, published_id: int | None, *, detail: bool = F
     return VersionPublic(**fields)
 
 
+async def _save(file: UploadFile, target: Path, limit_mb: int) -> None:
+    """Copy the upload to ``target`` in chunks, refusing it past ``limit_mb``."""
+    written = 0
+    with target.open("wb") as out:
+        while chunk := await file.read(CHUNK):
+            written += len(chunk)
+            if written > limit_mb * 1024 * 1024:
+                raise PayloadTooLargeError(
+                    f"Fichier de plus de {limit_mb} Mo refusé",
+                    hint="découpez le fichier ou demandez à l'administrateur de relever "
+                    "BEFFROI_UPLOAD_MAX_MB",
+                )
+            out.write(chunk)
+
+
 @router.post("/uploads", status_code=status.HTTP_202_ACCEPTED)
 async def upload(
     slug: str,
@@ -86,26 +102,17 @@ async def upload(
     """Upload a file as the next version (ingested in the background: follow the job)."""
     dataset = services.get_dataset(session, actor, slug)
     require(actor, Action.DATASET_UPDATE, dataset.publisher_id)
-    name = PurePath(file.filename or "upload").name or "upload"
-    if name.startswith("."):
-        raise InvalidInputError(f"Nom de fichier refusé : {name}", hint="renommez le fichier")
+    # The original name is only a label (kept for the version); on disk the file has a
+    # fixed name: no traversal, no overlong or odd names, only its extension is kept.
+    name = (PurePath(file.filename or "upload").name or "upload")[:200]
+    suffix = "".join(c for c in PurePath(name).suffix.lower() if c.isalnum() or c == ".")[:10]
     job_id, directory = jobs.new_upload_dir()
-    target = directory / name
-    limit = settings.upload_max_mb * 1024 * 1024
-    written = 0
-    with target.open("wb") as out:
-        while chunk := await file.read(CHUNK):
-            written += len(chunk)
-            if written > limit:
-                out.close()
-                target.unlink(missing_ok=True)
-                directory.rmdir()
-                raise PayloadTooLargeError(
-                    f"Fichier de plus de {settings.upload_max_mb} Mo refusé",
-                    hint="découpez le fichier ou demandez à l'administrateur de relever "
-                    "BEFFROI_UPLOAD_MAX_MB",
-                )
-            out.write(chunk)
+    target = directory / f"source{suffix}"
+    try:
+        await _save(file, target, settings.upload_max_mb)
+    except BaseException:
+        shutil.rmtree(directory, ignore_errors=True)
+        raise
     params = {
         "publish": publish,
         "mode": mode,
@@ -121,6 +128,7 @@ async def upload(
         job_id,
         target,
         {k: v for k, v in params.items() if v is not None},
+        source_name=name,
     )
     location = str(request.url_for("show_job", job_id=job.id))
     return JSONResponse(job_view(job), status_code=202, headers={"Location": location})
@@ -163,9 +171,12 @@ def diff(
     """Rows added, removed and changed between two versions (counts and samples)."""
     from beffroi.store import store_for  # noqa: PLC0415 - heavy, on demand
 
+    dataset = services.get_dataset(session, actor, slug)
+    # A whole-table comparison: for the publisher's editors (costly, and it would bypass
+    # the row and column filters the access layer will apply to readers).
+    require(actor, Action.DATASET_UPDATE, dataset.publisher_id)
     old = version_services.get_version(session, actor, slug, from_)
     new = version_services.get_version(session, actor, slug, to)
-    dataset = services.get_dataset(session, actor, slug)
     result = store_for(settings).diff(dataset.store_key, old.store_version, new.store_version)
     return {
         "from": from_,
