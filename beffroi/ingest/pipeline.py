@@ -16,12 +16,15 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from beffroi.access import Action, Actor, require
 from beffroi.catalog.db import transaction
+from beffroi.catalog.models import DatasetVersion
 from beffroi.catalog.services import get_dataset
 from beffroi.catalog.versions import publish_version, record_version
+from beffroi.errors import ConflictError
 from beffroi.ingest.infer import convert, infer_schema
 from beffroi.ingest.model import ReadOptions
 from beffroi.ingest.profile import ProfileBuilder
@@ -79,6 +82,21 @@ def ingest_file(
         dataset = get_dataset(session, actor, slug)
         require(actor, Action.DATASET_UPDATE, dataset.publisher_id)
         store_key, dataset_id = dataset.store_key, dataset.id
+        recorded = session.scalar(
+            select(func.max(DatasetVersion.store_version)).where(
+                DatasetVersion.dataset_id == dataset.id
+            )
+        )
+    if mode != "replace":
+        # An interrupted ingestion may have committed to the store without reaching the
+        # catalogue: appending on top would silently carry its rows into the new version.
+        committed = store.versions(store_key)
+        if (committed[-1].version if committed else None) != recorded:
+            raise ConflictError(
+                "Une écriture précédente a été interrompue : la table stockée ne correspond "
+                "plus à la dernière version enregistrée",
+                hint="chargez une version complète (mode replace) pour repartir d'un état sûr",
+            )
 
     source = open_table(path, options or ReadOptions())
     batches = source.batches()

@@ -270,3 +270,31 @@ def _dataset_id(client: TestClient) -> int:
 
     with transaction(client.app.state.session_factory) as session:
         return session.query(Dataset).filter_by(slug=DATASET).one().id
+
+
+def test_append_refused_after_an_orphan_store_commit(demo_instance: DemoInstance) -> None:
+    """A store commit that never reached the catalogue must not leak into an append."""
+    import uuid
+
+    from beffroi.errors import ConflictError
+    from beffroi.ingest.pipeline import ingest_file
+    from beffroi.store import store_for
+
+    app = create_app(demo_instance.settings)
+    factory = app.state.session_factory
+    store = store_for(demo_instance.settings)
+    operator = Actor.system(name="test")
+    ingest_file(factory, store, operator, DATASET, VALID, publish=True)
+    with transaction(factory) as session:
+        from beffroi.catalog.services import get_dataset
+
+        key = get_dataset(session, operator, DATASET).store_key
+    orphan = store.read(key, 0).slice(0, 1)  # as if a process died after its commit
+    store.write(
+        key, iter(orphan.to_batches()), orphan.schema, upload_id=str(uuid.uuid4()), mode="append"
+    )
+    with pytest.raises(ConflictError):
+        ingest_file(factory, store, operator, DATASET, VALID, mode="append")
+    summary = ingest_file(factory, store, operator, DATASET, VALID, mode="replace")
+    assert summary.rows == store.read(key, 0).num_rows  # a full version starts afresh
+    app.state.engine.dispose()

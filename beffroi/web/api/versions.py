@@ -68,11 +68,11 @@ def _view(version: DatasetVersion, published_id: int | None, *, detail: bool = F
     return VersionPublic(**fields)
 
 
-async def _save(file: UploadFile, target: Path, limit_mb: int) -> None:
+def _save(file: UploadFile, target: Path, limit_mb: int) -> None:
     """Copy the upload to ``target`` in chunks, refusing it past ``limit_mb``."""
     written = 0
     with target.open("wb") as out:
-        while chunk := await file.read(CHUNK):
+        while chunk := file.file.read(CHUNK):
             written += len(chunk)
             if written > limit_mb * 1024 * 1024:
                 raise PayloadTooLargeError(
@@ -84,7 +84,7 @@ async def _save(file: UploadFile, target: Path, limit_mb: int) -> None:
 
 
 @router.post("/uploads", status_code=status.HTTP_202_ACCEPTED)
-async def upload(
+def upload(
     slug: str,
     request: Request,
     session: SessionDep,
@@ -99,7 +99,10 @@ async def upload(
     sheet: Annotated[str | None, Form()] = None,
     format: Annotated[str | None, Form()] = None,  # noqa: A002
 ) -> JSONResponse:
-    """Upload a file as the next version (ingested in the background: follow the job)."""
+    """Upload a file as the next version (ingested in the background: follow the job).
+
+    A plain (threadpool) endpoint: it does blocking catalogue and disk work.
+    """
     dataset = services.get_dataset(session, actor, slug)
     require(actor, Action.DATASET_UPDATE, dataset.publisher_id)
     # The original name is only a label (kept for the version); on disk the file has a
@@ -109,7 +112,7 @@ async def upload(
     job_id, directory = jobs.new_upload_dir()
     target = directory / f"source{suffix}"
     try:
-        await _save(file, target, settings.upload_max_mb)
+        _save(file, target, settings.upload_max_mb)
     except BaseException:
         shutil.rmtree(directory, ignore_errors=True)
         raise
