@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from beffroi.access.actors import Actor
@@ -32,9 +31,3 @@ def record(
     )
     session.add(event)
     return event
-
-
-def recent_events(session: Session, limit: int = 100) -> list[AuditEvent]:
-    """The latest events, newest first."""
-    query = select(AuditEvent).order_by(AuditEvent.id.desc()).limit(limit)
-    return list(session.scalars(query))

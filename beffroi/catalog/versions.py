@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from beffroi.access import Action, Actor, can, require
@@ -125,12 +125,6 @@ def publish_version(session: Session, actor: Actor, slug: str, number: int) -> D
         {"version": number, "previous": previous},
     )
     return version
-
-
-def version_count(session: Session, dataset: Dataset) -> int:
-    """How many versions a dataset has."""
-    query = select(func.count()).where(DatasetVersion.dataset_id == dataset.id)
-    return session.scalar(query) or 0
 
 
 def _may_see_unpublished(actor: Actor, dataset: Dataset) -> bool:

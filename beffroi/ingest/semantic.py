@@ -51,6 +51,10 @@ ChunkedValues: TypeAlias = "pa.ChunkedArray[Any]"
 MAX_DISTINCT: Final = 5_000
 THRESHOLD: Final = 0.9
 
+# Identifiers whose values must stay text (leading zeros, checksums).
+CODE_LABELS: Final = frozenset(
+    {"siret", "siren", "rna", "code_commune_insee", "code_postal", "code_departement", "telephone"}
+)
 LABELS: Final = (
     "siret",
     "siren",
@@ -264,12 +268,4 @@ def _postal_codes() -> Values:
 def is_code_like(label: str | None) -> bool:
     """True for labels whose values are identifiers that must stay text (leading zeros,
     checksums): INSEE and postal codes, SIREN, SIRET, RNA, telephone numbers."""
-    return label in {
-        "siret",
-        "siren",
-        "rna",
-        "code_commune_insee",
-        "code_postal",
-        "code_departement",
-        "telephone",
-    }
+    return label in CODE_LABELS
