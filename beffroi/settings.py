@@ -134,6 +134,15 @@ class Settings(BaseSettings):
     page_size_max: int = Field(
         default=500, ge=1, le=10000, description="Largest `page_size` an API client may ask."
     )
+    catalog_page_size: int = Field(
+        default=100,
+        ge=1,
+        le=10000,
+        description=(
+            "Datasets per page of the DCAT-AP catalogue (`/catalog`); further pages are "
+            "linked with Hydra (`hydra:next`), as data.gouv.fr harvests them."
+        ),
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         default="INFO", description="Verbosity of the server logs."
     )

@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter
 
-from beffroi.web.api import datasets, health, jobs, organizations, versions
+from beffroi.web.api import datasets, dcat, health, jobs, organizations, versions
 
 router = APIRouter()
 router.include_router(health.router)
@@ -10,3 +10,4 @@ router.include_router(organizations.router, prefix="/api/v1")
 router.include_router(datasets.router, prefix="/api/v1")
 router.include_router(versions.router, prefix="/api/v1")
 router.include_router(jobs.router, prefix="/api/v1")
+router.include_router(dcat.router)

@@ -1,0 +1,131 @@
+"""Download formats of a published dataset, and the URLs every surface links to.
+
+The export endpoints (``/api/v1/datasets/{slug}/export.{ext}``) are served by the query
+engine; the DCAT distributions, CKAN resources and Data Package resources all point there,
+plus the dataset's Data Package (``…/datapackage.json``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from beffroi.catalog.models import Dataset, DatasetVersion
+from beffroi.catalog.vocabularies import EU_AUTHORITY
+
+IANA = "https://www.iana.org/assignments/media-types/"
+DATAPACKAGE_SPEC = "https://specs.frictionlessdata.io/data-package/"
+TABLE_SCHEMA_SPEC = "https://specs.frictionlessdata.io/table-schema/"
+
+
+@dataclass(frozen=True, slots=True)
+class ExportFormat:
+    """One download format: file suffix, CKAN format label, IANA media type, EU file type."""
+
+    ext: str
+    label: str
+    media_type: str
+    file_type: str  # code of the EU "file-type" authority table
+    title: str
+    open: bool = True  # an open format in data.gouv.fr's sense
+
+    @property
+    def file_type_uri(self) -> str:
+        """IRI of the EU file type."""
+        return f"{EU_AUTHORITY}/file-type/{self.file_type}"
+
+    @property
+    def media_type_uri(self) -> str:
+        """IRI of the IANA media type."""
+        return IANA + self.media_type
+
+
+CSV = ExportFormat("csv", "CSV", "text/csv", "CSV", "CSV (UTF-8)")
+JSON = ExportFormat("json", "JSON", "application/json", "JSON", "JSON")
+PARQUET = ExportFormat("parquet", "Parquet", "application/vnd.apache.parquet", "PARQUET", "Parquet")
+XLSX = ExportFormat(
+    "xlsx",
+    "XLSX",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "XLSX",
+    "Excel (XLSX)",
+    open=False,
+)
+GEOJSON = ExportFormat("geojson", "GeoJSON", "application/geo+json", "GEOJSON", "GeoJSON")
+DATAPACKAGE = ExportFormat(
+    "datapackage.json", "JSON", "application/json", "JSON", "Data Package (Frictionless)"
+)
+
+TABLE_FORMATS = (CSV, JSON, PARQUET, XLSX)
+ALL_FORMATS = (*TABLE_FORMATS, GEOJSON, DATAPACKAGE)
+
+
+def has_geometry(version: DatasetVersion) -> bool:
+    """Whether the version holds a geometry column (it is then also offered as GeoJSON)."""
+    kinds = {str(c.get("type")) for c in version.profile}
+    return bool(kinds & {"geometry", "geojson"})
+
+
+def export_formats(dataset: Dataset) -> list[ExportFormat]:
+    """The table downloads of a dataset's published version (none without one)."""
+    version = dataset.published_version
+    if version is None:
+        return []
+    formats = list(TABLE_FORMATS)
+    if has_geometry(version):
+        formats.append(GEOJSON)
+    return formats
+
+
+def export_url(base_url: str, dataset: Dataset, fmt: ExportFormat) -> str:
+    """Download URL of one format of a dataset's published version."""
+    if fmt is DATAPACKAGE:
+        return datapackage_url(base_url, dataset)
+    return f"{base_url}/api/v1/datasets/{dataset.slug}/export.{fmt.ext}"
+
+
+def datapackage_url(base_url: str, dataset: Dataset) -> str:
+    """URL of a dataset's ``datapackage.json``."""
+    return f"{base_url}/api/v1/datasets/{dataset.slug}/datapackage.json"
+
+
+def landing_page(base_url: str, dataset: Dataset) -> str:
+    """The dataset's portal page."""
+    return f"{base_url}/jeux-de-donnees/{dataset.slug}"
+
+
+def resource_id(dataset: Dataset, fmt: ExportFormat) -> str:
+    """Stable identifier of one download of a dataset (CKAN resource id, DCAT identifier)."""
+    suffix = "datapackage" if fmt is DATAPACKAGE else fmt.ext
+    return f"{dataset.store_key}-{suffix}"
+
+
+SCHEMA_REGISTRY = "https://schema.data.gouv.fr"
+
+
+@dataclass(frozen=True, slots=True)
+class SchemaRef:
+    """A dataset's declared schema: its name, version and resolvable URL (when known)."""
+
+    name: str
+    version: str | None
+    url: str | None
+
+
+def resolve_schema(ref: str | None) -> SchemaRef | None:
+    """Interpret ``schema_ref``: a URL as is; ``owner/name[@version]`` on schema.data.gouv.fr.
+
+    A bare name (``arbres``) has no known URL until the schema registry of the validation
+    work resolves it: its ``url`` is None.
+    """
+    if not ref:
+        return None
+    if ref.startswith(("http://", "https://")):
+        return SchemaRef(ref, None, ref)
+    name, _, version = ref.partition("@")
+    if "/" not in name:
+        return SchemaRef(name, version or None, None)
+    if version:
+        url = f"{SCHEMA_REGISTRY}/schemas/{name}/{version}/schema.json"
+    else:
+        url = f"{SCHEMA_REGISTRY}/{name}/"
+    return SchemaRef(name, version or None, url)
