@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
+import functools
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from beffroi.errors import ConfigurationError, ServiceUnavailableError
 from beffroi.settings import Settings
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+
+# Alembic is imported where it is used: every CLI command pays its import time otherwise.
 
 
 def _unicode_lower(value: Any) -> Any:
@@ -74,6 +77,8 @@ def ping(session: Session) -> str:
 
 
 def _alembic_config(engine: Engine) -> Config:
+    from alembic.config import Config  # noqa: PLC0415 - lazy, see the module imports
+
     config = Config()
     config.set_main_option(
         "script_location", str(resources.files("beffroi.catalog") / "migrations")
@@ -84,6 +89,8 @@ def _alembic_config(engine: Engine) -> Config:
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Apply migrations up to ``revision``."""
+    from alembic import command  # noqa: PLC0415 - lazy, see the module imports
+
     try:
         command.upgrade(_alembic_config(engine), revision)
     except OperationalError as exc:
@@ -95,32 +102,67 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
 
 def downgrade(engine: Engine, revision: str = "base") -> None:
     """Revert migrations down to ``revision``."""
+    from alembic import command  # noqa: PLC0415 - lazy, see the module imports
+
     command.downgrade(_alembic_config(engine), revision)
 
 
 def current_revision(engine: Engine) -> str | None:
     """The revision the database is at (None when never migrated)."""
+    from alembic.runtime.migration import MigrationContext  # noqa: PLC0415 - lazy
+
     with engine.connect() as connection:
         return MigrationContext.configure(connection).get_current_revision()
 
 
 def head_revision(engine: Engine) -> str | None:
     """The newest revision shipped with this version of Beffroi."""
+    from alembic.script import ScriptDirectory  # noqa: PLC0415 - lazy
+
     return ScriptDirectory.from_config(_alembic_config(engine)).get_current_head()
+
+
+_REVISION_LINE = re.compile(r'^(down_revision|revision)\s*(?::[^=]*)?=\s*(?:"([^"]*)"|None)', re.M)
+
+
+@functools.cache
+def shipped_head() -> str | None:
+    """The head revision read straight from the migration scripts' ``revision`` lines.
+
+    The same answer as :func:`head_revision` (a test checks it) without importing Alembic
+    and loading every script: each CLI command checks the schema before it runs.
+    """
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    folder = resources.files("beffroi.catalog") / "migrations" / "versions"
+    for script in folder.iterdir():
+        if not script.name.endswith(".py") or script.name.startswith("_"):
+            continue
+        for name, value in _REVISION_LINE.findall(script.read_text(encoding="utf-8")):
+            (revisions if name == "revision" else parents).add(value)
+    heads = revisions - parents - {""}
+    return heads.pop() if len(heads) == 1 else None
+
+
+def _stored_revision(engine: Engine) -> str | None:
+    with engine.connect() as connection:
+        if not inspect(connection).has_table("alembic_version"):
+            return None
+        return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
 
 
 def check_schema_current(engine: Engine) -> None:
     """Fail with a fix hint when the catalogue is missing or behind the code."""
     try:
-        current = current_revision(engine)
+        current = _stored_revision(engine)
     except OperationalError as exc:
         raise ServiceUnavailableError(
             f"Base du catalogue injoignable : {exc.orig}",
             hint="vérifiez BEFFROI_DATABASE_URL et que le serveur de base de données répond",
         ) from exc
-    if current != head_revision(engine):
+    head = shipped_head() or head_revision(engine)
+    if current != head:
         raise ConfigurationError(
-            f"Le catalogue est à la révision {current or 'vide'}, le code attend "
-            f"{head_revision(engine)}",
+            f"Le catalogue est à la révision {current or 'vide'}, le code attend {head}",
             hint="lancez `beffroi init` (applique les migrations)",
         )

@@ -25,13 +25,15 @@ from beffroi.catalog.models import DatasetVersion
 from beffroi.catalog.services import get_dataset
 from beffroi.catalog.versions import publish_version, record_version
 from beffroi.errors import ConflictError
-from beffroi.ingest.infer import convert, infer_schema
-from beffroi.ingest.model import ReadOptions
+from beffroi.ingest.infer import ColumnType, convert, infer_schema
+from beffroi.ingest.model import ReadOptions, TableSource
 from beffroi.ingest.profile import ProfileBuilder
 from beffroi.ingest.readers import open_table
+from beffroi.ingest.stages import mapped, staged
 from beffroi.store.interfaces import VersionStore, WriteMode
 
 SAMPLE_ROWS = 50_000
+STAGE_DEPTH = 3  # batches waiting between two steps (memory: a few batches per step)
 
 ProgressCallback = Callable[[int, int, int], None]  # bytes read, bytes total, rows
 
@@ -117,19 +119,8 @@ def ingest_file(
     empty = pa.RecordBatch.from_pylist([], schema=sample_table.schema)
     schema = convert(empty, types).schema
     profile = ProfileBuilder(types)
-    counted = [0]
-
-    def typed() -> Iterator[pa.RecordBatch]:
-        for raw in chain(sample, batches):
-            # row_offset: errors then name the data row of the whole file, not of the batch
-            converted = convert(raw, types, row_offset=counted[0])
-            profile.update(converted)
-            counted[0] += converted.num_rows
-            if on_progress is not None:
-                on_progress(source.bytes_read(), source.bytes_total, counted[0])
-            yield converted
-
-    stored = store.write(store_key, typed(), schema, upload_id=upload_id, mode=mode)
+    typed = _typed_stream(chain(sample, batches), types, profile, source, on_progress)
+    stored = store.write(store_key, typed, schema, upload_id=upload_id, mode=mode)
     columns = [{"name": f.name, "type": str(f.type)} for f in schema]
     profiles = [column.as_dict() for column in profile.finish()]
     with transaction(factory) as session:
@@ -163,3 +154,37 @@ def ingest_file(
         columns=columns,
         dialect=source.dialect.as_dict(),
     )
+
+
+def _typed_stream(
+    raw: Iterator[pa.RecordBatch],
+    types: list[ColumnType],
+    profile: ProfileBuilder,
+    source: TableSource,
+    on_progress: ProgressCallback | None,
+) -> Iterator[pa.RecordBatch]:
+    """The converted batches, profiled on the way, for the store's writer.
+
+    Reading, typing and profiling each run in a thread of their own, ahead of the writer
+    (see :mod:`beffroi.ingest.stages`); order and row numbers are kept.
+    """
+    offset = [0]
+
+    def to_types(batch: pa.RecordBatch) -> pa.RecordBatch:
+        # row_offset: errors then name the data row of the whole file, not of the batch
+        converted = convert(batch, types, row_offset=offset[0])
+        offset[0] += batch.num_rows
+        return converted
+
+    def profiled(converted: pa.RecordBatch) -> pa.RecordBatch:
+        profile.update(converted)
+        return converted
+
+    read = staged(raw, depth=STAGE_DEPTH, name="beffroi-read")
+    converted = mapped(read, to_types, depth=STAGE_DEPTH, name="beffroi-type")
+    rows = 0
+    for batch in mapped(converted, profiled, depth=STAGE_DEPTH, name="beffroi-profile"):
+        rows += batch.num_rows
+        if on_progress is not None:
+            on_progress(source.bytes_read(), source.bytes_total, rows)
+        yield batch

@@ -57,6 +57,22 @@ def test_upgrade_downgrade_upgrade(bare_engine: Engine) -> None:
     assert db.current_revision(bare_engine) == db.head_revision(bare_engine)
 
 
+def test_fast_schema_check_agrees_with_alembic(bare_engine: Engine) -> None:
+    # The CLI reads the head from the scripts' revision lines and the current revision with
+    # one SELECT; both must give Alembic's answers at every step.
+    assert db.shipped_head() == db.head_revision(bare_engine) is not None
+    assert db._stored_revision(bare_engine) is None
+    with pytest.raises(ConfigurationError, match="révision vide"):
+        db.check_schema_current(bare_engine)
+    db.upgrade(bare_engine, "0001")
+    assert db._stored_revision(bare_engine) == db.current_revision(bare_engine) == "0001"
+    with pytest.raises(ConfigurationError, match="beffroi init"):
+        db.check_schema_current(bare_engine)
+    db.upgrade(bare_engine)
+    assert db._stored_revision(bare_engine) == db.current_revision(bare_engine)
+    db.check_schema_current(bare_engine)
+
+
 def test_migrated_schema_matches_the_models(bare_engine: Engine) -> None:
     db.upgrade(bare_engine)
     # No filtering needed: UTCDateTime compares as its impl DateTime(timezone=True), and

@@ -21,7 +21,7 @@ import csv
 import io
 import re
 import weakref
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -74,6 +74,10 @@ _LIVE: weakref.WeakSet[Generator[pa.RecordBatch, None, None]] = weakref.WeakSet(
 def _close_unfinished() -> None:
     for generator in list(_LIVE):
         generator.close()
+
+
+def _nothing() -> None:
+    return None
 
 
 @dataclass(slots=True)
@@ -324,7 +328,7 @@ class CsvSource(BaseSource):
                 # A record longer than Arrow's block: read again with larger blocks,
                 # skipping what was already handed out (the passes are deterministic).
                 if block >= sniff.MAX_LINE_BYTES:
-                    raise _line_too_long(self.path, self._sniff.data_line) from None
+                    raise _line_too_long(self.path, self._long_line()) from None
                 block = min(block * 4, sniff.MAX_LINE_BYTES)
                 continue
             break
@@ -351,13 +355,12 @@ class CsvSource(BaseSource):
             return "skip"
 
         internal = [f"c{i}" for i in range(self._width)]
-        stream = _Utf8Stream(
-            self.path, self._data_start, self._guess, self._sniff.data_line, self._counter
-        )
+        source, stream, progress = self._open_source()
+        if stream is None:
+            block = min(block, sniff.MAX_LINE_BYTES)
         delimiter = self._sniff.delimiter or sniff.NO_DELIMITER
         reader: Any = None
         try:
-            source: Any = pa.PythonFile(stream, mode="r")
             handler: Any = on_invalid
             reader = pacsv.open_csv(
                 source,
@@ -387,6 +390,7 @@ class CsvSource(BaseSource):
                     batch = reader.read_next_batch()
                 except StopIteration:
                     break
+                progress()
                 pending.extend(invalid_rows)
                 invalid_rows.clear()
                 pending.sort()
@@ -404,11 +408,35 @@ class CsvSource(BaseSource):
                 return  # only blank lines after the header
             raise self._arrow_error(error) from None
         finally:
-            stream.stopped = True
+            if stream is not None:
+                stream.stopped = True
             if reader is not None:
                 reader.close()
-            stream.close()
+            source.close()
+        self._counter[0] = self.bytes_total
         self._check_ragged(final=True)
+
+    def _open_source(self) -> tuple[Any, _Utf8Stream | None, Callable[[], None]]:
+        """What Arrow parses: the file itself when UTF-8, else a transcoding stream.
+
+        UTF-8 needs no transcoding: Arrow reads the file without calling back into Python
+        for every chunk. Lines stay bounded all the same: a record longer than the block
+        fails as "straddling", the block grows up to ``MAX_LINE_BYTES`` (never beyond), then
+        the read fails with the line found by :meth:`_long_line`. The third item updates
+        the bytes-read counter (the transcoding stream keeps it itself).
+        """
+        if self._guess.codec == "utf-8":
+            source = pa.OSFile(str(self.path), mode="r")
+            source.seek(self._data_start)
+
+            def progress() -> None:
+                self._counter[0] = source.tell()
+
+            return source, None, progress
+        stream = _Utf8Stream(
+            self.path, self._data_start, self._guess, self._sniff.data_line, self._counter
+        )
+        return pa.PythonFile(stream, mode="r"), stream, _nothing
 
     def _python_pass(self) -> Iterator[pa.RecordBatch]:
         """Dialects Arrow cannot parse (``a, b`` with a space after the comma), by :mod:`csv`."""
@@ -662,6 +690,21 @@ class CsvSource(BaseSource):
             "Vérifiez le séparateur et les guillemets, ou exportez à nouveau le fichier.",
             self.path,
         )
+
+    def _long_line(self) -> int:
+        """The first physical line longer than ``MAX_LINE_BYTES`` (for the error message)."""
+        line, run = self._sniff.data_line, 0
+        with self.path.open("rb") as handle:
+            handle.seek(self._data_start)
+            while chunk := handle.read(CHUNK_BYTES):
+                for piece in chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n").split(b"\n")[:-1]:
+                    if run + len(piece) > sniff.MAX_LINE_BYTES:
+                        return line
+                    line, run = line + 1, 0
+                run += len(chunk) - max(chunk.rfind(b"\n"), chunk.rfind(b"\r")) - 1
+                if run > sniff.MAX_LINE_BYTES:
+                    return line
+        return line  # a record of several lines, too long as a whole: where it starts is unknown
 
     def _utf8_error(self) -> InvalidFileError:
         """Find the first bytes that are not UTF-8 (past the sample) for a precise message."""
