@@ -155,6 +155,33 @@ class Settings(BaseSettings):
     workers: int = Field(
         default=1, ge=1, le=64, description="Number of web worker processes of `beffroi serve`."
     )
+    query_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        le=3600,
+        description=(
+            "Longest a query (records API, SQL, export) may run before it is interrupted, in "
+            "seconds (exports of whole versions get ten times as long)."
+        ),
+    )
+    query_memory_mb: int = Field(
+        default=1024,
+        ge=64,
+        le=1024 * 1024,
+        description="Memory limit of each DuckDB query database, in megabytes.",
+    )
+    query_threads: int = Field(
+        default=2, ge=1, le=256, description="Threads each DuckDB query database may use."
+    )
+    sql_max_rows: int = Field(
+        default=1000,
+        ge=1,
+        le=1_000_000,
+        description=(
+            "Most rows a JSON answer of the SQL API or of `beffroi sql` carries (the answer "
+            "says when it was truncated; exports are not limited)."
+        ),
+    )
 
     @classmethod
     def settings_customise_sources(

@@ -13,6 +13,7 @@ from beffroi.access.policy import (
     readable_datasets,
     require,
 )
+from beffroi.access.reading import ReadableTable, readable_table, readable_tables  # noqa: F401
 
 __all__ = [
     "Action",

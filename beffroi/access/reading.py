@@ -1,0 +1,111 @@
+"""What an actor may read, down to the stored version: the query engine's one source of truth.
+
+Every query surface (records API, SQL, exports) asks :func:`readable_tables` or
+:func:`readable_table` which dataset versions an actor may read, and reads nothing else.
+Each :class:`ReadableTable` names the store table and version, and may carry a row filter
+(a DuckDB SQL boolean expression) and a column subset: the engine applies both when it
+builds the views. This first version grants whole tables (no filter, every column); the
+sharing agreements of the access model will fill those two fields in here, and only here.
+
+Versions: the published version of each readable dataset; a past version only if it was
+published at some point (the history readers already see in ``/versions``), and a staged
+(never published) version only for the publisher's editors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from beffroi.access.actors import Actor
+from beffroi.access.policy import Action, can, not_found, readable_datasets
+from beffroi.catalog.models import Dataset, DatasetVersion
+from beffroi.errors import NotFoundError
+
+
+@dataclass(frozen=True, slots=True)
+class ReadableTable:
+    """One dataset version an actor may read, and how much of it."""
+
+    slug: str
+    dataset_id: int
+    store_key: str
+    store_version: int
+    version: int  # catalogue version number (1, 2, …)
+    published: bool  # True when this is the dataset's current published version
+    row_filter: str | None = None
+    """DuckDB SQL boolean expression over the table's columns; None: every row."""
+    columns: tuple[str, ...] | None = None
+    """Columns the actor may see, in order; None: every column."""
+
+    @property
+    def cache_key(self) -> tuple[object, ...]:
+        """What the engine's view of this table depends on (equal keys: same view)."""
+        return (self.slug, self.store_key, self.store_version, self.row_filter, self.columns)
+
+
+def _table(dataset: Dataset, version: DatasetVersion) -> ReadableTable:
+    return ReadableTable(
+        slug=dataset.slug,
+        dataset_id=dataset.id,
+        store_key=dataset.store_key,
+        store_version=version.store_version,
+        version=version.number,
+        published=dataset.published_version_id == version.id,
+    )
+
+
+def readable_tables(
+    session: Session, actor: Actor, *, slugs: Iterable[str] | None = None
+) -> list[ReadableTable]:
+    """The published versions of every dataset the actor may read (optionally among
+    ``slugs``), by slug. Datasets without a published version are left out."""
+    query = (
+        select(Dataset, DatasetVersion)
+        .join(DatasetVersion, DatasetVersion.id == Dataset.published_version_id)
+        .where(readable_datasets(actor))
+        .order_by(Dataset.slug)
+    )
+    if slugs is not None:
+        query = query.where(Dataset.slug.in_(sorted(set(slugs))))
+    return [_table(dataset, version) for dataset, version in session.execute(query)]
+
+
+def readable_table(
+    session: Session, actor: Actor, slug: str, *, version: int | None = None
+) -> ReadableTable:
+    """One readable dataset's published version, or version number ``version``.
+
+    A dataset the actor may not read answers exactly like a missing one; so does a
+    dataset without a published version (nothing to read yet).
+    """
+    dataset = session.scalar(select(Dataset).where(Dataset.slug == slug, readable_datasets(actor)))
+    if dataset is None:
+        raise not_found("Jeu de données", slug)
+    if version is None:
+        current = dataset.published_version
+        if current is None:
+            raise NotFoundError(
+                f"Le jeu de données {slug} n'a pas encore de version publiée",
+                hint=f"publiez une version (beffroi version publish {slug} <n>)",
+            )
+        return _table(dataset, current)
+    found = session.scalar(
+        select(DatasetVersion).where(
+            DatasetVersion.dataset_id == dataset.id, DatasetVersion.number == version
+        )
+    )
+    if found is None or (
+        found.published_at is None and not can(actor, Action.DATASET_UPDATE, dataset.publisher_id)
+    ):
+        raise NotFoundError(
+            f"Version {version} introuvable pour le jeu de données {slug}",
+            hint=f"la liste des versions est sur /api/v1/datasets/{slug}/versions",
+        )
+    return _table(dataset, found)
+
+
+__all__ = ["ReadableTable", "readable_table", "readable_tables"]

@@ -1,0 +1,269 @@
+"""Query services called by the web API and the CLI: records, SQL, exports.
+
+Each asks the access layer (:mod:`beffroi.access.reading`) what the actor may read, builds
+(or reuses) the sandboxed database of exactly that, and runs the query there.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import math
+import uuid
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow as pa
+from sqlalchemy.orm import Session
+
+from beffroi.access import Actor
+from beffroi.access.reading import ReadableTable, readable_table, readable_tables
+from beffroi.errors import InvalidInputError
+from beffroi.query import records as rec
+from beffroi.query.engine import ROW_COLUMN, Column, QueryDatabase, View, engine_for
+from beffroi.settings import Settings
+
+
+@dataclass(slots=True)
+class RecordsPage:
+    """One page of records (or of groups), ready to be rendered as JSON."""
+
+    dataset: str
+    version: int
+    published: bool
+    data: list[dict[str, Any]]
+    fields: list[dict[str, str]]
+    total: int
+    total_exact: bool
+    limit: int
+    next_cursor: str | None
+    facets: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    grouped: bool = False
+
+
+@dataclass(slots=True)
+class SqlResult:
+    """The answer to a SQL query (at most ``limit`` rows)."""
+
+    columns: list[Column]
+    rows: list[dict[str, Any]]
+    truncated: bool
+    limit: int
+    tables: list[str]
+
+
+def plain(value: Any) -> Any:  # noqa: PLR0911 - one return per type
+    """A DuckDB value as JSON-ready Python (dates as ISO text, decimals as numbers)."""
+    if value is None or isinstance(value, (str, bool, int)):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, decimal.Decimal):
+        return float(value) if value.is_finite() else None
+    if isinstance(value, (dt.datetime, dt.date, dt.time)):
+        return value.isoformat()
+    if isinstance(value, dt.timedelta):
+        return value.total_seconds()
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, bytes):
+        return value.hex()
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    return str(value)
+
+
+def _database(settings: Settings, tables: list[ReadableTable]) -> QueryDatabase:
+    return engine_for(settings).database(tables)
+
+
+def dataset_view(
+    session: Session, actor: Actor, settings: Settings, slug: str, version: int | None = None
+) -> tuple[QueryDatabase, View]:
+    """The database and view of one readable dataset version (404 if not readable)."""
+    table = readable_table(session, actor, slug, version=version)
+    database = _database(settings, [table])
+    return database, database.views[table.slug]
+
+
+def records(
+    session: Session,
+    actor: Actor,
+    settings: Settings,
+    slug: str,
+    params: Iterable[tuple[str, str]],
+    *,
+    version: int | None = None,
+) -> RecordsPage:
+    """One page of a dataset's records (filters, search, sort, keyset cursor, facets,
+    groups with aggregates) — only what the access layer lets the actor read."""
+    query = rec.parse(
+        params,
+        default_limit=min(100, settings.page_size_max),
+        max_limit=settings.page_size_max,
+    )
+    database, view = dataset_view(session, actor, settings, slug, version)
+    compiler = rec.Compiler(view)
+    facets = {
+        name: [
+            {"value": plain(value), "count": int(n)}
+            for value, n in database.rows(*_args(compiler.facet(query, name)))
+        ]
+        for name in dict.fromkeys(query.facets)
+    }
+    if query.group_by or query.aggregates:
+        return _groups(database, compiler, view, query, facets)
+    page, columns, keys = compiler.page(query)
+    found = database.rows(page.sql, page.params)
+    has_next = len(found) > query.limit
+    found = found[: query.limit]
+    width = len(columns)
+    data = [{c.name: plain(v) for c, v in zip(columns, row[:width], strict=True)} for row in found]
+    next_cursor = None
+    if has_next and found:
+        last = found[-1]
+        next_cursor = rec.encode_cursor(
+            {
+                "s": rec.sort_signature(query),
+                "k": [rec.cursor_value(v) for v in last[width : width + len(keys)]],
+                "r": int(last[-1]),
+            }
+        )
+    total = int(database.rows(*_args(compiler.count(query)))[0][0])
+    return RecordsPage(
+        dataset=view.table.slug,
+        version=view.table.version,
+        published=view.table.published,
+        data=data,
+        fields=rec.fields(columns),
+        total=total,
+        total_exact=True,
+        limit=query.limit,
+        next_cursor=next_cursor,
+        facets=facets,
+    )
+
+
+def _rows_source(view: View) -> str:
+    from beffroi.query.engine import ROWS_SCHEMA  # noqa: PLC0415
+
+    return f"{ROWS_SCHEMA}.{_q(view.table.slug)}"
+
+
+def _q(name: str) -> str:
+    from beffroi.query.engine import quote  # noqa: PLC0415
+
+    return quote(name)
+
+
+def _args(compiled: rec.Compiled) -> tuple[str, list[Any]]:
+    return compiled.sql, compiled.params
+
+
+def _groups(
+    database: QueryDatabase,
+    compiler: rec.Compiler,
+    view: View,
+    query: rec.RecordsQuery,
+    facets: dict[str, list[dict[str, Any]]],
+) -> RecordsPage:
+    offset = 0
+    if query.cursor:
+        state = rec.decode_cursor(query.cursor)
+        offset = state.get("o", -1)
+        if not isinstance(offset, int) or offset < 0:
+            raise InvalidInputError(
+                "Curseur invalide pour un regroupement", hint="suivez le lien next tel quel"
+            )
+    page, total_sql, _outputs = compiler.grouped(query, offset)
+    columns = database.describe(page.sql, page.params)
+    rows = database.arrow(page.sql, page.params).to_pylist()
+    has_next = len(rows) > query.limit
+    rows = rows[: query.limit]
+    total = int(database.rows(*_args(total_sql))[0][0])
+    return RecordsPage(
+        dataset=view.table.slug,
+        version=view.table.version,
+        published=view.table.published,
+        data=[{k: plain(v) for k, v in row.items()} for row in rows],
+        fields=rec.fields(columns),
+        total=total,
+        total_exact=True,
+        limit=query.limit,
+        next_cursor=rec.encode_cursor({"o": offset + query.limit}) if has_next else None,
+        facets=facets,
+        grouped=True,
+    )
+
+
+def run_sql(
+    session: Session, actor: Actor, settings: Settings, sql: str, *, limit: int | None = None
+) -> SqlResult:
+    """A read-only SQL query over every table the actor may read (and ``ref.*``)."""
+    limit = min(limit or settings.sql_max_rows, settings.sql_max_rows)
+    tables = readable_tables(session, actor)
+    database = _database(settings, tables)
+    checked = database.check(sql)
+    limited = f"SELECT * FROM ({checked}) LIMIT {limit + 1}"  # noqa: S608 - checked SELECT
+    columns = database.describe(limited)
+    _schema, batches = database.stream(limited)
+    collected: list[dict[str, Any]] = []
+    for batch in batches:
+        collected += batch.to_pylist()
+    truncated = len(collected) > limit
+    return SqlResult(
+        columns=columns,
+        rows=[{k: plain(v) for k, v in row.items()} for row in collected[:limit]],
+        truncated=truncated,
+        limit=limit,
+        tables=sorted(database.views),
+    )
+
+
+def sql_batches(
+    session: Session, actor: Actor, settings: Settings, sql: str
+) -> tuple[pa.Schema, Iterator[pa.RecordBatch]]:
+    """A SQL query's whole result, streamed (exports: no row limit)."""
+    tables = readable_tables(session, actor)
+    database = _database(settings, tables)
+    checked = database.check(sql)
+    return database.stream(checked, timeout=settings.query_timeout_seconds * 10)
+
+
+def records_batches(
+    session: Session,
+    actor: Actor,
+    settings: Settings,
+    slug: str,
+    params: Iterable[tuple[str, str]],
+    *,
+    version: int | None = None,
+) -> tuple[View, pa.Schema, Iterator[pa.RecordBatch]]:
+    """Every record matching a records query (filters, q, sort, select; no paging),
+    streamed in upload order unless sorted."""
+    query = rec.parse(
+        params,
+        default_limit=1,
+        max_limit=settings.page_size_max,
+        ignore=rec.EXPORT_OPTIONS,
+    )
+    if query.group_by or query.aggregates or query.facets or query.cursor:
+        raise InvalidInputError(
+            "Un export ne prend ni group_by, ni agg, ni facet, ni cursor",
+            hint="exportez les lignes (filtres, q, sort, select) ; les agrégats passent par "
+            "l'API SQL",
+        )
+    database, view = dataset_view(session, actor, settings, slug, version)
+    compiler = rec.Compiler(view)
+    where, values = compiler.where(query)
+    keys = compiler.sort_columns(query)
+    columns = compiler.selected(query)
+    order = ", ".join(f"{_q(c.name)} {'DESC' if d else 'ASC'} NULLS LAST" for c, d in keys)
+    order = f"{order}, {ROW_COLUMN}" if order else ROW_COLUMN
+    listed = ", ".join(_q(c.name) for c in columns)
+    sql = f"SELECT {listed} FROM {_rows_source(view)} WHERE {where} ORDER BY {order}"  # noqa: S608
+    schema, batches = database.stream(sql, values, timeout=settings.query_timeout_seconds * 10)
+    return view, schema, batches
