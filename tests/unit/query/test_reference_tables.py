@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from beffroi.access import Actor
 from beffroi.query.engine import QueryEngine
 from beffroi.query.service import run_sql
 from beffroi.reference import cog
-from beffroi.reference.changes import changes, successions
+from beffroi.reference.changes import build_changes_file, changes, changes_path, successions
+from tests.conftest import SHARED_DATA
 from tests.unit.query.conftest import Instance
 
 ANONYMOUS = Actor.anonymous(surface="api")
@@ -120,3 +123,10 @@ def test_merged_commune_join_on_real_data(instance: Instance) -> None:
 def test_reference_schema_is_in_every_database(instance: Instance) -> None:
     database = QueryEngine(instance.settings).database([])
     assert database.rows("SELECT count(*) FROM ref.regions") == [(18,)]
+
+
+def test_shipped_changes_file_is_rebuilt_byte_identical(tmp_path: Path) -> None:
+    source = SHARED_DATA / "reference" / "insee-cog" / "mouvements-communes.csv"
+    target = tmp_path / "commune_changes.csv.gz"
+    assert build_changes_file(source, target) == 13734
+    assert target.read_bytes() == changes_path().read_bytes()
