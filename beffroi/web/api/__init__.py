@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter
 
-from beffroi.web.api import datasets, dcat, health, jobs, organizations, versions
+from beffroi.web.api import ckan, datasets, dcat, health, jobs, organizations, versions
 
 router = APIRouter()
 router.include_router(health.router)
@@ -11,3 +11,4 @@ router.include_router(datasets.router, prefix="/api/v1")
 router.include_router(versions.router, prefix="/api/v1")
 router.include_router(jobs.router, prefix="/api/v1")
 router.include_router(dcat.router)
+router.include_router(ckan.router)
