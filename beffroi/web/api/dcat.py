@@ -1,4 +1,5 @@
-"""The DCAT-AP 3 catalogue: ``/catalog`` (Turtle, JSON-LD, RDF/XML), Hydra-paged."""
+"""The DCAT-AP 3 catalogue: ``/catalog`` (Turtle, JSON-LD, RDF/XML), Hydra-paged; and each
+dataset's ``datapackage.json`` (:mod:`beffroi.web.api.datapackage`)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,12 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 
 from beffroi.publish import dcat
+from beffroi.web.api import datapackage
 from beffroi.web.deps import SessionDep, SettingsDep
 
 router = APIRouter(tags=["dcat"])
+# The other open-data surface of a dataset, its Data Package, is served beside the catalogue.
+router.include_router(datapackage.router, prefix="/api/v1")
 
 _DESCRIPTION = (
     "Public datasets only (those an anonymous visitor may read). Format by `Accept` "

@@ -1,0 +1,105 @@
+"""A dataset as a Frictionless Data Package (``datapackage.json``).
+
+One tabular resource, the CSV export of the published version, with its Table Schema (the
+column types the ingestion recorded in the version's profile), the licence, the sources and
+the contributors. A dataset without a published version has no resource.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Final
+
+from beffroi.catalog.models import Dataset, DatasetVersion
+from beffroi.catalog.vocabularies import LICENSES
+from beffroi.publish import formats
+
+# Arrow types of DatasetVersion.columns → Table Schema types (when no profile says it).
+_ARROW: Final = (
+    (re.compile(r"^u?int\d+$"), "integer"),
+    (re.compile(r"^(double|float|halffloat|decimal)"), "number"),
+    (re.compile(r"^bool"), "boolean"),
+    (re.compile(r"^date\d+"), "date"),
+    (re.compile(r"^timestamp"), "datetime"),
+)
+
+
+def _field(name: str, kind: str) -> dict[str, Any]:
+    if kind in {"string", "integer", "number", "boolean", "date", "datetime"}:
+        return {"name": name, "type": kind}
+    if kind in {"geometry", "geojson"}:
+        return {"name": name, "type": "string", "description": "géométrie (WKT)"}
+    return {"name": name, "type": "any"}
+
+
+def table_schema(version: DatasetVersion) -> dict[str, Any]:
+    """The Table Schema of a version: profile kinds, else the stored Arrow types."""
+    kinds = {str(p.get("name")): str(p.get("type")) for p in version.profile}
+    fields = []
+    for column in version.columns:
+        name = str(column.get("name"))
+        kind = kinds.get(name)
+        if kind is None:
+            arrow = str(column.get("type", ""))
+            kind = next((k for pattern, k in _ARROW if pattern.match(arrow)), "string")
+        fields.append(_field(name, kind))
+    return {"fields": fields, "missingValues": [""]}
+
+
+def _license(value: str) -> dict[str, str]:
+    if value in LICENSES:
+        title, url = LICENSES[value]
+        descriptor = {"name": value, "title": title}
+        if url:
+            descriptor["path"] = url
+        return descriptor
+    return {"path": value, "title": value}
+
+
+def datapackage(dataset: Dataset, base_url: str) -> dict[str, Any]:
+    """The ``datapackage.json`` descriptor of a dataset."""
+    publisher = dataset.publisher
+    version = dataset.published_version
+    package: dict[str, Any] = {
+        "profile": "tabular-data-package",
+        "name": dataset.slug,
+        "id": f"{base_url}/catalog/datasets/{dataset.store_key}",
+        "title": dataset.title,
+        "description": dataset.description,
+        "homepage": formats.landing_page(base_url, dataset),
+        "keywords": list(dataset.keywords),
+        "licenses": [_license(dataset.license)],
+        "sources": [
+            {
+                "title": publisher.name,
+                "path": publisher.website or f"{base_url}/organisations/{publisher.slug}",
+            }
+        ],
+        "contributors": [{"title": publisher.name, "role": "publisher"}],
+        "created": dataset.created_at.isoformat(),
+        "resources": [],
+    }
+    if dataset.contact_name or dataset.contact_email:
+        contact: dict[str, str] = {"title": dataset.contact_name or publisher.name}
+        if dataset.contact_email:
+            contact["email"] = dataset.contact_email
+        package["contributors"].append({**contact, "role": "maintainer"})
+    schema = formats.resolve_schema(dataset.schema_ref)
+    if version is None:
+        return package
+    package["version"] = str(version.number)
+    package["sources"].append({"title": f"Fichier déposé : {version.source_name}"})
+    resource: dict[str, Any] = {
+        "name": re.sub(r"[^a-z0-9._-]", "-", dataset.slug),
+        "path": formats.export_url(base_url, dataset, formats.CSV),
+        "profile": "tabular-data-resource",
+        "title": f"{dataset.title} (version {version.number})",
+        "format": "csv",
+        "mediatype": "text/csv",
+        "encoding": "utf-8",
+        "schema": table_schema(version),
+    }
+    if schema is not None and schema.url:
+        resource["sources"] = [{"title": f"Schéma déclaré : {schema.name}", "path": schema.url}]
+    package["resources"].append(resource)
+    return package

@@ -1,0 +1,31 @@
+"""A dataset's Frictionless Data Package: ``/api/v1/datasets/{slug}/datapackage.json``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request, Response, status
+from fastapi.responses import JSONResponse, RedirectResponse
+
+from beffroi.catalog import services
+from beffroi.publish.datapackage import datapackage
+from beffroi.web.api.common import ERROR_RESPONSES
+from beffroi.web.deps import ActorDep, SessionDep, SettingsDep
+
+router = APIRouter(prefix="/datasets", tags=["datasets"], responses=ERROR_RESPONSES)
+
+
+@router.get(
+    "/{slug}/datapackage.json",
+    response_model=dict[str, Any],
+    responses={308: {"description": "Renamed"}},
+)
+def show_datapackage(
+    slug: str, request: Request, session: SessionDep, actor: ActorDep, settings: SettingsDep
+) -> Response:
+    """The dataset as a Data Package (Table Schema of the published version, licence)."""
+    dataset, redirected = services.resolve_dataset(session, actor, slug)
+    if redirected:
+        target = request.url_for("show_datapackage", slug=dataset.slug)
+        return RedirectResponse(str(target), status_code=status.HTTP_308_PERMANENT_REDIRECT)
+    return JSONResponse(datapackage(dataset, settings.base_url))
