@@ -28,7 +28,9 @@ def errors_markdown() -> str:
             f"| `{cls.code}` | {cls.status} | {cls.title} | {cls.title_en} | {doc} | "
             f"{'yes' if cls.transient else 'no'} |"
         )
-    return "\n".join(lines) + "\n"
+    from beffroi.validate.catalogue import errors_markdown_section  # noqa: PLC0415
+
+    return "\n".join(lines) + "\n\n" + errors_markdown_section()
 
 
 def _walk(

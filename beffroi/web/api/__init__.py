@@ -3,6 +3,7 @@
 from fastapi import APIRouter
 
 from beffroi.web.api import ckan, datasets, dcat, health, jobs, organizations, versions
+from beffroi.web.api import validate as validate_api
 
 router = APIRouter()
 router.include_router(health.router)
@@ -12,3 +13,4 @@ router.include_router(versions.router, prefix="/api/v1")
 router.include_router(jobs.router, prefix="/api/v1")
 router.include_router(dcat.router)
 router.include_router(ckan.router)
+router.include_router(validate_api.router, prefix="/api/v1")

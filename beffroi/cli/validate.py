@@ -1,0 +1,106 @@
+"""``beffroi validate``: check a file against a Table Schema (SCDL, schema.data.gouv.fr…)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from beffroi.cli.base import cli
+from beffroi.errors import BeffroiError
+
+EXIT_VALID = 0
+EXIT_INVALID = 1
+EXIT_ERROR = 2
+
+
+@cli.command("validate")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--schema",
+    "schema_ref",
+    required=True,
+    help="Schéma : chemin d'un schema.json, URL, ou nom du registre (ex. scdl-subventions, "
+    "scdl-subventions@2.1.0).",
+)
+@click.option(
+    "--format",
+    "output",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Rapport en français lisible, ou JSON (structure proche de frictionless).",
+)
+@click.option("--encoding", help="Encodage, ex. cp1252 (détecté sinon).")
+@click.option("--delimiter", help="Séparateur, ex. ';' (détecté sinon).")
+@click.option("--sheet", help="Feuille à lire (classeurs Excel/ODS).")
+@click.option(
+    "--max-errors",
+    type=click.IntRange(min=0),
+    default=1000,
+    show_default=True,
+    help="Erreurs détaillées dans le rapport (toutes sont comptées).",
+)
+@click.option(
+    "--no-custom-checks",
+    is_flag=True,
+    help="Ignorer les contrôles personnalisés du schéma (SIRET, code INSEE…).",
+)
+@click.option("--duplicate-rows", is_flag=True, help="Signaler aussi les lignes en double.")
+def validate_command(
+    file: Path,
+    schema_ref: str,
+    output: str,
+    encoding: str | None,
+    delimiter: str | None,
+    sheet: str | None,
+    max_errors: int,
+    no_custom_checks: bool,
+    duplicate_rows: bool,
+) -> None:
+    """Valider FILE selon un schéma (Table Schema).
+
+    Statut de sortie : 0 fichier conforme, 1 non conforme, 2 validation impossible
+    (fichier illisible, schéma introuvable).
+    """
+    from beffroi.ingest.model import ReadOptions  # noqa: PLC0415 - keep --help fast
+    from beffroi.validate import Options, load_schema, validate  # noqa: PLC0415
+
+    try:
+        schema = load_schema(schema_ref)
+        options = Options(
+            max_errors=max_errors,
+            custom_checks=not no_custom_checks,
+            duplicate_rows=duplicate_rows,
+            read=ReadOptions(encoding=encoding, delimiter=delimiter, sheet=sheet),
+        )
+        report = validate(file, schema, options)
+    except BeffroiError as error:
+        if output == "json":
+            click.echo(
+                json.dumps(
+                    {
+                        "valid": False,
+                        "error": {
+                            "type": error.code,
+                            "message": error.message,
+                            "hint": error.hint,
+                            "details": error.details,
+                        },
+                    },
+                    ensure_ascii=False,
+                    default=str,
+                )
+            )
+        else:
+            click.echo(f"Validation impossible : {error.message}", err=True)
+            if error.hint:
+                click.echo(f"→ Pour corriger : {error.hint}", err=True)
+        sys.exit(EXIT_ERROR)
+    if output == "json":
+        click.echo(json.dumps(report.as_dict(), ensure_ascii=False, indent=2, default=str))
+    else:
+        click.echo(report.text(), nl=False)
+    sys.exit(EXIT_VALID if report.valid else EXIT_INVALID)

@@ -1,0 +1,667 @@
+"""Run a compiled schema over a raw table: header checks, one vectorised query per batch,
+then the whole-table checks (unique, primary key, foreign keys) in DuckDB."""
+
+# ruff: noqa: S608 - the SQL is generated from the schema: every value is a literal escaped by
+# sql_string(), every identifier is generated here (c0, u3, fk1…), never taken from the input.
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from beffroi.ingest.model import ReadOptions
+from beffroi.validate.compile import FieldSql, compile_field, literal, re2, sql_string
+from beffroi.validate.french import CUSTOM_CHECKS, NEEDS_REFERENCE, CustomCheck, reference_tables
+from beffroi.validate.report import Report, ValidationError
+from beffroi.validate.schema import Field, ForeignKey, Schema
+from beffroi.validate.table import RawTable, open_raw
+
+DEFAULT_MAX_ERRORS = 1000
+"""Errors kept in detail in a report (all of them are counted)."""
+
+CONSTRAINT_ORDER = (
+    "required",
+    "minLength",
+    "maxLength",
+    "pattern",
+    "enum",
+    "minimum",
+    "maximum",
+    "exclusiveMinimum",
+    "exclusiveMaximum",
+)
+
+ReferenceResolver = Callable[[str, Sequence[str]], pa.Table | None]
+"""Values of ``fields`` of a foreign key's referenced table (a dataset slug, ``ref:…``)."""
+
+
+@dataclass(slots=True)
+class Options:
+    """What to check."""
+
+    max_errors: int = DEFAULT_MAX_ERRORS
+    custom_checks: bool = True  # the schema's custom_checks (SIRET, INSEE…), like Validata
+    duplicate_rows: bool = False  # frictionless' optional duplicate-row check
+    read: ReadOptions = field(default_factory=ReadOptions)
+    resolver: ReferenceResolver | None = None
+    memory_limit: str = "400MB"
+
+
+@dataclass(slots=True)
+class _Column:
+    index: int  # 0-based position in the file
+    label: str
+    field: Field
+    sql: FieldSql
+    missing: str
+    fabricated: bool
+
+
+def validate(path: Path, schema: Schema, options: Options | None = None) -> Report:
+    """Validate the file at ``path`` against ``schema``."""
+    options = options or Options()
+    started = time.perf_counter()
+    table = open_raw(Path(path), options.read)
+    report = Validator(table, schema, options).run()
+    report.stats["seconds"] = round(time.perf_counter() - started, 3)
+    return report
+
+
+class Validator:
+    """One validation run."""
+
+    def __init__(self, table: RawTable, schema: Schema, options: Options) -> None:
+        self.table = table
+        self.schema = schema
+        self.options = options
+        self.warnings = list(schema.warnings)
+        self.header_errors: list[ValidationError] = []
+        self.columns = self._match_columns()
+        self.checks = self._custom_checks()
+        self._tmp = tempfile.TemporaryDirectory(prefix="beffroi-validate-")
+        self.con = duckdb.connect(
+            config={
+                "memory_limit": options.memory_limit,
+                "temp_directory": self._tmp.name,
+                "threads": 2,
+                "autoinstall_known_extensions": False,
+                "autoload_known_extensions": False,
+            }
+        )
+        self._patterns: dict[str, str] = {}
+        if any(check.code in NEEDS_REFERENCE for check, _, _ in self.checks):
+            for name, values in reference_tables().items():
+                self.con.register(f"{name}_arrow", pa.table({"code": values}))
+                self.con.execute(f"CREATE TABLE {name} AS SELECT * FROM {name}_arrow")
+                self.con.unregister(f"{name}_arrow")
+
+    # ------------------------------------------------------------------------------------
+    # header
+
+    def _match_columns(self) -> list[_Column]:
+        labels = self.table.labels
+        schema = self.schema
+        by_name = schema.fields_match != "exact"
+        fields = schema.fields
+        columns: list[_Column] = []
+        used: set[str] = set()
+        names = {item.name: item for item in fields}
+        for index, label in enumerate(labels):
+            item = (
+                names.get(label.strip())
+                if by_name
+                else (fields[index] if index < len(fields) else None)
+            )
+            fabricated = item is None
+            if item is None:
+                name = label or f"field{index + 1}"
+                while name in used:
+                    name += "_"
+                item = Field(name=name, type="any")
+            used.add(item.name)
+            column = f'"c{index}"'
+            missing_values = ("",) if fabricated else schema.field_missing_values(item)
+            missing = f"({column} IS NULL" + (
+                f" OR {column} IN ({', '.join(sql_string(v) for v in missing_values)}))"
+                if missing_values
+                else ")"
+            )
+            columns.append(
+                _Column(index, label, item, compile_field(item, column), missing, fabricated)
+            )
+        self._header_errors(labels, by_name)
+        return columns
+
+    def _header_errors(self, labels: list[str], by_name: bool) -> None:  # noqa: PLR0912
+        schema = self.schema
+        fields = schema.fields
+        add = self.header_errors.append
+        tolerate_extra = schema.fields_match in {"subset", "partial"}
+        tolerate_missing = schema.fields_match in {"superset", "partial"}
+        if not labels:
+            add(ValidationError("blank-header", row=None))
+            return
+        names = {item.name for item in fields}
+        if not tolerate_extra:
+            for number, label in enumerate(labels, 1):
+                extra = label not in names if by_name else number > len(fields)
+                if extra:
+                    add(ValidationError("extra-label", label=label, number=number))
+        if by_name:
+            missing = [item for item in fields if item.name not in set(labels)]
+        else:
+            missing = fields[len(labels) :]
+        if tolerate_missing:
+            missing = [f for f in missing if f.required or f.name in schema.primary_key]
+        for offset, item in enumerate(missing):
+            add(ValidationError("missing-label", field=item.name, number=len(labels) + offset + 1))
+        if by_name:
+            return
+        for number, (item, label) in enumerate(zip(fields, labels, strict=False), 1):
+            if not label:
+                add(ValidationError("blank-label", field=item.name, number=number))
+                continue
+            earlier = [str(i) for i, seen in enumerate(labels[: number - 1], 1) if seen == label]
+            if earlier:
+                add(
+                    ValidationError(
+                        "duplicate-label",
+                        field=item.name,
+                        label=label,
+                        number=number,
+                        note=f"colonne(s) n° {', '.join(earlier)}",
+                    )
+                )
+                continue
+            if label.strip() != item.name:
+                add(ValidationError("incorrect-label", field=item.name, label=label, number=number))
+
+    def _custom_checks(self) -> list[tuple[CustomCheck, _Column, dict[str, Any]]]:
+        found: list[tuple[CustomCheck, _Column, dict[str, Any]]] = []
+        if not self.options.custom_checks:
+            return found
+        by_name = {column.field.name: column for column in self.columns if not column.fabricated}
+        requested = [(c.get("name"), c.get("params") or {}) for c in self.schema.custom_checks] + [
+            (name, {"column": column.field.name})
+            for column in self.columns
+            for name in column.field.custom_checks
+        ]
+        for name, params in requested:
+            check = CUSTOM_CHECKS.get(str(name).replace("_", "-"))
+            if check is None:
+                self.warnings.append(f"contrôle personnalisé « {name} » non pris en charge, ignoré")
+                continue
+            column = by_name.get(str(params.get("column", "")))
+            if column is None:
+                continue  # the column is absent: a missing-label error says so
+            found.append((check, column, dict(params)))
+        return found
+
+    # ------------------------------------------------------------------------------------
+    # cells
+
+    def _pattern(self, item: Field, column: _Column) -> str:
+        """A ``pattern`` constraint as SQL, in RE2 when DuckDB can compile it."""
+        pattern = str(item.constraints["pattern"])
+        translated = re2(pattern)
+        try:
+            self.con.execute("SELECT regexp_full_match('', ?)", [translated]).fetchall()
+        except duckdb.Error:
+            name = f"py_pattern_{len(self._patterns)}"
+            self._python_pattern(name, pattern)
+            self._patterns[name] = pattern
+            return f"{name}({column.sql.column})"
+        return f"regexp_full_match({column.sql.column}, {sql_string(translated)})"
+
+    def _python_pattern(self, name: str, pattern: str) -> None:
+        import re  # noqa: PLC0415
+
+        import pyarrow.compute as pc  # noqa: PLC0415
+
+        compiled = re.compile(f"^(?:{pattern})$")
+
+        def matches(values: pa.Array[Any]) -> pa.Array[Any]:
+            # Patterns RE2 cannot run (look-arounds, back-references): Python's re, on the
+            # distinct values of the batch only.
+            unique = pc.unique(values)
+            verdicts = pa.array(
+                [None if v is None else bool(compiled.match(v)) for v in unique.to_pylist()],
+                pa.bool_(),
+            )
+            return pc.take(verdicts, pc.index_in(values, unique))
+
+        create: Any = self.con.create_function  # the stubs want an enum for type=
+        create(name, matches, [duckdb.sqltype("VARCHAR")], duckdb.sqltype("BOOLEAN"), type="arrow")
+
+    def _cell_errors(self, column: _Column) -> list[tuple[str, str, str]]:
+        """(condition, code, note key) of every cell check of a column, in report order."""
+        sql = column.sql
+        item = column.field
+        miss = column.missing
+        present = f"NOT {miss}"
+        out: list[tuple[str, str, str]] = []
+        invalid = f"({present} AND NOT COALESCE({sql.valid}, FALSE))"
+        if sql.valid != "TRUE":
+            out.append((invalid, "type-error", "type"))
+        ok = f"({present} AND COALESCE({sql.valid}, FALSE))"
+        constraints = item.constraints
+        for name in CONSTRAINT_ORDER:
+            if name not in constraints or constraints[name] is None:
+                continue
+            value = constraints[name]
+            if name == "required":
+                if value:
+                    out.append((miss, "constraint-error", "required"))
+                continue
+            test = self._constraint(name, value, item, column)
+            if test is not None:
+                out.append((f"({ok} AND NOT COALESCE({test}, FALSE))", "constraint-error", name))
+        return out
+
+    def _constraint(self, name: str, value: Any, item: Field, column: _Column) -> str | None:
+        sql = column.sql
+        c = sql.column
+        if name in {"minLength", "maxLength"}:
+            if not isinstance(value, int):
+                return None
+            if item.type == "array":
+                size = f"json_array_length({c})"
+            elif item.type == "object":
+                size = f"len(json_keys({c}))"
+            else:
+                size = f"length({c})"
+            return f"{size} {'>=' if name == 'minLength' else '<='} {value}"
+        if name == "pattern":
+            return self._pattern(item, column)
+        if name == "enum":
+            if item.type in {"integer", "number", "boolean", "year"}:
+                values = [literal(item, v, sql) for v in value]
+                target = sql.value
+            else:
+                values = [sql_string(v if isinstance(v, str) else str(v)) for v in value]
+                target = c
+            if not values:
+                return "FALSE"
+            return f"{target} IN ({', '.join(values)})"
+        operator = {
+            "minimum": ">=",
+            "maximum": "<=",
+            "exclusiveMinimum": ">",
+            "exclusiveMaximum": "<",
+        }[name]
+        return f"{sql.value} {operator} {literal(item, value, sql)}"
+
+    def _batch_sql(self) -> str:
+        width = self.table.width
+        blank = " AND ".join(column.missing for column in self.columns) or "FALSE"
+        structs: list[str] = []
+        conditions: list[str] = []
+        for column in self.columns:
+            for seq, (condition, code, note) in enumerate(self._cell_errors(column)):
+                conditions.append(condition)
+                structs.append(
+                    f"CASE WHEN {condition} THEN {{'rank': 0, 'number': {column.index + 1}, "
+                    f"'seq': {seq}, 'code': {sql_string(code)}, "
+                    f"'cell': COALESCE({column.sql.column}, ''), 'note': {sql_string(note)}}} END"
+                )
+            for seq, (check, params) in enumerate(
+                (check, params) for check, col, params in self.checks if col is column
+            ):
+                test = check.sql(column.sql.column, params)
+                condition = f"(NOT {column.missing} AND NOT COALESCE({test}, TRUE))"
+                conditions.append(condition)
+                structs.append(
+                    f"CASE WHEN {condition} THEN {{'rank': 1, 'number': {column.index + 1}, "
+                    f"'seq': {seq}, 'code': {sql_string(check.code)}, "
+                    f"'cell': {column.sql.column}, 'note': {sql_string(check.code)}}} END"
+                )
+            conditions.append(f"_n <= {column.index}")
+            structs.append(
+                f"CASE WHEN _n <= {column.index} THEN {{'rank': 3, 'number': {column.index + 1}, "
+                f"'seq': 0, 'code': 'missing-cell', 'cell': '', 'note': NULL}} END"
+            )
+        conditions.append("_extra IS NOT NULL")
+        extra = (
+            "CASE WHEN _extra IS NULL THEN [] ELSE list_transform(range(len(_extra)), "
+            f"i -> {{'rank': 2, 'number': {width + 1} + i::INTEGER, 'seq': 0, "
+            "'code': 'extra-cell', 'cell': _extra[i + 1], 'note': NULL}) END"
+        )
+        listed = (
+            "list_filter([" + ", ".join(structs) + "], x -> x IS NOT NULL)" if structs else "[]"
+        )
+        blank_struct = (
+            "[{'rank': 0, 'number': 0, 'seq': 0, 'code': 'blank-row', 'cell': NULL, 'note': NULL}]"
+        )
+        any_error = " OR ".join(conditions) or "FALSE"
+        return (
+            "SELECT _row, e.rank, e.number, e.seq, e.code, e.cell, e.note FROM ("
+            f"SELECT _row, unnest(CASE WHEN _blank THEN {blank_struct} "
+            f"ELSE {listed} || {extra} END) AS e FROM ("
+            f"SELECT *, ({blank}) AS _blank FROM batch) WHERE _blank OR {any_error})"
+        )
+
+    # ------------------------------------------------------------------------------------
+    # run
+
+    def run(self) -> Report:
+        """Check every row; the report."""
+        try:
+            return self._run()
+        finally:
+            self.con.close()
+            self._tmp.cleanup()
+
+    def _run(self) -> Report:
+        con = self.con
+        con.execute(
+            "CREATE TABLE errors (_row BIGINT, rank INTEGER, number INTEGER, seq INTEGER, "
+            "code VARCHAR, cell VARCHAR, note VARCHAR)"
+        )
+        keys = self._key_plans()
+        for name, expressions in keys.items():
+            columns = ", ".join(f"k{i} {kind}" for i, (_, kind, _) in enumerate(expressions))
+            raws = ", ".join(f"r{i} VARCHAR" for i in range(len(expressions)))
+            con.execute(f"CREATE TABLE {name} (_row BIGINT, {columns}, {raws})")
+        if self.options.duplicate_rows:
+            con.execute("CREATE TABLE rowhash (_row BIGINT, h UBIGINT)")
+        sql = self._batch_sql() if self.columns else None
+        rows = 0
+        width = self.table.width
+        cells = ", ".join(f'"c{i}"' for i in range(width))
+        for batch in self.table.batches():
+            rows += batch.num_rows
+            con.register("batch", batch)
+            try:
+                if sql is not None:
+                    con.execute(f"INSERT INTO errors {sql}")
+                for name, expressions in keys.items():
+                    values = ", ".join(expr for expr, _, _ in expressions)
+                    raws = ", ".join(raw for _, _, raw in expressions)
+                    con.execute(f"INSERT INTO {name} SELECT _row, {values}, {raws} FROM batch")
+                if self.options.duplicate_rows and width:
+                    con.execute(
+                        f"INSERT INTO rowhash SELECT _row, hash({cells}, _extra) FROM batch"
+                    )
+            finally:
+                con.unregister("batch")
+        self._table_checks(keys)
+        return self._report(rows)
+
+    def _key_plans(self) -> dict[str, list[tuple[str, str, str]]]:
+        """Tables of typed key values to fill per batch: unique fields, primary key, FKs."""
+        by_name = {column.field.name: column for column in self.columns if not column.fabricated}
+        plans: dict[str, list[tuple[str, str, str]]] = {}
+
+        def key(column: _Column) -> tuple[str, str, str]:
+            return (
+                (
+                    f"CASE WHEN {column.missing} OR NOT COALESCE({column.sql.valid}, FALSE) "
+                    f"THEN NULL ELSE CAST({column.sql.value} AS VARCHAR) END"
+                ),
+                "VARCHAR",
+                column.sql.column,
+            )
+
+        for column in self.columns:
+            if column.field.constraints.get("unique") and not column.fabricated:
+                plans[f"u{column.index}"] = [key(column)]
+        primary = self.schema.primary_key
+        if primary and all(name in by_name for name in primary):
+            plans["pk"] = [key(by_name[name]) for name in primary]
+        self._foreign: list[tuple[str, ForeignKey]] = []
+        for number, foreign in enumerate(self.schema.foreign_keys):
+            if not all(name in by_name for name in foreign.fields):
+                continue
+            name = f"fk{number}"
+            plans[name] = [key(by_name[f]) for f in foreign.fields]
+            if not foreign.reference:
+                if not all(f in by_name for f in foreign.reference_fields):
+                    self.warnings.append(
+                        f"clé étrangère vers {', '.join(foreign.reference_fields)} : champ(s) "
+                        "absent(s) du fichier, non vérifiée"
+                    )
+                    del plans[name]
+                    continue
+                plans[f"{name}ref"] = [key(by_name[f]) for f in foreign.reference_fields]
+            self._foreign.append((name, foreign))
+        return plans
+
+    def _table_checks(self, keys: dict[str, list[tuple[str, str, str]]]) -> None:
+        con = self.con
+        for name in keys:
+            if not name.startswith("u"):
+                continue
+            index = int(name[1:])
+            con.execute(
+                f"INSERT INTO errors SELECT _row, 4, {index + 1}, 0, 'unique-error', r0, "
+                f"CAST(previous AS VARCHAR) FROM (SELECT _row, r0, lag(_row) OVER "
+                f"(PARTITION BY k0 ORDER BY _row) AS previous FROM {name} WHERE k0 IS NOT NULL) "
+                "WHERE previous IS NOT NULL"
+            )
+        if "pk" in keys:
+            count = len(keys["pk"])
+            all_null = " AND ".join(f"k{i} IS NULL" for i in range(count))
+            parts = ", ".join(f"k{i}" for i in range(count))
+            cells = " || ', ' || ".join(f"COALESCE(r{i}, '')" for i in range(count))
+            con.execute(
+                f"INSERT INTO errors SELECT _row, 5, 0, 0, 'primary-key', {cells}, 'blank' "
+                f"FROM pk WHERE {all_null}"
+            )
+            con.execute(
+                f"INSERT INTO errors SELECT _row, 5, 0, 0, 'primary-key', cells, "
+                f"CAST(previous AS VARCHAR) FROM (SELECT _row, {cells} AS cells, lag(_row) OVER "
+                f"(PARTITION BY {parts} ORDER BY _row) AS previous FROM pk "
+                f"WHERE NOT ({all_null})) WHERE previous IS NOT NULL"
+            )
+        for name, foreign in self._foreign:
+            self._foreign_key(name, foreign, len(keys[name]))
+        if self.options.duplicate_rows:
+            con.execute(
+                "INSERT INTO errors SELECT _row, 6, 0, 0, 'duplicate-row', NULL, "
+                "CAST(previous AS VARCHAR) FROM (SELECT _row, lag(_row) OVER (PARTITION BY h "
+                "ORDER BY _row) AS previous FROM rowhash) WHERE previous IS NOT NULL "
+                "AND _row NOT IN (SELECT _row FROM errors WHERE code = 'blank-row')"
+            )
+
+    def _foreign_key(self, name: str, foreign: ForeignKey, count: int) -> None:
+        con = self.con
+        if foreign.reference:
+            resolver = self.options.resolver
+            found = resolver(foreign.reference, foreign.reference_fields) if resolver else None
+            if found is None:
+                self.warnings.append(
+                    f"clé étrangère vers « {foreign.reference} » : table de référence "
+                    "inconnue, non vérifiée"
+                )
+                return
+            renamed = found.select(foreign.reference_fields).rename_columns(
+                [f"k{i}" for i in range(count)]
+            )
+            casted = pa.table({f"k{i}": renamed.column(i).cast(pa.string()) for i in range(count)})
+            con.register(f"{name}ref_arrow", casted)
+            con.execute(f"CREATE TABLE {name}ref AS SELECT * FROM {name}ref_arrow")
+            con.unregister(f"{name}ref_arrow")
+        parts = ", ".join(f"k{i}" for i in range(count))
+        all_null = " AND ".join(f"k{i} IS NULL" for i in range(count))
+        cells = " || ', ' || ".join(f"COALESCE(r{i}, '')" for i in range(count))
+        match = " AND ".join(f"f.k{i} IS NOT DISTINCT FROM r.k{i}" for i in range(count))
+        con.execute(
+            f"INSERT INTO errors SELECT f._row, 7, 0, 0, 'foreign-key', {cells}, "
+            f"{sql_string(name)} FROM {name} f WHERE NOT ({all_null}) AND NOT EXISTS "
+            f"(SELECT 1 FROM (SELECT DISTINCT {parts} FROM {name}ref WHERE NOT ({all_null})) r "
+            f"WHERE {match})"
+        )
+
+    # ------------------------------------------------------------------------------------
+    # report
+
+    def _report(self, rows: int) -> Report:
+        con = self.con
+        by_number = {column.index + 1: column for column in self.columns}
+        counts: dict[str, int] = {}
+        per_field: dict[str, dict[str, int]] = {}
+        for code, number, count in con.execute(
+            "SELECT code, number, count(*) FROM errors GROUP BY ALL ORDER BY ALL"
+        ).fetchall():
+            counts[code] = counts.get(code, 0) + int(count)
+            column = by_number.get(int(number))
+            key = column.field.name if column is not None else ""
+            per_field.setdefault(key, {})
+            per_field[key][code] = per_field[key].get(code, 0) + int(count)
+        for error in self.header_errors:
+            counts[error.code] = counts.get(error.code, 0) + 1
+        limit = max(0, self.options.max_errors - len(self.header_errors))
+        details = con.execute(
+            "SELECT _row, number, code, cell, note FROM errors "
+            f"ORDER BY _row, rank, number, seq LIMIT {limit}"
+        ).fetchall()
+        errors = list(self.header_errors[: self.options.max_errors])
+        for row, number, code, cell, note in details:
+            errors.append(self._describe(int(row), int(number), code, cell, note, by_number))
+        total = sum(counts.values())
+        return Report(
+            valid=total == 0,
+            schema=self.schema.as_dict(),
+            dialect=self.table.dialect.as_dict(),
+            labels=self.table.labels,
+            stats={
+                "rows": rows,
+                "fields": len(self.columns),
+                "errors": total,
+                "bytes": self.table.bytes_total,
+            },
+            counts=counts,
+            counts_by_field=per_field,
+            errors=errors,
+            truncated=total > len(errors),
+            warnings=self.warnings,
+            path=str(self.table.path.name),
+        )
+
+    def _describe(
+        self,
+        row: int,
+        number: int,
+        code: str,
+        cell: str | None,
+        note: str | None,
+        by_number: dict[int, _Column],
+    ) -> ValidationError:
+        column = by_number.get(number)
+        if code in {"primary-key", "foreign-key"}:
+            return self._describe_key(row, code, cell, note)
+        name = column.field.name if column is not None else ""
+        error = ValidationError(code, row=row, field=name, number=number or None, cell=cell)
+        if column is None:
+            return error
+        item = column.field
+        if code == "type-error":
+            error.note = column.sql.note
+            error.note_en = column.sql.note_en
+            error.fix = column.sql.fix
+        elif code == "constraint-error" and note is not None:
+            error.note, error.note_en, error.fix, error.constraint = _constraint_text(
+                note, item, cell or ""
+            )
+        elif code == "unique-error":
+            error.note = f"à la ligne {note}"
+            error.note_en = f"the same as in row {note}"
+        elif code in CUSTOM_CHECKS:
+            check = CUSTOM_CHECKS[code]
+            error.note, error.note_en, error.fix = check.explain(cell or "")
+        return error
+
+    def _describe_key(
+        self, row: int, code: str, cell: str | None, note: str | None
+    ) -> ValidationError:
+        if code == "primary-key":
+            names = ", ".join(self.schema.primary_key)
+            error = ValidationError(code, row=row, field=names, cell=cell)
+            if note == "blank":
+                error.note, error.note_en = "est vide", "is blank"
+            else:
+                error.note = f"« {cell} » existe déjà à la ligne {note}"
+                error.note_en = f'"{cell}" is the same as in row {note}'
+            return error
+        foreign = next(f for name, f in self._foreign if name == note)
+        target = foreign.reference or "ce fichier"
+        error = ValidationError(code, row=row, field=", ".join(foreign.fields), cell=cell)
+        error.note = f"n'existe pas dans {target} ({', '.join(foreign.reference_fields)})"
+        error.note_en = f"is not found in {target} ({', '.join(foreign.reference_fields)})"
+        error.reference = target
+        return error
+
+
+def _constraint_text(name: str, item: Field, cell: str) -> tuple[str, str, str, str]:
+    value = item.constraints.get(name)
+    if name == "required":
+        return (
+            "valeur obligatoire manquante",
+            "a value is required",
+            "Remplissez cette cellule : le champ est obligatoire.",
+            name,
+        )
+    if name in {"minLength", "maxLength"}:
+        word = "au moins" if name == "minLength" else "au plus"
+        return (
+            f"« {_clip(cell)} » doit faire {word} {value} caractères",
+            f'"{_clip(cell)}" breaks {name} {value}',
+            f"Écrivez une valeur de {word} {value} caractères.",
+            name,
+        )
+    if name == "pattern":
+        return (
+            f"« {_clip(cell)} » ne respecte pas le format attendu ({value})",
+            f'"{_clip(cell)}" does not match the pattern {value}',
+            _pattern_hint(item),
+            name,
+        )
+    if name == "enum":
+        allowed = ", ".join(f"« {v} »" for v in (value or [])[:20])
+        more = " …" if len(value or []) > 20 else ""
+        return (
+            f"« {_clip(cell)} » ne fait pas partie des valeurs autorisées",
+            f'"{_clip(cell)}" is not one of the allowed values',
+            (
+                f"Utilisez une des valeurs autorisées : {allowed}{more} (majuscules et accents "
+                "compris)."
+            ),
+            name,
+        )
+    words = {
+        "minimum": ("inférieur au minimum", "below the minimum", "au moins"),
+        "maximum": ("supérieur au maximum", "above the maximum", "au plus"),
+        "exclusiveMinimum": ("inférieur ou égal au minimum exclu", "not above", "plus de"),
+        "exclusiveMaximum": ("supérieur ou égal au maximum exclu", "not below", "moins de"),
+    }[name]
+    return (
+        f"« {_clip(cell)} » est {words[0]} {value}",
+        f'"{_clip(cell)}" is {words[1]} {value}',
+        f"Corrigez la valeur : elle doit valoir {words[2]} {value}.",
+        name,
+    )
+
+
+def _pattern_hint(item: Field) -> str:
+    example = None
+    if item.description and "ex" in item.description.lower():
+        example = None
+    if item.title:
+        return f"Suivez le format du champ « {item.title} » décrit par le schéma."
+    return example or "Suivez le format décrit par le schéma pour ce champ."
+
+
+def _clip(text: str, size: int = 80) -> str:
+    return text if len(text) <= size else text[: size - 1] + "…"
+
+
+def iter_codes(report: Report) -> Iterable[str]:
+    """The codes of a report's detailed errors (tests)."""
+    return (error.code for error in report.errors)

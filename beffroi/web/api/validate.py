@@ -1,0 +1,79 @@
+"""``POST /api/v1/validate``: check a file against a schema, nothing stored."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from pathlib import Path, PurePath
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, Form, UploadFile
+
+from beffroi.errors import InvalidInputError, PayloadTooLargeError
+from beffroi.web.api.common import ERROR_RESPONSES
+from beffroi.web.deps import SettingsDep
+
+router = APIRouter(tags=["validation"], responses=ERROR_RESPONSES)
+
+CHUNK = 1024 * 1024
+
+
+@router.post("/validate")
+def validate_upload(
+    settings: SettingsDep,
+    file: Annotated[UploadFile, File(description="The file to check: CSV, XLSX, ODS…")],
+    schema: Annotated[
+        str | None,
+        Form(description="A registry name (scdl/subventions, …@2.1.0) or an https URL."),
+    ] = None,
+    schema_json: Annotated[str | None, Form(description="The Table Schema itself (JSON).")] = None,
+    encoding: Annotated[str | None, Form()] = None,
+    delimiter: Annotated[str | None, Form()] = None,
+    sheet: Annotated[str | None, Form()] = None,
+    max_errors: Annotated[int, Form(ge=0, le=100_000)] = 1000,
+) -> dict[str, Any]:
+    """Validate an uploaded file; the report (``valid``, ``stats``, ``errors``…).
+
+    A plain (threadpool) endpoint: reading and checking the file is blocking work.
+    """
+    from beffroi.ingest.model import ReadOptions  # noqa: PLC0415 - heavy, on demand
+    from beffroi.validate import Options, validate  # noqa: PLC0415
+    from beffroi.validate.service import web_schema  # noqa: PLC0415
+
+    parsed = web_schema(schema, schema_json, settings.data_dir / "schemas")
+    name = PurePath(file.filename or "upload").name or "upload"
+    suffix = "".join(c for c in PurePath(name).suffix.lower() if c.isalnum() or c == ".")[:10]
+    directory = Path(tempfile.mkdtemp(prefix="beffroi-validate-"))
+    try:
+        target = directory / f"source{suffix}"
+        _save(file, target, settings.upload_max_mb)
+        options = Options(
+            max_errors=max_errors,
+            read=ReadOptions(encoding=encoding, delimiter=delimiter, sheet=sheet),
+        )
+        report = validate(target, parsed, options)
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+    out = report.as_dict()
+    out["path"] = name
+    result: dict[str, Any] = json.loads(json.dumps(out, default=str))
+    return result
+
+
+def _save(file: UploadFile, target: Path, limit_mb: int) -> None:
+    written = 0
+    with target.open("wb") as out:
+        while chunk := file.file.read(CHUNK):
+            written += len(chunk)
+            if written > limit_mb * 1024 * 1024:
+                raise PayloadTooLargeError(
+                    f"Fichier de plus de {limit_mb} Mo refusé",
+                    hint="validez-le en ligne de commande (beffroi validate) ou demandez à "
+                    "l'administrateur de relever BEFFROI_UPLOAD_MAX_MB",
+                )
+            out.write(chunk)
+    if not written:
+        raise InvalidInputError(
+            "Fichier vide (0 octet).", hint="vérifiez que le bon fichier a été envoyé"
+        )
