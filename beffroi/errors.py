@@ -1,7 +1,8 @@
 """The one error hierarchy of Beffroi.
 
 Every error a user can cause or meet derives from :class:`BeffroiError`. Each carries a
-message that names the bad value, an optional *hint* that says how to fix it, a stable
+message that names the bad value, an optional *hint* that says how to fix it (French first,
+with ``message_en``/``hint_en`` where written; :meth:`BeffroiError.localized`), a stable
 machine ``code`` (used as the problem+json ``type`` fragment and documented in
 ``docs/reference/errors.md``), and the HTTP status it maps to::
 
@@ -40,12 +41,33 @@ class BeffroiError(Exception):
     transient: ClassVar[bool] = False
 
     def __init__(
-        self, message: str, *, hint: str | None = None, details: dict[str, Any] | None = None
+        self,
+        message: str,
+        *,
+        hint: str | None = None,
+        details: dict[str, Any] | None = None,
+        message_en: str | None = None,
+        hint_en: str | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
         self.hint = hint
         self.details: dict[str, Any] = details or {}
+        self.message_en = message_en
+        self.hint_en = hint_en
+
+    def localized(self, lang: str) -> tuple[str, str | None]:
+        """``(message, hint)`` in ``"fr"`` or ``"en"``; French where no English was written.
+
+        A missing English hint falls back to the French one: a fix in French beats none.
+        """
+        if lang == "en" and self.message_en:
+            return self.message_en, self.hint_en if self.hint_en is not None else self.hint
+        return self.message, self.hint
+
+    def localized_title(self, lang: str) -> str:
+        """The error kind's title in ``"fr"`` or ``"en"``."""
+        return self.title_en if lang == "en" else self.title
 
     def __str__(self) -> str:
         return self.message if self.hint is None else f"{self.message} ({self.hint})"

@@ -204,10 +204,8 @@ _TS_KINDS: Final[dict[str, Kind]] = {
     "duration": "string",
 }
 
-HINT: Final = (
-    "déclarez la colonne comme texte (--schema) ou corrigez la valeur / "
-    "declare the column as string (--schema) or fix the value"
-)
+HINT: Final = "déclarez la colonne comme texte (--schema) ou corrigez la valeur"
+HINT_EN: Final = "declare the column as string (--schema) or fix the value"
 
 _MINUS: Final = "\u2212"
 _SIGN: Final = f"[+\\-{_MINUS}]?"
@@ -373,8 +371,10 @@ def infer_schema(
     """
     if decimal_mark not in {None, ",", "."}:
         raise InvalidInputError(
-            f"Séparateur décimal inconnu / unknown decimal mark: {decimal_mark!r}",
-            hint="use ',' or '.'",
+            f"Séparateur décimal inconnu : {decimal_mark!r}",
+            hint="utilisez ',' ou '.'",
+            message_en=f"Unknown decimal mark: {decimal_mark!r}",
+            hint_en="use ',' or '.'",
         )
     table = pa.Table.from_batches([sample]) if isinstance(sample, pa.RecordBatch) else sample
     context = _Context(decimal_mark, day_first, tuple(null_values), use_reference)
@@ -632,10 +632,11 @@ def _from_descriptor(
     ts_type = str(spec.get("type", "string"))
     if ts_type not in _TS_KINDS:
         raise InvalidInputError(
-            f"Type inconnu pour la colonne « {name} » / unknown type for column '{name}': "
-            f"{ts_type!r}",
-            hint="types: " + ", ".join(sorted(_TS_KINDS)),
+            f"Type inconnu pour la colonne « {name} » : {ts_type!r}",
+            hint="types acceptés : " + ", ".join(sorted(_TS_KINDS)),
             details={"column": name, "type": ts_type},
+            message_en=f"Unknown type for column '{name}': {ts_type!r}",
+            hint_en="accepted types: " + ", ".join(sorted(_TS_KINDS)),
         )
     kind = _TS_KINDS[ts_type]
     required = bool((spec.get("constraints") or {}).get("required", False))
@@ -746,9 +747,11 @@ def _invalid(
     expected = column_type.describe()
     return InvalidFileError(
         f"Colonne « {column_type.name} », ligne {row_offset + index + 1} des données : "
-        f"« {shown} » n'est pas du type attendu ({expected}) / column '{column_type.name}', "
-        f"data row {row_offset + index + 1}: '{shown}' is not {expected}",
+        f"« {shown} » n'est pas du type attendu ({expected})",
         hint=HINT,
+        message_en=f"Column '{column_type.name}', data row {row_offset + index + 1}: "
+        f"'{shown}' is not of the expected type ({expected})",
+        hint_en=HINT_EN,
         details={
             "column": column_type.name,
             "value": shown,

@@ -44,6 +44,7 @@ DELIMITERS: tuple[str, ...] = (";", ",", "\t", "|")
 """Candidate delimiters, in order of preference when two score the same (French files first)."""
 
 DELIMITER_NAMES = {";": "point-virgule", ",": "virgule", "\t": "tabulation", "|": "barre verticale"}
+DELIMITER_NAMES_EN = {";": "semicolon", ",": "comma", "\t": "tab", "|": "vertical bar"}
 
 NO_DELIMITER = "\x1f"
 """Delimiter handed to the CSV parser for single-column files (the ASCII unit separator)."""
@@ -69,6 +70,30 @@ _MAGIC: tuple[tuple[bytes, str], ...] = (
     (b"\xfd7zXZ\x00", "une archive xz"),
     (b"SQLite format 3\x00", "une base SQLite"),
 )
+
+KINDS_EN: dict[str, str] = {
+    "un document PDF": "a PDF document",
+    "une image PNG": "a PNG image",
+    "une image JPEG": "a JPEG image",
+    "une image GIF": "a GIF image",
+    "une archive gzip": "a gzip archive",
+    "une archive 7-Zip": "a 7-Zip archive",
+    "une archive RAR": "a RAR archive",
+    "une archive bzip2": "a bzip2 archive",
+    "une archive xz": "an xz archive",
+    "une base SQLite": "an SQLite database",
+    "un fichier binaire (octets nuls)": "a binary file (NUL bytes)",
+    "une archive ZIP (qui n'est pas un classeur)": "a ZIP archive (not a workbook)",
+    "une page HTML": "an HTML page",
+    "un document XML": "an XML document",
+}
+"""English names of the file kinds :func:`binary_kind` (and the readers) name in French."""
+
+
+def kind_en(kind: str) -> str:
+    """The English name of a file kind named in French (``"un document PDF"``)."""
+    return KINDS_EN.get(kind, kind)
+
 
 # Bytes that Windows-1252 leaves undefined: a file holding them is not cp1252.
 _CP1252_UNDEFINED_BYTES = (b"\x81", b"\x8d", b"\x8f", b"\x90", b"\x9d")
@@ -103,12 +128,18 @@ def invalid(
     hint: str,
     path: Path | None = None,
     *,
+    message_en: str | None = None,
+    hint_en: str | None = None,
     line: int | None = None,
     column: str | int | None = None,
     value: object = None,
     **more: object,
 ) -> InvalidFileError:
-    """An :class:`InvalidFileError` with the usual ``details`` (file, line, column, value)."""
+    """An :class:`InvalidFileError` with the usual ``details`` (file, line, column, value).
+
+    ``message_en``/``hint_en`` are the English text (same values as the French one); every
+    error raised under ``beffroi.ingest`` passes them (``tests/unit/ingest/test_errors_en.py``).
+    """
     details: dict[str, object] = {"file": path.name if path is not None else None}
     if line is not None:
         details["line"] = line
@@ -117,7 +148,9 @@ def invalid(
     if value is not None:
         details["value"] = value
     details.update(more)
-    return InvalidFileError(message, hint=hint, details=details)
+    return InvalidFileError(
+        message, hint=hint, details=details, message_en=message_en, hint_en=hint_en
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -301,15 +334,23 @@ def _refuse_other_scripts(sample: bytes, path: Path | None, *, undefined: bool) 
                 "Encodage du fichier non reconnu : ni UTF-8, ni Windows-1252, ni ISO-8859-15.",
                 "Enregistrez le fichier en UTF-8, ou relancez avec --encoding <encodage>.",
                 path,
+                message_en="Unrecognised file encoding: neither UTF-8, Windows-1252 nor "
+                "ISO-8859-15.",
+                hint_en="Save the file as UTF-8, or run again with --encoding <encoding>.",
             )
         return
     maybe = f" (ou {others})" if others else ""
+    maybe_en = f" (or {others})" if others else ""
     raise invalid(
         "Encodage du fichier non reconnu : ce n'est ni de l'UTF-8 ni un encodage d'Europe de "
         f"l'Ouest ; il pourrait être en {guess}{maybe}, détection incertaine.",
         f"Relancez avec l'encodage du fichier, par exemple --encoding {guess}, --encoding "
         "iso-8859-7 (grec) ou --encoding cp1251 (cyrillique), ou enregistrez-le en UTF-8.",
         path,
+        message_en="Unrecognised file encoding: it is neither UTF-8 nor a Western European "
+        f"encoding; it might be {guess}{maybe_en} (uncertain guess).",
+        hint_en=f"Run again with the file's encoding, for example --encoding {guess}, "
+        "--encoding iso-8859-7 (Greek) or --encoding cp1251 (Cyrillic), or save it as UTF-8.",
         value=guess,
         candidates=[guess, *(others.split(", ") if others else [])],
     )
@@ -322,6 +363,9 @@ def _binary_error(sample: bytes, path: Path | None) -> InvalidFileError:
         "Envoyez un fichier CSV, Excel (.xlsx, .xls), OpenDocument (.ods), JSON, GeoJSON "
         "ou Parquet.",
         path,
+        message_en=f"This file is not a text table: it is {kind_en(kind)}.",
+        hint_en="Send a CSV, Excel (.xlsx, .xls), OpenDocument (.ods), JSON, GeoJSON or "
+        "Parquet file.",
         value=sample[:16].hex(" "),
     )
 
@@ -335,6 +379,8 @@ def resolve_encoding(name: str, sample: bytes, path: Path | None = None) -> Enco
             f"Encodage inconnu : « {name} ».",
             "Utilisez par exemple --encoding utf-8, cp1252, iso-8859-15 ou utf-16.",
             path,
+            message_en=f"Unknown encoding: '{name}'.",
+            hint_en="Use for example --encoding utf-8, cp1252, iso-8859-15 or utf-16.",
             value=name,
         ) from None
     family = {"utf-8-sig": "utf-8", "utf-16": "utf-16", "utf-32": "utf-32"}.get(codec, codec)
@@ -356,6 +402,10 @@ def check_text(text: str, path: Path | None = None) -> None:
             "Envoyez un fichier CSV, Excel (.xlsx, .xls), OpenDocument (.ods), JSON, GeoJSON "
             "ou Parquet, ou précisez son encodage avec --encoding.",
             path,
+            message_en="This file is not a text table: it contains control characters (a "
+            "binary file or an unexpected encoding).",
+            hint_en="Send a CSV, Excel (.xlsx, .xls), OpenDocument (.ods), JSON, GeoJSON or "
+            "Parquet file, or give its encoding with --encoding.",
         )
 
 
@@ -370,6 +420,9 @@ def decode_error(
         f"(octets {bad.hex(' ')}) : le fichier n'est pas entièrement en {guess.name}.",
         f"Relancez avec --encoding {other}, ou enregistrez le fichier en UTF-8.",
         path,
+        message_en=f"Invalid bytes for the {guess.name} encoding on line {line} "
+        f"(bytes {bad.hex(' ')}): the file is not entirely {guess.name}.",
+        hint_en=f"Run again with --encoding {other}, or save the file as UTF-8.",
         line=line,
         value=bad.hex(" "),
         encoding=guess.name,
@@ -530,6 +583,8 @@ def sniff_csv(
         raise invalid(
             "Le fichier ne contient aucune donnée (seulement des lignes vides).",
             "Vérifiez que le bon fichier a été envoyé.",
+            message_en="The file holds no data (only blank lines).",
+            hint_en="Check that the right file was sent.",
         )
     score, chosen, records = best
     sniff = CsvSniff(delimiter=chosen if delimiter or score[0] > 0 else None, quotechar=quotechar)
@@ -639,6 +694,10 @@ def _find_header(
                 "du fichier.",
                 "Indiquez le numéro (à partir de 1) d'une ligne non vide du premier mégaoctet, "
                 "ou laissez Beffroi la détecter.",
+                message_en=f"The requested header line {header_row} is blank or not found in "
+                "the start of the file.",
+                hint_en="Give the number (from 1) of a non-blank line within the first "
+                "megabyte, or let Beffroi detect it.",
                 line=header_row,
             )
         header_index = matches[0]

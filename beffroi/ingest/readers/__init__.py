@@ -13,7 +13,7 @@ from pathlib import Path
 
 from beffroi.ingest.model import ReadOptions, TableSource
 from beffroi.ingest.readers._common import check_size
-from beffroi.ingest.sniff import binary_kind, detect_format, invalid
+from beffroi.ingest.sniff import binary_kind, detect_format, invalid, kind_en
 
 FORMATS = {
     "csv": "csv",
@@ -60,6 +60,8 @@ def open_table(path: Path, options: ReadOptions = ReadOptions()) -> TableSource:
             "Le fichier ne contient aucune donnée : aucune colonne n'a été trouvée.",
             "Vérifiez que le bon fichier (ou la bonne feuille, avec --sheet) a été envoyé.",
             path,
+            message_en="The file holds no data: no column was found.",
+            hint_en="Check that the right file (or the right sheet, with --sheet) was sent.",
         )
     if note:
         source.dialect.notes.insert(0, note)
@@ -75,6 +77,8 @@ def _declared_format(path: Path, value: str | None) -> str | None:
             f"Format inconnu : « {value} ».",
             f"Formats acceptés : {', '.join(sorted(set(FORMATS)))}.",
             path,
+            message_en=f"Unknown format: '{value}'.",
+            hint_en=f"Accepted formats: {', '.join(sorted(set(FORMATS)))}.",
             value=value,
         )
     return fmt
@@ -96,6 +100,9 @@ def _refuse_non_tables(path: Path, head: bytes, fmt: str) -> None:
             "Ouvrez-le dans un tableur et enregistrez-le en CSV ou XLSX, ou décompressez "
             "l'archive et envoyez le fichier qu'elle contient.",
             path,
+            message_en=f"This file is not a readable table: it is {kind_en(kind)}.",
+            hint_en="Open it in a spreadsheet and save it as CSV or XLSX, or unpack the archive "
+            "and send the file inside it.",
             value=head[:16].hex(" "),
         )
 

@@ -71,17 +71,27 @@ def check_size(path: Path, options: ReadOptions) -> int:
         size = path.stat().st_size
     except FileNotFoundError:
         raise invalid(
-            f"Fichier introuvable : {path.name}.", "Vérifiez le chemin du fichier.", path
+            f"Fichier introuvable : {path.name}.",
+            "Vérifiez le chemin du fichier.",
+            path,
+            message_en=f"File not found: {path.name}.",
+            hint_en="Check the file's path.",
         ) from None
     if not path.is_file():
         raise invalid(
-            f"« {path.name} » n'est pas un fichier.", "Indiquez un fichier, pas un dossier.", path
+            f"« {path.name} » n'est pas un fichier.",
+            "Indiquez un fichier, pas un dossier.",
+            path,
+            message_en=f"'{path.name}' is not a file.",
+            hint_en="Give a file, not a folder.",
         )
     if size == 0:
         raise invalid(
             "Le fichier est vide (0 octet).",
             "Vérifiez que le bon fichier a été envoyé et que son export s'est terminé.",
             path,
+            message_en="The file is empty (0 bytes).",
+            hint_en="Check that the right file was sent and that its export finished.",
         )
     if options.max_bytes is not None and size > options.max_bytes:
         raise invalid(
@@ -89,6 +99,9 @@ def check_size(path: Path, options: ReadOptions) -> int:
             f"{human_bytes(options.max_bytes)}.",
             "Découpez le fichier, ou demandez à l'administrateur de relever la limite.",
             path,
+            message_en=f"File too large: {human_bytes_en(size)} for a limit of "
+            f"{human_bytes_en(options.max_bytes)}.",
+            hint_en="Split the file, or ask the administrator to raise the limit.",
             value=size,
             limit=options.max_bytes,
         )
@@ -104,6 +117,17 @@ def human_bytes(size: int) -> str:
             return f"{text} {unit}"
         value /= 1024
     return f"{size} octets"  # pragma: no cover - the loop always returns
+
+
+def human_bytes_en(size: int) -> str:
+    """``1.5 MB`` style sizes, for English messages (same units as :func:`human_bytes`)."""
+    value = float(size)
+    for unit in ("bytes", "kB", "MB", "GB"):
+        if value < 1024 or unit == "GB":
+            text = f"{value:.1f}" if unit != "bytes" else f"{int(value)}"
+            return f"{text} {unit}"
+        value /= 1024
+    return f"{size} bytes"  # pragma: no cover - the loop always returns
 
 
 def split_batch(batch: pa.RecordBatch, rows: int) -> Iterator[pa.RecordBatch]:

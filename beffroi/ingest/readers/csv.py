@@ -119,6 +119,8 @@ def open_csv(path: Path, options: ReadOptions, size: int) -> CsvSource:
             "Le fichier ne contient aucune donnée (seulement des espaces ou des lignes vides).",
             "Vérifiez que le bon fichier a été envoyé et que son export s'est terminé.",
             path,
+            message_en="The file holds no data (only spaces or blank lines).",
+            hint_en="Check that the right file was sent and that its export finished.",
         )
     delimiter = _forced_delimiter(options.delimiter, path)
     try:
@@ -134,6 +136,9 @@ def open_csv(path: Path, options: ReadOptions, size: int) -> CsvSource:
             "par des espaces).",
             "Relancez avec --format fwf, ou exportez-le en CSV avec un séparateur.",
             path,
+            message_en="No delimiter found: this file looks fixed-width (columns aligned with "
+            "spaces).",
+            hint_en="Run again with --format fwf, or export it as CSV with a delimiter.",
         )
     return CsvSource(path, size, guess, found, text, options)
 
@@ -164,6 +169,8 @@ def _forced_delimiter(value: str | None, path: Path) -> str | None:
             f"Séparateur invalide : « {value} » (un seul caractère attendu).",
             "Utilisez par exemple --delimiter ';', --delimiter ',' ou --delimiter tab.",
             path,
+            message_en=f"Invalid delimiter: '{value}' (a single character is expected).",
+            hint_en="Use for example --delimiter ';', --delimiter ',' or --delimiter tab.",
             value=value,
         )
     return delimiter
@@ -175,6 +182,9 @@ def _line_too_long(path: Path, line: int) -> InvalidFileError:
         "tableau lisible (fichier tronqué, guillemet jamais refermé ou fins de ligne absentes).",
         "Vérifiez le fichier (guillemets, fins de ligne) ou exportez-le à nouveau.",
         path,
+        message_en=f"Line {line} is longer than {sniff.MAX_LINE_BYTES // (1 << 20)} MB: this is "
+        "not a readable table (truncated file, a quote never closed or missing line endings).",
+        hint_en="Check the file (quotes, line endings) or export it again.",
         line=line,
         limit=sniff.MAX_LINE_BYTES,
     )
@@ -476,6 +486,9 @@ class CsvSource(BaseSource):
                 f"Fichier CSV illisible ligne {self._sniff.data_line + previous} : {error}.",
                 "Vérifiez les guillemets du fichier.",
                 self.path,
+                message_en=f"Unreadable CSV file on line {self._sniff.data_line + previous}: "
+                f"{error}.",
+                hint_en="Check the file's quotes.",
                 line=self._sniff.data_line + previous,
             ) from None
         finally:
@@ -627,6 +640,20 @@ class CsvSource(BaseSource):
         more = "" if total <= len(rows) else f" (et {total - len(rows)} autres)"
         at_least = "" if final else "au moins "
         delimiter = sniff.DELIMITER_NAMES.get(self._sniff.delimiter or "", "aucun")
+        delimiter_en = sniff.DELIMITER_NAMES_EN.get(self._sniff.delimiter or "", "none")
+        shown_en = "; ".join(
+            f"line {row.line}: {row.found} fields instead of {row.expected}" for row in rows
+        )
+        more_en = "" if total <= len(rows) else f" (and {total - len(rows)} more)"
+        lines_en = f"{'at least ' if not final else ''}{total} line{'s' if total > 1 else ''}"
+        message_en = (
+            f"{lines_en} {'have' if total > 1 else 'has'} {'more' if extra else 'fewer'} "
+            f"fields than the header ({len(self.column_names)} columns): {shown_en}{more_en}."
+        )
+        hint_en = (
+            f"Check the delimiter (detected: {delimiter_en}) and that values containing it are "
+            "quoted; run again with --delimiter if needed."
+        )
         lines = f"{total} ligne{'s' if total > 1 else ''} {'ont' if total > 1 else 'a'}"
         message = (
             f"{at_least}{lines} {'plus' if extra else 'moins'} de champs que l'en-tête "
@@ -641,6 +668,8 @@ class CsvSource(BaseSource):
             message[0].upper() + message[1:],
             hint,
             self.path,
+            message_en=message_en[0].upper() + message_en[1:],
+            hint_en=hint_en,
             line=first.line if first else None,
             value=first.text if first else None,
             rows=[{"line": r.line, "expected": r.expected, "found": r.found} for r in rows],
@@ -689,6 +718,8 @@ class CsvSource(BaseSource):
             f"Fichier CSV illisible : {message}.",
             "Vérifiez le séparateur et les guillemets, ou exportez à nouveau le fichier.",
             self.path,
+            message_en=f"Unreadable CSV file: {message}.",
+            hint_en="Check the delimiter and the quotes, or export the file again.",
         )
 
     def _long_line(self) -> int:
@@ -723,6 +754,8 @@ class CsvSource(BaseSource):
             "Le fichier contient des octets qui ne sont pas de l'UTF-8.",
             "Relancez avec --encoding cp1252, ou enregistrez le fichier en UTF-8.",
             self.path,
+            message_en="The file contains bytes that are not UTF-8.",
+            hint_en="Run again with --encoding cp1252, or save the file as UTF-8.",
         )
 
     def _finish_notes(self) -> None:

@@ -40,6 +40,7 @@ from beffroi.ingest.readers._common import (
     cell_text,
     clean_name,
     human_bytes,
+    human_bytes_en,
     naming_notes,
     string_batch,
     unique_names,
@@ -88,17 +89,24 @@ def check_zip(path: Path, fmt: str) -> None:
             f"Envoyez un classeur de moins de {human_bytes(ZIP_MAX_UNCOMPRESSED)} une fois "
             "décompressé, ou exportez les données en CSV.",
             path,
+            message_en=f"Workbook refused: once unpacked it would take {human_bytes_en(total)} "
+            f"(compression ratio {ratio:.0f}:1) — it looks like a 'zip bomb'.",
+            hint_en=f"Send a workbook under {human_bytes_en(ZIP_MAX_UNCOMPRESSED)} once "
+            "unpacked, or export the data as CSV.",
             value=total,
             ratio=round(ratio, 1),
             limit=ZIP_MAX_UNCOMPRESSED,
         )
 
 
-def _corrupt(path: Path, fmt: str, reason: str) -> Exception:
+def _corrupt(path: Path, fmt: str, reason: str, reason_en: str | None = None) -> Exception:
     return invalid(
         f"Classeur {fmt.upper()} illisible : il est tronqué ou endommagé ({reason}).",
         "Ouvrez-le dans Excel ou LibreOffice et enregistrez-le à nouveau, ou exportez-le en CSV.",
         path,
+        message_en=f"Unreadable {fmt.upper()} workbook: it is truncated or damaged "
+        f"({reason_en or reason}).",
+        hint_en="Open it in Excel or LibreOffice and save it again, or export it as CSV.",
         reason=reason,
     )
 
@@ -126,9 +134,16 @@ def probe_legacy(path: Path, fmt: str) -> None:
             check=False,
         )
     except subprocess.TimeoutExpired:
-        raise _corrupt(path, fmt, f"analyse interrompue après {PROBE_SECONDS} s") from None
+        raise _corrupt(
+            path,
+            fmt,
+            f"analyse interrompue après {PROBE_SECONDS} s",
+            f"parsing stopped after {PROBE_SECONDS} s",
+        ) from None
     if done.returncode < 0 or b"memory allocation" in done.stderr:
-        raise _corrupt(path, fmt, "structure interne incohérente")
+        raise _corrupt(
+            path, fmt, "structure interne incohérente", "inconsistent internal structure"
+        )
     # A Python exception in the child (password, format error) recurs here, as an exception.
 
 
@@ -142,6 +157,9 @@ def open_excel(path: Path, options: ReadOptions, size: int, fmt: str) -> ExcelSo
                 f"Classeur XLS trop volumineux ({human_bytes(size)}) pour le format Excel 97-2003.",
                 "Enregistrez-le au format XLSX ou exportez les données en CSV.",
                 path,
+                message_en=f"XLS workbook too large ({human_bytes_en(size)}) for the Excel "
+                "97-2003 format.",
+                hint_en="Save it as XLSX or export the data as CSV.",
                 value=size,
                 limit=PROBE_MAX_BYTES,
             )
@@ -157,6 +175,9 @@ def open_excel(path: Path, options: ReadOptions, size: int, fmt: str) -> ExcelSo
             "Retirez la protection (Fichier > Informations > Protéger le classeur) ou exportez "
             "les données en CSV.",
             path,
+            message_en="The workbook is password-protected.",
+            hint_en="Remove the protection (File > Info > Protect Workbook) or export the data "
+            "as CSV.",
         ) from None
     except BaseException as error:  # noqa: BLE001 - Rust panics are BaseException; others re-raised
         raise _translated(error, path, fmt) from None
@@ -184,6 +205,8 @@ def _choose_sheet(
                 f"Feuille « {wanted} » introuvable dans le classeur.",
                 f"Feuilles disponibles : {', '.join(names)} (--sheet NOM ou --sheet NUMÉRO).",
                 path,
+                message_en=f"Sheet '{wanted}' not found in the workbook.",
+                hint_en=f"Available sheets: {', '.join(names)} (--sheet NAME or --sheet NUMBER).",
                 value=wanted,
                 sheets=names,
             )
@@ -194,7 +217,13 @@ def _choose_sheet(
         if str(meta.typ).endswith("WorkSheet") and str(meta.visible).endswith(".Visible")
     ] or names
     if not visible:
-        raise invalid("Le classeur ne contient aucune feuille.", "Vérifiez le fichier.", path)
+        raise invalid(
+            "Le classeur ne contient aucune feuille.",
+            "Vérifiez le fichier.",
+            path,
+            message_en="The workbook has no sheet.",
+            hint_en="Check the file.",
+        )
     skipped: list[str] = []
     for name in visible:
         sheet = workbook.get_sheet_by_name(name)
@@ -217,6 +246,8 @@ def _choose_sheet(
         "Le classeur ne contient aucune donnée (feuilles vides).",
         "Vérifiez que le bon fichier a été envoyé.",
         path,
+        message_en="The workbook holds no data (empty sheets).",
+        hint_en="Check that the right file was sent.",
         sheets=names,
     )
 

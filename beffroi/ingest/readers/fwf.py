@@ -52,7 +52,13 @@ def open_fwf(
     if not complete and len(lines) > 1:
         lines = lines[:-1]
     if not lines:
-        raise invalid("Le fichier ne contient aucune donnée.", "Vérifiez le fichier envoyé.", path)
+        raise invalid(
+            "Le fichier ne contient aucune donnée.",
+            "Vérifiez le fichier envoyé.",
+            path,
+            message_en="The file holds no data.",
+            hint_en="Check the file that was sent.",
+        )
     notes: list[str] = []
     skip = 0
     header_row = options.header_row
@@ -131,6 +137,9 @@ class FixedWidthSource(BaseSource):
                             f"La ligne {number} dépasse {sniff.MAX_LINE_BYTES >> 20} Mo.",
                             "Vérifiez les fins de ligne du fichier.",
                             self.path,
+                            message_en=f"Line {number} is longer than "
+                            f"{sniff.MAX_LINE_BYTES >> 20} MB.",
+                            hint_en="Check the file's line endings.",
                             line=number,
                         )
                     line = line.rstrip("\r\n")

@@ -70,6 +70,8 @@ class FeatureMapper:
                 f"GeoJSON invalide : l'entité n° {self._index} n'est pas un objet.",
                 "Chaque élément de « features » doit être un objet Feature.",
                 self._path,
+                message_en=f"Invalid GeoJSON: feature no. {self._index} is not an object.",
+                hint_en="Each item of 'features' must be a Feature object.",
                 row=self._index,
             )
         if item.get("type") in GEOMETRY_TYPES:
@@ -130,7 +132,7 @@ def _metadata(path: Path, guess: EncodingGuess) -> tuple[str, dict[str, Any]]:
         if start == "[":
             return "array", members
         if start != "{":
-            raise text.error("objet GeoJSON attendu")
+            raise text.error("objet GeoJSON attendu", "GeoJSON object expected")
         for key in text.members():
             if key == "features":
                 members["features"] = True
@@ -154,6 +156,10 @@ def _metadata(path: Path, guess: EncodingGuess) -> tuple[str, dict[str, Any]]:
         "Vérifiez le fichier : un GeoJSON commence par "
         '{"type": "FeatureCollection", "features": [...]}.',
         path,
+        message_en=f"Invalid GeoJSON: 'type' is {json.dumps(kind, ensure_ascii=False)} instead "
+        "of FeatureCollection, Feature or a geometry type.",
+        hint_en="Check the file: a GeoJSON document starts with "
+        '{"type": "FeatureCollection", "features": [...]}.',
         value=kind,
     )
 

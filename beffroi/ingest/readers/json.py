@@ -123,7 +123,10 @@ class JsonText:
         """Consume ``char`` (after blanks), or fail."""
         found = self.peek()
         if found != char:
-            raise self.error(f"« {char} » attendu, « {found or 'fin du fichier'} » trouvé")
+            raise self.error(
+                f"« {char} » attendu, « {found or 'fin du fichier'} » trouvé",
+                f"'{char}' expected, '{found or 'end of file'}' found",
+            )
         self.pos += 1
 
     def value(self) -> Any:
@@ -135,10 +138,11 @@ class JsonText:
             except json.JSONDecodeError as error:
                 incomplete = error.msg.startswith("Unterminated") or error.pos >= len(self.buf) - 8
                 if self.eof or not incomplete:
-                    raise self.error(_french(error.msg), at=error.pos) from None
+                    raise self.error(_french(error.msg), error.msg, at=error.pos) from None
                 if len(self.buf) - self.pos > sniff.MAX_LINE_BYTES:
                     raise self.error(
-                        f"valeur de plus de {sniff.MAX_LINE_BYTES // (1 << 20)} Mo"
+                        f"valeur de plus de {sniff.MAX_LINE_BYTES // (1 << 20)} Mo",
+                        f"value longer than {sniff.MAX_LINE_BYTES // (1 << 20)} MB",
                     ) from None
                 self._more()
                 continue
@@ -167,7 +171,10 @@ class JsonText:
             if found == "]":
                 self.pos += 1
                 return
-            raise self.error(f"« , » ou « ] » attendu, « {found or 'fin du fichier'} » trouvé")
+            raise self.error(
+                f"« , » ou « ] » attendu, « {found or 'fin du fichier'} » trouvé",
+                f"',' or ']' expected, '{found or 'end of file'}' found",
+            )
 
     def members(self) -> Iterator[str]:
         """The keys of the object starting here; the caller consumes each key's value."""
@@ -178,7 +185,7 @@ class JsonText:
         while True:
             key = self.value()
             if not isinstance(key, str):
-                raise self.error("nom de propriété attendu")
+                raise self.error("nom de propriété attendu", "property name expected")
             self.take(":")
             yield key
             found = self.peek()
@@ -188,10 +195,14 @@ class JsonText:
             if found == "}":
                 self.pos += 1
                 return
-            raise self.error(f"« , » ou « }} » attendu, « {found or 'fin du fichier'} » trouvé")
+            raise self.error(
+                f"« , » ou « }} » attendu, « {found or 'fin du fichier'} » trouvé",
+                f"',' or '}}' expected, '{found or 'end of file'}' found",
+            )
 
-    def error(self, reason: str, at: int | None = None) -> InvalidFileError:
-        """A JSON syntax error at the current position (or ``at``)."""
+    def error(self, reason: str, reason_en: str, at: int | None = None) -> InvalidFileError:
+        """A JSON syntax error at the current position (or ``at``); ``reason`` in French and
+        in English."""
         position = self.pos if at is None else at
         line = self._lines + self.buf.count("\n", 0, position) + 1
         column = position - self.buf.rfind("\n", 0, position)
@@ -200,6 +211,9 @@ class JsonText:
             "Vérifiez le fichier avec un validateur JSON (virgule en trop, guillemet manquant, "
             "fichier tronqué) et envoyez-le à nouveau.",
             self.path,
+            message_en=f"Invalid JSON on line {line}, column {column}: {reason_en}.",
+            hint_en="Check the file with a JSON validator (extra comma, missing quote, truncated "
+            "file) and send it again.",
             line=line,
             column=column,
             value=self.buf[position : position + 40] or None,
@@ -239,6 +253,9 @@ def ndjson_lines(path: Path, guess: EncodingGuess, counter: list[int]) -> Iterat
                         f"La ligne {number} dépasse {sniff.MAX_LINE_BYTES // (1 << 20)} Mo.",
                         "Vérifiez que le fichier a bien une valeur JSON par ligne.",
                         path,
+                        message_en=f"Line {number} is longer than "
+                        f"{sniff.MAX_LINE_BYTES // (1 << 20)} MB.",
+                        hint_en="Check that the file has one JSON value per line.",
                         line=number,
                     )
                 stripped = line.strip("\x1e \t\r\n")
@@ -252,6 +269,9 @@ def ndjson_lines(path: Path, guess: EncodingGuess, counter: list[int]) -> Iterat
                         f"{_french(error.msg)}.",
                         "Chaque ligne doit être une valeur JSON complète (format NDJSON).",
                         path,
+                        message_en=f"Invalid JSON on line {number}, column {error.colno}: "
+                        f"{error.msg}.",
+                        hint_en="Each line must be a complete JSON value (NDJSON format).",
                         line=number,
                         column=error.colno,
                         value=stripped[:80],
@@ -493,10 +513,13 @@ def open_json(path: Path, options: ReadOptions, size: int, fmt: str) -> JsonSour
                     f"Tableau « {options.sheet} » introuvable dans le document JSON.",
                     "Indiquez le chemin d'un tableau d'objets, par exemple --sheet marches.marche.",
                     path,
+                    message_en=f"Array '{options.sheet}' not found in the JSON document.",
+                    hint_en="Give the path of an array of objects, for example "
+                    "--sheet marches.marche.",
                     value=options.sheet,
                 )
         elif start != "[":
-            raise probe.error("tableau ou objet JSON attendu")
+            raise probe.error("tableau ou objet JSON attendu", "JSON array or object expected")
     finally:
         probe.close()
     if start == "{" and path_keys is None:
@@ -527,7 +550,9 @@ def open_json(path: Path, options: ReadOptions, size: int, fmt: str) -> JsonSour
                 records_path(text, path_keys)
             yield from text.items()
             if path_keys is None and text.peek() != "":
-                raise text.error("données en trop après la fin du tableau")
+                raise text.error(
+                    "données en trop après la fin du tableau", "extra data after the array's end"
+                )
         finally:
             text.close()
 

@@ -18,6 +18,8 @@ def _unreadable(path: Path, reason: str) -> Exception:
         f"Fichier Parquet illisible : il est tronqué ou endommagé ({reason}).",
         "Exportez-le à nouveau depuis l'outil qui l'a produit.",
         path,
+        message_en=f"Unreadable Parquet file: it is truncated or damaged ({reason}).",
+        hint_en="Export it again from the tool that produced it.",
         reason=reason,
     )
 
