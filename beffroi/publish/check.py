@@ -1,0 +1,241 @@
+"""data.gouv.fr readiness: what would lower each public dataset's quality score there.
+
+data.gouv.fr (udata) scores a dataset's metadata on: a sufficiently long description, an open
+licence, an update frequency that is declared *and* respected, a spatial coverage with its
+granularity, a temporal coverage, at least one resource in an open format, and (for datasets
+bound to a schema) conformity to that schema. Each check here names what is missing and how
+to fix it; ``status`` is ``ok``, ``warning``, ``error`` or ``unknown`` (nothing to judge on).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Final, Literal
+
+from sqlalchemy.orm import Session
+
+from beffroi.catalog.models import Dataset, utcnow
+from beffroi.catalog.vocabularies import FREQUENCIES, LICENSES
+from beffroi.publish import formats, public
+
+Status = Literal["ok", "warning", "error", "unknown"]
+# udata's "description of quality": a description long enough to be useful (characters).
+DESCRIPTION_MIN: Final = 100
+# Longest expected interval between two published versions, per EU frequency code.
+PERIODS: Final[dict[str, dt.timedelta]] = {
+    "CONT": dt.timedelta(days=1),
+    "UPDATE_CONT": dt.timedelta(days=1),
+    "1MIN": dt.timedelta(minutes=1),
+    "15MIN": dt.timedelta(minutes=15),
+    "HOURLY": dt.timedelta(hours=1),
+    "DAILY": dt.timedelta(days=1),
+    "WEEKLY": dt.timedelta(weeks=1),
+    "BIWEEKLY": dt.timedelta(weeks=2),
+    "MONTHLY": dt.timedelta(days=31),
+    "BIMONTHLY": dt.timedelta(days=62),
+    "QUARTERLY": dt.timedelta(days=92),
+    "ANNUAL_2": dt.timedelta(days=184),
+    "ANNUAL": dt.timedelta(days=366),
+    "BIENNIAL": dt.timedelta(days=731),
+    "TRIENNIAL": dt.timedelta(days=1096),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    """One criterion for one dataset."""
+
+    code: str
+    status: Status
+    message: str
+    hint: str | None = None
+
+
+@dataclass(slots=True)
+class Readiness:
+    """The checks of one public dataset."""
+
+    slug: str
+    title: str
+    checks: list[Check] = field(default_factory=list)
+
+    @property
+    def problems(self) -> list[Check]:
+        """The checks that are not ``ok``."""
+        return [c for c in self.checks if c.status != "ok"]
+
+    @property
+    def ready(self) -> bool:
+        """No error (warnings and unknowns do not block)."""
+        return all(c.status != "error" for c in self.checks)
+
+
+def _description(dataset: Dataset) -> Check:
+    length = len(dataset.description.strip())
+    if length == 0:
+        return Check(
+            "description",
+            "error",
+            "Description absente",
+            "décrivez le contenu, la source, la méthode et les limites du jeu de données",
+        )
+    if length < DESCRIPTION_MIN:
+        return Check(
+            "description",
+            "warning",
+            f"Description courte ({length} caractères, au moins {DESCRIPTION_MIN} attendus)",
+            "ajoutez le contexte : origine des données, méthode, mises à jour, limites",
+        )
+    return Check("description", "ok", f"Description de {length} caractères")
+
+
+def _license(dataset: Dataset) -> Check:
+    if not dataset.license:
+        return Check("license", "error", "Licence absente", "choisissez etalab-2.0 ou ODbL-1.0")
+    if dataset.license in LICENSES and not LICENSES[dataset.license][1]:
+        return Check(
+            "license",
+            "error",
+            f"Licence non ouverte ({dataset.license})",
+            "publiez sous Licence Ouverte 2.0 (etalab-2.0) ou ODbL-1.0",
+        )
+    if dataset.license not in LICENSES:
+        return Check(
+            "license",
+            "warning",
+            f"Licence donnée par son adresse ({dataset.license}) : data.gouv.fr ne la "
+            "reconnaîtra peut-être pas",
+            "les licences reconnues sans homologation sont etalab-2.0 et ODbL-1.0",
+        )
+    return Check("license", "ok", LICENSES[dataset.license][0])
+
+
+def _frequency(dataset: Dataset, now: dt.datetime) -> Check:
+    code = dataset.frequency
+    if not code or code == "UNKNOWN":
+        return Check(
+            "frequency",
+            "error",
+            "Fréquence de mise à jour non renseignée",
+            "indiquez la fréquence (vocabulaire UE : ANNUAL, MONTHLY, IRREG…)",
+        )
+    period = PERIODS.get(code)
+    if period is None:  # IRREG, NEVER, OTHER: nothing to be late for
+        return Check("frequency", "ok", f"Fréquence {FREQUENCIES[code]}")
+    version = dataset.published_version
+    last = (version.published_at or version.created_at) if version is not None else None
+    if last is None:
+        return Check(
+            "frequency",
+            "unknown",
+            f"Fréquence {FREQUENCIES[code]}, mais aucune version publiée",
+            "publiez une première version des données",
+        )
+    due = last + period
+    if now > due:
+        late = (now - due).days
+        return Check(
+            "frequency",
+            "error",
+            f"Fréquence {FREQUENCIES[code]} non respectée : dernière version publiée le "
+            f"{last.date().isoformat()}, en retard de {late} jour(s)",
+            "publiez une version à jour, ou corrigez la fréquence déclarée",
+        )
+    return Check("frequency", "ok", f"Fréquence {FREQUENCIES[code]} respectée")
+
+
+def _spatial(dataset: Dataset) -> list[Check]:
+    checks = []
+    if not dataset.spatial:
+        checks.append(
+            Check(
+                "spatial",
+                "warning",
+                "Couverture géographique non renseignée",
+                "indiquez les communes (commune:<INSEE>) ou l'EPCI (epci:<SIREN>) couverts",
+            )
+        )
+    else:
+        checks.append(Check("spatial", "ok", f"{len(dataset.spatial)} zone(s) couverte(s)"))
+    if not dataset.spatial_granularity:
+        checks.append(
+            Check(
+                "granularity",
+                "error",
+                "Granularité spatiale non renseignée",
+                "indiquez la granularité (fr:commune, fr:epci, poi…)",
+            )
+        )
+    else:
+        checks.append(Check("granularity", "ok", f"Granularité {dataset.spatial_granularity}"))
+    return checks
+
+
+def _temporal(dataset: Dataset) -> Check:
+    if dataset.temporal_start or dataset.temporal_end:
+        start = dataset.temporal_start.isoformat() if dataset.temporal_start else "…"
+        end = dataset.temporal_end.isoformat() if dataset.temporal_end else "…"
+        return Check("temporal", "ok", f"Période couverte du {start} au {end}")
+    return Check(
+        "temporal",
+        "error",
+        "Couverture temporelle non renseignée",
+        "indiquez la période couverte (temporal_start, temporal_end)",
+    )
+
+
+def _formats(dataset: Dataset) -> Check:
+    offered = formats.export_formats(dataset)
+    if not offered:
+        return Check(
+            "open-format",
+            "error",
+            "Aucune ressource téléchargeable : pas de version publiée",
+            "chargez un fichier puis publiez-le (beffroi ingest FICHIER --dataset … --publish)",
+        )
+    open_ones = [f.label for f in offered if f.open]
+    if not open_ones:
+        return Check("open-format", "error", "Aucun format ouvert", "proposez un export CSV")
+    return Check("open-format", "ok", f"Formats ouverts : {', '.join(open_ones)}")
+
+
+def _schema(dataset: Dataset) -> Check:
+    if not dataset.schema_ref:
+        return Check("schema", "ok", "Pas de schéma déclaré")
+    schema = formats.resolve_schema(dataset.schema_ref)
+    if schema is not None and schema.url is None:
+        return Check(
+            "schema",
+            "warning",
+            f"Schéma « {dataset.schema_ref} » sans adresse connue sur schema.data.gouv.fr",
+            "écrivez-le propriétaire/nom (ex. scdl/subventions) ou donnez son URL",
+        )
+    # Conformance of versions is recorded by the validation work; until a result exists for
+    # the published version, conformity cannot be judged.
+    return Check(
+        "schema",
+        "unknown",
+        f"Conformité au schéma « {dataset.schema_ref} » inconnue (pas de résultat de validation)",
+        "validez la version publiée contre son schéma",
+    )
+
+
+def check_dataset(dataset: Dataset, now: dt.datetime | None = None) -> Readiness:
+    """Every readiness check of one dataset."""
+    now = now or utcnow()
+    checks = [
+        _description(dataset),
+        _license(dataset),
+        _frequency(dataset, now),
+        *_spatial(dataset),
+        _temporal(dataset),
+        _formats(dataset),
+        _schema(dataset),
+    ]
+    return Readiness(dataset.slug, dataset.title, checks)
+
+
+def check_public(session: Session, now: dt.datetime | None = None) -> list[Readiness]:
+    """The readiness of every dataset the anonymous actor may read (what data.gouv.fr sees)."""
+    return [check_dataset(d, now) for d in public.public_datasets(session)]

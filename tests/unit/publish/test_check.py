@@ -1,0 +1,103 @@
+"""data.gouv.fr readiness: each criterion, the public-only scope, and ``beffroi publish check``."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+from sqlalchemy.orm import Session
+
+from beffroi.access import Actor
+from beffroi.catalog.demo import DemoReport
+from beffroi.cli import cli
+from beffroi.publish.check import check_dataset, check_public
+from tests.factories import make_dataset
+from tests.unit.publish.conftest import full_dataset
+
+
+def statuses(result: object) -> dict[str, str]:
+    return {c.code: c.status for c in result.checks}  # type: ignore[attr-defined]
+
+
+def test_a_complete_fresh_dataset_is_ready(session: Session, system: Actor) -> None:
+    dataset = full_dataset(session, system, description="x" * 150, schema_ref=None)
+    result = check_dataset(dataset)
+    assert result.ready
+    assert set(statuses(result).values()) == {"ok"}
+
+
+def test_a_bare_record_lists_every_problem(session: Session, system: Actor) -> None:
+    dataset = make_dataset(session, system, description="")
+    result = check_dataset(dataset)
+    assert not result.ready
+    assert statuses(result) == {
+        "description": "error",
+        "license": "ok",
+        "frequency": "error",
+        "spatial": "warning",
+        "granularity": "error",
+        "temporal": "error",
+        "open-format": "error",
+        "schema": "ok",
+    }
+    hints = [c.hint for c in result.problems]
+    assert all(hints), "every problem says how to fix it"
+
+
+def test_frequency_respected_then_late(session: Session, system: Actor) -> None:
+    dataset = full_dataset(session, system, frequency="MONTHLY")
+    published = dataset.published_version.published_at  # type: ignore[union-attr]
+    assert statuses(check_dataset(dataset, published + dt.timedelta(days=20)))["frequency"] == "ok"
+    late = check_dataset(dataset, published + dt.timedelta(days=45))
+    [frequency] = [c for c in late.checks if c.code == "frequency"]
+    assert frequency.status == "error"
+    assert "en retard de 14 jour(s)" in frequency.message
+    irregular = full_dataset(session, system, frequency="IRREG")
+    never = check_dataset(irregular, published + dt.timedelta(days=3650))
+    assert statuses(never)["frequency"] == "ok"
+
+
+def test_closed_licence_short_description_and_schema_unknown(
+    session: Session, system: Actor
+) -> None:
+    dataset = full_dataset(session, system, license="other-closed", description="Court.")
+    result = statuses(check_dataset(dataset))
+    assert result["license"] == "error"
+    assert result["description"] == "warning"
+    assert result["schema"] == "unknown"  # declared, no validation result yet
+    bare_name = full_dataset(session, system, schema_ref="arbres")
+    assert statuses(check_dataset(bare_name))["schema"] == "warning"
+
+
+def test_only_public_datasets_are_checked(session: Session, demo: DemoReport) -> None:
+    slugs = {r.slug for r in check_public(session)}
+    assert slugs == {
+        "subventions-associations",
+        "bornes-recharge-vehicules-electriques",
+        "stationnement-cyclable",
+        "arbres-alignement",
+    }
+
+
+def test_cli_publish_check(tmp_path: Path) -> None:
+    runner = CliRunner()
+    data_dir = str(tmp_path / "instance")
+    for command in (["init"], ["demo"]):
+        assert runner.invoke(cli, ["--data-dir", data_dir, *command]).exit_code == 0
+    shown = runner.invoke(cli, ["--data-dir", data_dir, "publish", "check"])
+    assert shown.exit_code == 0, shown.output
+    assert "subventions-associations" in shown.output
+    assert "temporal" in shown.output  # criterion codes (messages wrap in narrow terminals)
+    assert "granularity" not in shown.output  # the demo sets it: not a problem
+    assert "0 jeu(x) prêt(s) sur 4 jeu(x) public(s)." in shown.output
+    as_json = runner.invoke(cli, ["--data-dir", data_dir, "publish", "check", "--json"])
+    rows = [json.loads(line) for line in as_json.output.splitlines()]
+    assert {r["slug"] for r in rows} >= {"arbres-alignement"}
+    arbres = next(r for r in rows if r["slug"] == "arbres-alignement")
+    checks = {c["code"]: c["status"] for c in arbres["checks"]}
+    assert checks["temporal"] == "error"
+    assert checks["open-format"] == "error"
+    strict = runner.invoke(cli, ["--data-dir", data_dir, "publish", "check", "--strict"])
+    assert strict.exit_code == 1
