@@ -152,6 +152,19 @@ class Settings(BaseSettings):
         le=1024 * 1024,
         description="Largest file accepted by the upload API, in megabytes (larger: 413).",
     )
+    fetch_timeout_s: float = Field(
+        default=30.0,
+        gt=0,
+        le=3600,
+        description="Time limit of each network read when a file is ingested from a URL, in "
+        "seconds.",
+    )
+    fetch_allow_private_networks: bool = Field(
+        default=False,
+        description="Let ingestion from a URL reach private, loopback and link-local addresses "
+        "(an intranet source). Off by default: the server must not be a way into the internal "
+        "network.",
+    )
     workers: int = Field(
         default=1, ge=1, le=64, description="Number of web worker processes of `beffroi serve`."
     )

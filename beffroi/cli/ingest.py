@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.console import Console
@@ -20,6 +20,11 @@ from rich.progress import (
 from beffroi.catalog import versions as version_services
 from beffroi.cli.base import CliContext, cli, json_option, pass_context, print_rows
 from beffroi.errors import InvalidInputError
+
+if TYPE_CHECKING:
+    from beffroi.store.interfaces import WriteMode
+
+WRITE_MODES: dict[str, WriteMode] = {"replace": "replace", "append": "append", "upsert": "upsert"}
 
 
 def load_declared_schema(path: Path) -> dict[str, dict[str, Any]]:
@@ -42,8 +47,30 @@ def load_declared_schema(path: Path) -> dict[str, dict[str, Any]]:
     return {f["name"]: f for f in fields}
 
 
+def declared_primary_key(path: Path) -> list[str] | None:
+    """The ``primaryKey`` of a Table Schema JSON file (a name or a list of names), if any."""
+    descriptor = json.loads(path.read_text(encoding="utf-8"))  # checked by load_declared_schema
+    key = descriptor.get("primaryKey") if isinstance(descriptor, dict) else None
+    if isinstance(key, str):
+        return [key]
+    if isinstance(key, list) and key and all(isinstance(k, str) for k in key):
+        return list(key)
+    return None
+
+
+def _key_option(value: str | None) -> list[str] | None:
+    if value is None:
+        return None
+    names = [name.strip() for name in value.split(",") if name.strip()]
+    if not names:
+        raise InvalidInputError(
+            "Clé vide", hint="--key colonne (ou plusieurs : --key code_insee,annee)"
+        )
+    return names
+
+
 @cli.command()
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("file")
 @click.option("--dataset", "slug", required=True, help="Identifiant du jeu de données.")
 @click.option(
     "--schema",
@@ -62,16 +89,21 @@ def load_declared_schema(path: Path) -> dict[str, dict[str, Any]]:
 )
 @click.option(
     "--mode",
-    type=click.Choice(["replace", "append"]),
+    type=click.Choice(["replace", "append", "upsert"]),
     default="replace",
     show_default=True,
-    help="Nouvelle version complète, ou ajout aux lignes.",
+    help="Nouvelle version complète, ajout aux lignes, ou mise à jour par clé (upsert).",
+)
+@click.option(
+    "--key",
+    help="Colonne(s) de la clé pour --mode upsert, séparées par des virgules (par défaut : "
+    "la clé primaire du --schema).",
 )
 @click.option("--publish", is_flag=True, help="Publier la version aussitôt.")
 @pass_context
 def ingest(
     ctx: CliContext,
-    file: Path,
+    file: str,
     slug: str,
     schema_path: Path | None,
     sheet: str | None,
@@ -79,19 +111,52 @@ def ingest(
     delimiter: str | None,
     fmt: str | None,
     mode: str,
+    key: str | None,
     publish: bool,
 ) -> None:
-    """Charger FILE comme nouvelle version d'un jeu de données."""
-    from beffroi.ingest.model import ReadOptions  # noqa: PLC0415 - keep --help fast
-    from beffroi.ingest.pipeline import ingest_file  # noqa: PLC0415
-    from beffroi.store import store_for  # noqa: PLC0415
+    """Charger FILE (un chemin, ou une adresse http(s)://) comme nouvelle version d'un jeu de
+    données."""
+    from beffroi.ingest.fetch import is_url  # noqa: PLC0415 - keep --help fast
 
     if delimiter == "\\t":
         delimiter = "\t"
-    options = ReadOptions(encoding=encoding, delimiter=delimiter, sheet=sheet, format=fmt)
     declared = load_declared_schema(schema_path) if schema_path else None
-    console = Console(stderr=True, highlight=False)
-    with Progress(
+    primary_key = _key_option(key)
+    if primary_key is None and mode == "upsert" and schema_path is not None:
+        primary_key = declared_primary_key(schema_path)
+    if primary_key is not None and mode != "upsert":
+        raise InvalidInputError(
+            "--key ne sert qu'avec --mode upsert", hint="ajoutez --mode upsert ou retirez --key"
+        )
+    if mode == "upsert" and primary_key is None:
+        raise InvalidInputError(
+            "Le mode upsert demande une clé",
+            hint="indiquez --key colonne, ou un --schema qui déclare sa clé primaire (primaryKey)",
+        )
+    run = _IngestRun(ctx, slug, mode, primary_key, publish, declared)
+    run.options = _read_options(encoding, delimiter, sheet, fmt)
+    if is_url(file):
+        run.from_url(file)
+        return
+    path = Path(file)
+    if not path.is_file():
+        raise InvalidInputError(
+            f"Fichier introuvable : {file}",
+            hint="vérifiez le chemin, ou donnez une adresse http(s)://",
+        )
+    run.from_path(path, path.name)
+
+
+def _read_options(
+    encoding: str | None, delimiter: str | None, sheet: str | None, fmt: str | None
+) -> Any:
+    from beffroi.ingest.model import ReadOptions  # noqa: PLC0415 - keep --help fast
+
+    return ReadOptions(encoding=encoding, delimiter=delimiter, sheet=sheet, format=fmt)
+
+
+def _progress(console: Console) -> Progress:
+    return Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
         DownloadColumn(),
@@ -100,25 +165,84 @@ def ingest(
         TimeRemainingColumn(),
         console=console,
         transient=False,
-    ) as progress:
-        task = progress.add_task(file.name, total=file.stat().st_size, rows=0)
+    )
 
-        def on_progress(done: int, total: int, rows: int) -> None:
-            progress.update(task, completed=done, total=total or None, rows=rows)
 
-        summary = ingest_file(
-            ctx.session_factory,
-            store_for(ctx.settings),
-            ctx.actor,
-            slug,
-            file,
-            options=options,
-            mode="append" if mode == "append" else "replace",
-            publish=publish,
-            declared=declared,
-            on_progress=on_progress,
-        )
-        progress.update(task, completed=file.stat().st_size)
+class _IngestRun:
+    """One ``beffroi ingest``: download (for a URL), then ingest with a progress bar."""
+
+    def __init__(
+        self,
+        ctx: CliContext,
+        slug: str,
+        mode: str,
+        primary_key: list[str] | None,
+        publish: bool,
+        declared: dict[str, dict[str, Any]] | None,
+    ) -> None:
+        self.ctx, self.slug, self.mode, self.primary_key = ctx, slug, mode, primary_key
+        self.publish, self.declared = publish, declared
+        self.options: Any = None
+        self.console = Console(stderr=True, highlight=False)
+
+    def from_url(self, url: str) -> None:
+        import shutil  # noqa: PLC0415
+        import tempfile  # noqa: PLC0415
+
+        from beffroi.ingest.fetch import fetch  # noqa: PLC0415
+
+        settings = self.ctx.settings
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        directory = Path(tempfile.mkdtemp(prefix="fetch-", dir=settings.data_dir))
+        try:
+            with _progress(self.console) as progress:
+                task = progress.add_task(url.rsplit("/", 1)[-1][:40] or url, total=None, rows=0)
+
+                def on_fetch(done: int, total: int | None) -> None:
+                    progress.update(task, completed=done, total=total)
+
+                fetched = fetch(
+                    url,
+                    directory,
+                    max_bytes=settings.upload_max_mb * 1024 * 1024,
+                    timeout=settings.fetch_timeout_s,
+                    allow_private=settings.fetch_allow_private_networks,
+                    on_progress=on_fetch,
+                )
+            self.from_path(fetched.path, fetched.name)
+        finally:
+            shutil.rmtree(directory, ignore_errors=True)
+
+    def from_path(self, path: Path, name: str) -> None:
+        from beffroi.ingest.pipeline import ingest_file  # noqa: PLC0415 - keep --help fast
+        from beffroi.store import store_for  # noqa: PLC0415
+
+        ctx, slug = self.ctx, self.slug
+        with _progress(self.console) as progress:
+            task = progress.add_task(name, total=path.stat().st_size, rows=0)
+
+            def on_progress(done: int, total: int, rows: int) -> None:
+                progress.update(task, completed=done, total=total or None, rows=rows)
+
+            summary = ingest_file(
+                ctx.session_factory,
+                store_for(ctx.settings),
+                ctx.actor,
+                slug,
+                path,
+                options=self.options,
+                mode=WRITE_MODES[self.mode],
+                publish=self.publish,
+                declared=self.declared,
+                primary_key=self.primary_key,
+                source_name=name,
+                on_progress=on_progress,
+            )
+            progress.update(task, completed=path.stat().st_size)
+        _print_summary(slug, summary)
+
+
+def _print_summary(slug: str, summary: Any) -> None:
     out = Console(highlight=False, soft_wrap=True)
     state = "publiée" if summary.published else "en attente de publication"
     rows = f"{summary.rows:,}".replace(",", "\u202f")  # French digit grouping

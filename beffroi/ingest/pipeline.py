@@ -74,11 +74,17 @@ def ingest_file(
     mode: WriteMode = "replace",
     publish: bool = False,
     declared: dict[str, dict[str, Any]] | None = None,
+    primary_key: list[str] | None = None,
     source_name: str | None = None,
     upload_id: str | None = None,
     on_progress: ProgressCallback | None = None,
 ) -> IngestSummary:
-    """Ingest one file as a new version of a dataset (and publish it when asked)."""
+    """Ingest one file as a new version of a dataset (and publish it when asked).
+
+    ``mode="upsert"`` merges the rows on ``primary_key`` (rows with a known key replace the
+    stored ones, the others are added); ``append`` adds the rows; ``replace`` makes a new
+    snapshot.
+    """
     upload_id = upload_id or str(uuid.uuid4())
     with transaction(factory) as session:
         dataset = get_dataset(session, actor, slug)
@@ -120,7 +126,9 @@ def ingest_file(
     schema = convert(empty, types).schema
     profile = ProfileBuilder(types)
     typed = _typed_stream(chain(sample, batches), types, profile, source, on_progress)
-    stored = store.write(store_key, typed, schema, upload_id=upload_id, mode=mode)
+    stored = store.write(
+        store_key, typed, schema, upload_id=upload_id, mode=mode, primary_key=primary_key
+    )
     columns = [{"name": f.name, "type": str(f.type)} for f in schema]
     profiles = [column.as_dict() for column in profile.finish()]
     with transaction(factory) as session:

@@ -157,6 +157,8 @@ class JobRunner:
                     logger.warning("could not record the progress of job %s", job_id)
 
         try:
+            if params.get("url"):
+                path, source_name = self._download(job_id, path.parent, params["url"])
             options = ReadOptions(
                 encoding=params.get("encoding"),
                 delimiter=params.get("delimiter"),
@@ -171,6 +173,7 @@ class JobRunner:
                 path,
                 options=options,
                 mode=params.get("mode", "replace"),
+                primary_key=params.get("key"),
                 publish=bool(params.get("publish")),
                 source_name=source_name,
                 upload_id=job_id,
@@ -210,6 +213,31 @@ class JobRunner:
             )
         finally:
             shutil.rmtree(path.parent, ignore_errors=True)
+
+    def _download(self, job_id: str, directory: Path, url: str) -> tuple[Path, str]:
+        """Fetch the job's URL into its directory (progress recorded like an ingestion's)."""
+        from beffroi.ingest.fetch import fetch  # noqa: PLC0415 - on demand
+
+        last = [0.0]
+
+        def on_fetch(done: int, total: int | None) -> None:
+            now = time.monotonic()
+            if now - last[0] >= PROGRESS_EVERY_S:
+                last[0] = now
+                try:  # best effort, as for the ingestion's progress
+                    self._update(job_id, progress={"downloaded": done, "download_total": total})
+                except Exception:  # noqa: BLE001
+                    logger.warning("could not record the progress of job %s", job_id)
+
+        fetched = fetch(
+            url,
+            directory,
+            max_bytes=self.settings.upload_max_mb * 1024 * 1024,
+            timeout=self.settings.fetch_timeout_s,
+            allow_private=self.settings.fetch_allow_private_networks,
+            on_progress=on_fetch,
+        )
+        return fetched.path, fetched.name
 
     def shutdown(self) -> None:
         """Wait for running jobs (used by tests and on server shutdown)."""

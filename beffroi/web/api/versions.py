@@ -15,7 +15,8 @@ from beffroi.access import Action, require
 from beffroi.catalog import services
 from beffroi.catalog import versions as version_services
 from beffroi.catalog.models import DatasetVersion
-from beffroi.errors import PayloadTooLargeError
+from beffroi.errors import InvalidInputError, PayloadTooLargeError
+from beffroi.ingest.fetch import check_url
 from beffroi.jobs import job_view
 from beffroi.web.api.common import ERROR_RESPONSES
 from beffroi.web.deps import ActorDep, JobsDep, SessionDep, SettingsDep
@@ -91,32 +92,57 @@ def upload(
     actor: ActorDep,
     settings: SettingsDep,
     jobs: JobsDep,
-    file: Annotated[UploadFile, File(description="The file: CSV, XLSX, ODS, JSON, GeoJSON…")],
+    file: Annotated[
+        UploadFile | None, File(description="The file: CSV, XLSX, ODS, JSON, GeoJSON…")
+    ] = None,
+    url: Annotated[
+        str | None, Form(description="Or the http(s) URL to download it from (in the job).")
+    ] = None,
     publish: Annotated[bool, Form()] = False,
-    mode: Annotated[Literal["replace", "append"], Form()] = "replace",
+    mode: Annotated[Literal["replace", "append", "upsert"], Form()] = "replace",
+    key: Annotated[
+        str | None, Form(description="Key column(s) for mode=upsert, comma-separated.")
+    ] = None,
     encoding: Annotated[str | None, Form()] = None,
     delimiter: Annotated[str | None, Form()] = None,
     sheet: Annotated[str | None, Form()] = None,
     format: Annotated[str | None, Form()] = None,  # noqa: A002
 ) -> JSONResponse:
-    """Upload a file as the next version (ingested in the background: follow the job).
+    """Upload a file — or give the URL to fetch it from — as the next version (ingested in
+    the background: follow the job).
 
-    A plain (threadpool) endpoint: it does blocking catalogue and disk work.
+    ``mode=upsert`` updates the rows whose ``key`` is known and adds the others. A plain
+    (threadpool) endpoint: it does blocking catalogue and disk work.
     """
     dataset = services.get_dataset(session, actor, slug)
     require(actor, Action.DATASET_UPDATE, dataset.publisher_id)
-    # The original name is only a label (kept for the version); on disk the file has a
-    # fixed name: no traversal, no overlong or odd names, only its extension is kept.
-    name = (PurePath(file.filename or "upload").name or "upload")[:200]
-    suffix = "".join(c for c in PurePath(name).suffix.lower() if c.isalnum() or c == ".")[:10]
+    primary_key = _upload_key(mode, key)
+    if (file is None) == (url is None or not url.strip()):
+        raise InvalidInputError(
+            "Donnez soit un fichier (file), soit une adresse (url)",
+            hint="envoyez le fichier en multipart dans le champ « file », ou son adresse "
+            "http(s) dans le champ « url »",
+        )
     job_id, directory = jobs.new_upload_dir()
-    target = directory / f"source{suffix}"
     try:
-        _save(file, target, settings.upload_max_mb)
+        if file is not None:
+            # The original name is only a label (kept for the version); on disk the file has
+            # a fixed name: no traversal, no overlong or odd names, only its extension is kept.
+            name = (PurePath(file.filename or "upload").name or "upload")[:200]
+            suffix = "".join(c for c in PurePath(name).suffix.lower() if c.isalnum() or c == ".")
+            target = directory / f"source{suffix[:10]}"
+            _save(file, target, settings.upload_max_mb)
+        else:
+            assert url is not None  # noqa: S101 - checked above
+            url = url.strip()
+            check_url(url, allow_private=settings.fetch_allow_private_networks)
+            name, target = url, directory / "pending"  # downloaded by the job
     except BaseException:
         shutil.rmtree(directory, ignore_errors=True)
         raise
     params = {
+        "url": url,
+        "key": primary_key,
         "publish": publish,
         "mode": mode,
         "encoding": encoding,
@@ -135,6 +161,20 @@ def upload(
     )
     location = str(request.url_for("show_job", job_id=job.id))
     return JSONResponse(job_view(job), status_code=202, headers={"Location": location})
+
+
+def _upload_key(mode: str, key: str | None) -> list[str] | None:
+    names = [name.strip() for name in (key or "").split(",") if name.strip()]
+    if mode == "upsert" and not names:
+        raise InvalidInputError(
+            "Le mode upsert demande une clé",
+            hint="indiquez key=colonne (ou plusieurs : key=code_insee,annee)",
+        )
+    if names and mode != "upsert":
+        raise InvalidInputError(
+            "La clé (key) ne sert qu'avec mode=upsert", hint="ajoutez mode=upsert ou retirez key"
+        )
+    return names or None
 
 
 @router.get("/versions", response_model=list[VersionPublic])
