@@ -7,6 +7,7 @@ non-zero exit code; ``--debug`` shows the traceback instead.
 from __future__ import annotations
 
 import beffroi.cli.publish  # noqa: F401 - register the command group
+import beffroi.cli.sql  # noqa: F401 - register the command
 from beffroi.cli import dataset, ingest, instance, org, user  # noqa: F401 - register commands
 from beffroi.cli import validate  # noqa: F401 - register the command
 from beffroi.cli.base import cli

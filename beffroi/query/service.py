@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import json
 import math
 import uuid
 from collections.abc import Iterable, Iterator
@@ -267,3 +268,18 @@ def records_batches(
     sql = f"SELECT {listed} FROM {_rows_source(view)} WHERE {where} ORDER BY {order}"  # noqa: S608
     schema, batches = database.stream(sql, values, timeout=settings.query_timeout_seconds * 10)
     return view, schema, batches
+
+
+def fields_of(columns: list[Column]) -> list[dict[str, str]]:
+    """The ``fields`` member of an answer (name, Table Schema type, DuckDB type)."""
+    return rec.fields(columns)
+
+
+def text(value: Any) -> str:
+    """A value as text for CSV (ISO dates, ``.`` decimals, JSON for nested values)."""
+    plain_value = plain(value)
+    if isinstance(plain_value, (dict, list)):
+        return json.dumps(plain_value, ensure_ascii=False)
+    if isinstance(plain_value, bool):
+        return "true" if plain_value else "false"
+    return str(plain_value)

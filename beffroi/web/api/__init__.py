@@ -2,7 +2,17 @@
 
 from fastapi import APIRouter
 
-from beffroi.web.api import ckan, datasets, dcat, health, jobs, organizations, versions
+from beffroi.web.api import (
+    ckan,
+    datasets,
+    dcat,
+    health,
+    jobs,
+    organizations,
+    records,
+    sql,
+    versions,
+)
 from beffroi.web.api import validate as validate_api
 
 router = APIRouter()
@@ -13,4 +23,6 @@ router.include_router(versions.router, prefix="/api/v1")
 router.include_router(jobs.router, prefix="/api/v1")
 router.include_router(dcat.router)
 router.include_router(ckan.router)
+router.include_router(records.router, prefix="/api/v1")
 router.include_router(validate_api.router, prefix="/api/v1")
+router.include_router(sql.router, prefix="/api/v1")

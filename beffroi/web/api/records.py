@@ -1,0 +1,97 @@
+"""Records of a dataset's published (or past) version: filters, search, sort, keyset pages,
+facets, groups and aggregates. The query language is documented in
+:mod:`beffroi.query.records`; access is decided by the access layer."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse
+
+from beffroi.query import service
+from beffroi.web.api.common import ERROR_RESPONSES
+from beffroi.web.deps import ActorDep, SessionDep, SettingsDep
+
+router = APIRouter(prefix="/datasets/{slug}", tags=["records"], responses=ERROR_RESPONSES)
+
+FILTER_HELP = (
+    "Any other parameter filters on a field: `field=value`, `field__ne`, `field__in=a,b`, "
+    "`field__lt`, `__lte`, `__gt`, `__gte`, `field__contains`, `field__startswith`, "
+    "`field__null=true|false` (combined with AND)."
+)
+
+
+def version_param(value: str | None) -> int | None:
+    """The ``version`` parameter (a positive integer), or a 422."""
+    from beffroi.errors import InvalidInputError  # noqa: PLC0415 - only on this path
+
+    if value is None or value == "":
+        return None
+    if not value.isdigit() or int(value) < 1:
+        raise InvalidInputError(
+            f"version invalide : {value!r}",
+            hint="un numéro de version (1, 2, …) de …/versions",
+            details={"errors": [{"field": "version", "message": "entier positif attendu"}]},
+        )
+    return int(value)
+
+
+@router.get("/records", description=FILTER_HELP)
+def list_records(
+    slug: str,
+    request: Request,
+    session: SessionDep,
+    actor: ActorDep,
+    settings: SettingsDep,
+    q: Annotated[str | None, Query(description="Words that must all appear.")] = None,
+    sort: Annotated[str | None, Query(description="Sort keys: `a,-b` (`-`: descending).")] = None,
+    select: Annotated[str | None, Query(description="Fields returned: `a,b`.")] = None,
+    limit: Annotated[int | None, Query(ge=1, description="Rows per page.")] = None,
+    cursor: Annotated[str | None, Query(description="From the `next` link.")] = None,
+    facet: Annotated[list[str] | None, Query(description="Value counts of a field.")] = None,
+    group_by: Annotated[str | None, Query(description="Group keys: `a,b`.")] = None,
+    agg: Annotated[
+        list[str] | None,
+        Query(description="`count`, `sum:f`, `avg:f`, `min:f`, `max:f`, `count_distinct:f`."),
+    ] = None,
+    version: Annotated[str | None, Query(description="A past version number.")] = None,
+) -> JSONResponse:
+    """One page of records (or of groups), with the total, the fields and a `next` link."""
+    del q, sort, select, limit, cursor, facet, group_by, agg  # read from the raw query
+    number = version_param(version)
+    page = service.records(
+        session,
+        actor,
+        settings,
+        slug,
+        request.query_params.multi_items(),
+        version=number,
+    )
+    links: dict[str, Any] = {
+        "self": str(request.url),
+        "next": (
+            str(request.url.include_query_params(cursor=page.next_cursor))
+            if page.next_cursor
+            else None
+        ),
+        "dataset": str(request.url_for("show_dataset", slug=page.dataset)),
+        "versions": f"{request.url_for('show_dataset', slug=page.dataset)}/versions",
+    }
+    body: dict[str, Any] = {
+        "dataset": page.dataset,
+        "version": page.version,
+        "published": page.published,
+        "fields": page.fields,
+        "data": page.data,
+        "meta": {
+            "total": page.total,
+            "total_exact": page.total_exact,
+            "limit": page.limit,
+            "grouped": page.grouped,
+        },
+        "links": links,
+    }
+    if page.facets:
+        body["facets"] = page.facets
+    return JSONResponse(body)
