@@ -84,8 +84,13 @@ def _key_option(value: str | None) -> list[str] | None:
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["csv", "xlsx", "ods", "json", "ndjson", "geojson", "parquet"]),
-    help="Format (déduit de l'extension et du contenu sinon).",
+    type=click.Choice(["csv", "fwf", "xlsx", "ods", "json", "ndjson", "geojson", "parquet"]),
+    help="Format (déduit de l'extension et du contenu sinon ; fwf : largeur fixe).",
+)
+@click.option(
+    "--widths",
+    help="Fichier à largeur fixe : largeurs des colonnes en caractères, ex. 5,4,8,38 "
+    "(implique --format fwf ; déduites des colonnes d'espaces sinon).",
 )
 @click.option(
     "--mode",
@@ -110,6 +115,7 @@ def ingest(
     encoding: str | None,
     delimiter: str | None,
     fmt: str | None,
+    widths: str | None,
     mode: str,
     key: str | None,
     publish: bool,
@@ -134,7 +140,9 @@ def ingest(
             hint="indiquez --key colonne, ou un --schema qui déclare sa clé primaire (primaryKey)",
         )
     run = _IngestRun(ctx, slug, mode, primary_key, publish, declared)
-    run.options = _read_options(encoding, delimiter, sheet, fmt)
+    from beffroi.ingest.model import parse_widths  # noqa: PLC0415 - keep --help fast
+
+    run.options = _read_options(encoding, delimiter, sheet, fmt, parse_widths(widths))
     if is_url(file):
         run.from_url(file)
         return
@@ -148,11 +156,26 @@ def ingest(
 
 
 def _read_options(
-    encoding: str | None, delimiter: str | None, sheet: str | None, fmt: str | None
+    encoding: str | None,
+    delimiter: str | None,
+    sheet: str | None,
+    fmt: str | None,
+    widths: tuple[int, ...] | None,
 ) -> Any:
     from beffroi.ingest.model import ReadOptions  # noqa: PLC0415 - keep --help fast
 
-    return ReadOptions(encoding=encoding, delimiter=delimiter, sheet=sheet, format=fmt)
+    if widths is not None and fmt not in {None, "fwf"}:
+        raise InvalidInputError(
+            f"--widths ne s'applique qu'aux fichiers à largeur fixe, pas au format {fmt}",
+            hint="retirez --widths, ou utilisez --format fwf",
+        )
+    return ReadOptions(
+        encoding=encoding,
+        delimiter=delimiter,
+        sheet=sheet,
+        format="fwf" if widths is not None else fmt,
+        widths=widths,
+    )
 
 
 def _progress(console: Console) -> Progress:

@@ -9,6 +9,8 @@ from typing import Any, Protocol
 
 import pyarrow as pa
 
+from beffroi.errors import InvalidInputError
+
 DEFAULT_BATCH_ROWS = 65_536
 
 
@@ -23,6 +25,7 @@ class ReadOptions:
     format: str | None = None  # "csv", "xlsx", "ods", "json", "ndjson", "geojson", "parquet"
     batch_rows: int = DEFAULT_BATCH_ROWS
     max_bytes: int | None = None  # refuse larger inputs (zip bombs, runaway uploads)
+    widths: tuple[int, ...] | None = None  # fixed-width files: column widths, in characters
 
 
 @dataclass(slots=True)
@@ -63,3 +66,16 @@ class TableSource(Protocol):
     def bytes_read(self) -> int:
         """Progress: bytes of the input consumed so far."""
         ...
+
+
+def parse_widths(value: str | None) -> tuple[int, ...] | None:
+    """``"5,4,38"`` → ``(5, 4, 38)``: fixed-width column widths, each a positive integer."""
+    if value is None:
+        return None
+    parts = [part.strip() for part in value.split(",")]
+    if not parts or not all(part.isdigit() and int(part) > 0 for part in parts):
+        raise InvalidInputError(
+            f"Largeurs de colonnes invalides : {value!r}",
+            hint="des nombres entiers positifs séparés par des virgules, ex. --widths 5,4,8,38",
+        )
+    return tuple(int(part) for part in parts)

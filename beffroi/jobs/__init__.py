@@ -65,6 +65,8 @@ def recover_interrupted(factory: sessionmaker[Session], uploads_dir: Path) -> in
                 "code": "interrupted",
                 "detail": "Tâche interrompue par un redémarrage du serveur",
                 "hint": "renvoyez le fichier",
+                "message_en": "Job interrupted by a server restart",
+                "hint_en": "send the file again",
             }
             shutil.rmtree(uploads_dir / job.id, ignore_errors=True)
     return len(stale)
@@ -164,6 +166,7 @@ class JobRunner:
                 delimiter=params.get("delimiter"),
                 sheet=params.get("sheet"),
                 format=params.get("format"),
+                widths=tuple(params["widths"]) if params.get("widths") else None,
             )
             summary = ingest_file(
                 self.factory,
@@ -196,6 +199,10 @@ class JobRunner:
                     "title": exc.title,
                     "detail": exc.message,
                     "hint": exc.hint,
+                    # English beside the French, same values (None where none was written)
+                    "title_en": exc.title_en,
+                    "message_en": exc.message_en,
+                    "hint_en": exc.hint_en,
                     **({"where": exc.details} if exc.details else {}),
                 },
             )
@@ -209,6 +216,8 @@ class JobRunner:
                     "code": "internal-error",
                     "detail": "Erreur inattendue pendant le chargement ; elle a été consignée",
                     "hint": "réessayez ; si elle persiste, signalez-la avec l'identifiant de tâche",
+                    "message_en": "Unexpected error while loading; it has been logged",
+                    "hint_en": "try again; if it persists, report it with the job id",
                 },
             )
         finally:

@@ -328,3 +328,38 @@ def test_cli_ingests_from_a_url_and_upserts(
     missing_file = runner.invoke(cli, [*base, "ingest", "nope.csv", "--dataset", DATASET], env=env)
     assert missing_file.exit_code == 1
     assert "Fichier introuvable" in missing_file.output
+
+
+def test_cli_and_api_take_fixed_width_column_widths(
+    demo_instance: DemoInstance, client: TestClient
+) -> None:
+    from tests.conftest import SHARED_DATA
+
+    path = SHARED_DATA / "messy" / "laposte-fimoct-acheminement-fixed-width.txt"
+    runner = CliRunner()
+    base = ["--data-dir", str(demo_instance.settings.data_dir)]
+    env = {"BEFFROI_SECRET_KEY": demo_instance.settings.signing_key().decode()}
+    args = [*base, "ingest", str(path), "--dataset", DATASET]
+    done = runner.invoke(cli, [*args, "--widths", "5,4,8,11,8,5,38"], env=env)
+    assert done.exit_code == 0, done.output
+    assert "7 colonnes" in done.output
+    for bad in ("5,x", "0,3", ""):
+        refused = runner.invoke(cli, [*args, "--widths", bad], env=env)
+        assert refused.exit_code == 1, refused.output
+        assert "--widths 5,4,8,38" in refused.output
+    mixed = runner.invoke(cli, [*args, "--widths", "5,4", "--format", "csv"], env=env)
+    assert mixed.exit_code == 1
+    assert "--format fwf" in mixed.output
+
+    headers = bearer(client, EDITOR)
+    with path.open("rb") as handle:
+        response = client.post(
+            f"/api/v1/datasets/{DATASET}/uploads",
+            files={"file": (path.name, handle, "text/plain")},
+            data={"widths": "5,4,8,11,8,5,38"},
+            headers=headers,
+        )
+    job = wait_job(client, response.headers["location"], headers)
+    assert job["status"] == "succeeded", job
+    assert len(job["result"]["columns"]) == 7
+    assert job["result"]["dialect"]["format"] == "fwf"

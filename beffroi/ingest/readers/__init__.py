@@ -116,7 +116,7 @@ def _open(path: Path, options: ReadOptions, size: int, fmt: str, head: bytes) ->
     if fmt == "fwf":
         from beffroi.ingest.readers.fwf import open_fwf  # noqa: PLC0415
 
-        return open_fwf(path, options, size)
+        return open_fwf(path, options, size, options.widths)
     if fmt in {"xlsx", "xlsb", "xls", "ods"}:
         from beffroi.ingest.readers.excel import open_excel  # noqa: PLC0415
 

@@ -1,9 +1,9 @@
 """Fixed-width text, when declared (``ReadOptions.format = "fwf"``).
 
-``ReadOptions`` carries no column widths yet, so the columns are the runs of characters
-separated by positions that are blank on every line of the sample (a header record on the
-first line that does not follow the layout is skipped). Callers that know the layout pass
-``widths`` to :func:`open_fwf`. Values are stripped; empty ones are null.
+Without declared widths (``ReadOptions.widths``, ``beffroi ingest --widths 5,30,8``) the
+columns are the runs of characters separated by positions that are blank on every line of
+the sample (a header record on the first line that does not follow the layout is skipped).
+Values are stripped; empty ones are null.
 """
 
 from __future__ import annotations

@@ -17,6 +17,7 @@ from beffroi.catalog import versions as version_services
 from beffroi.catalog.models import DatasetVersion
 from beffroi.errors import InvalidInputError, PayloadTooLargeError
 from beffroi.ingest.fetch import check_url
+from beffroi.ingest.model import parse_widths
 from beffroi.jobs import job_view
 from beffroi.web.api.common import ERROR_RESPONSES
 from beffroi.web.deps import ActorDep, JobsDep, SessionDep, SettingsDep
@@ -107,6 +108,9 @@ def upload(
     delimiter: Annotated[str | None, Form()] = None,
     sheet: Annotated[str | None, Form()] = None,
     format: Annotated[str | None, Form()] = None,  # noqa: A002
+    widths: Annotated[
+        str | None, Form(description="Fixed-width file: column widths, e.g. 5,4,8,38.")
+    ] = None,
 ) -> JSONResponse:
     """Upload a file — or give the URL to fetch it from — as the next version (ingested in
     the background: follow the job).
@@ -148,7 +152,8 @@ def upload(
         "encoding": encoding,
         "delimiter": delimiter,
         "sheet": sheet,
-        "format": format,
+        "format": "fwf" if widths else format,
+        "widths": list(parse_widths(widths) or ()) or None,
     }
     job = jobs.submit_ingest(
         actor,

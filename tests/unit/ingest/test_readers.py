@@ -289,6 +289,21 @@ def test_fixed_width_when_declared() -> None:
     assert any("largeur fixe" in note for note in source.dialect.notes)
 
 
+def test_fixed_width_with_declared_widths() -> None:
+    path = DATA / "messy/laposte-fimoct-acheminement-fixed-width.txt"
+    # INSEE code (5) + filler (4) + 8 + 11 + date (8) + postal code (5) + name (38)
+    widths = (5, 4, 8, 11, 8, 5, 38)
+    source, table = read(path, format="fwf", widths=widths, header_row=None)
+    assert "largeurs de colonnes fournies" in source.dialect.notes
+    assert table.num_columns == len(widths)
+    first = rows(table)[1]  # the header record (line 1) does not follow the layout
+    values = list(first.values())
+    assert values[0] == "01001"  # an INSEE code keeps its leading zero
+    assert values[4] == "20180910"
+    assert values[5] == "01400"
+    assert values[6] == "L ABERGEMENT CLEMENCIAT"
+
+
 def test_dd_mm_yyyy_dates_stay_text() -> None:
     path = DATA / "schemas/scdl-subventions/examples/exemple_invalide_erreurs_cellules.csv"
     _, table = read(path)
