@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from beffroi.access import Actor
 from beffroi.access.reading import ReadableTable, readable_table, readable_tables
 from beffroi.errors import InvalidInputError
+from beffroi.query import exports
 from beffroi.query import records as rec
 from beffroi.query.engine import ROW_COLUMN, Column, QueryDatabase, View, engine_for
 from beffroi.settings import Settings
@@ -234,17 +235,28 @@ def sql_batches(
     return database.stream(checked, timeout=settings.query_timeout_seconds * 10)
 
 
-def records_batches(
+@dataclass(slots=True)
+class ExportFile:
+    """An export ready to stream: its name, media type and bytes."""
+
+    filename: str
+    media_type: str
+    chunks: Iterator[bytes]
+
+
+def export_records(
     session: Session,
     actor: Actor,
     settings: Settings,
     slug: str,
     params: Iterable[tuple[str, str]],
+    fmt: exports.Format,
     *,
     version: int | None = None,
-) -> tuple[View, pa.Schema, Iterator[pa.RecordBatch]]:
-    """Every record matching a records query (filters, q, sort, select; no paging),
-    streamed in upload order unless sorted."""
+) -> ExportFile:
+    """Every record matching a records query (filters, q, sort, select; no paging) in a
+    file format, streamed in upload order unless sorted. Without parameters: the whole
+    version."""
     query = rec.parse(
         params,
         default_limit=1,
@@ -264,10 +276,44 @@ def records_batches(
     columns = compiler.selected(query)
     order = ", ".join(f"{_q(c.name)} {'DESC' if d else 'ASC'} NULLS LAST" for c, d in keys)
     order = f"{order}, {ROW_COLUMN}" if order else ROW_COLUMN
-    listed = ", ".join(_q(c.name) for c in columns)
-    sql = f"SELECT {listed} FROM {_rows_source(view)} WHERE {where} ORDER BY {order}"  # noqa: S608
+    sql = (
+        f"SELECT {exports.projection(columns, fmt)} FROM {_rows_source(view)} "  # noqa: S608
+        f"WHERE {where} ORDER BY {order}"
+    )
+    if fmt.name in {"json", "ndjson"}:
+        sql = exports.json_projection(sql)
+    if fmt.name == "xlsx":
+        [(count,)] = database.rows(*_args(compiler.count(query)))
+        if count > exports.XLSX_MAX_ROWS:
+            raise InvalidInputError(
+                f"Trop de lignes pour un classeur Excel : {count} (1 048 575 au plus)",
+                hint="exportez en CSV ou en Parquet, ou filtrez les lignes",
+            )
     schema, batches = database.stream(sql, values, timeout=settings.query_timeout_seconds * 10)
-    return view, schema, batches
+    suffix = "" if view.table.published else f"-v{view.table.version}"
+    return ExportFile(
+        filename=f"{view.table.slug}{suffix}.{fmt.extension}",
+        media_type=fmt.media_type,
+        chunks=exports.write(fmt, schema, batches),
+    )
+
+
+def export_sql(
+    session: Session, actor: Actor, settings: Settings, sql: str, fmt: exports.Format
+) -> ExportFile:
+    """A SQL query's whole result (no row limit) in a file format, streamed."""
+    database = _database(settings, readable_tables(session, actor))
+    checked = database.check(sql)
+    columns = database.describe(checked)
+    shaped = f"SELECT {exports.projection(columns, fmt)} FROM ({checked}) t"  # noqa: S608
+    if fmt.name in {"json", "ndjson"}:
+        shaped = exports.json_projection(checked)
+    schema, batches = database.stream(shaped, timeout=settings.query_timeout_seconds * 10)
+    return ExportFile(
+        filename=f"requete.{fmt.extension}",
+        media_type=fmt.media_type,
+        chunks=exports.write(fmt, schema, batches),
+    )
 
 
 def fields_of(columns: list[Column]) -> list[dict[str, str]]:

@@ -6,6 +6,7 @@ from beffroi.web.api import (
     ckan,
     datasets,
     dcat,
+    exports,
     health,
     jobs,
     organizations,
@@ -26,3 +27,4 @@ router.include_router(ckan.router)
 router.include_router(records.router, prefix="/api/v1")
 router.include_router(validate_api.router, prefix="/api/v1")
 router.include_router(sql.router, prefix="/api/v1")
+router.include_router(exports.router, prefix="/api/v1")

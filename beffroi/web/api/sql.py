@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
 from beffroi.query import service
@@ -43,3 +43,22 @@ def run_sql(
         "links": {"self": str(request.url)},
     }
     return JSONResponse(payload)
+
+
+@router.post("/sql/export.{fmt}", response_class=StreamingResponse)
+def export_sql(
+    fmt: str,
+    body: SqlRequest,
+    session: SessionDep,
+    actor: ActorDep,
+    settings: SettingsDep,
+    excel_fr: bool = False,
+) -> StreamingResponse:
+    """The whole result of a read-only query as a file (no row limit), streamed."""
+    from beffroi.query.exports import export_format  # noqa: PLC0415
+    from beffroi.web.api.exports import download  # noqa: PLC0415
+
+    result = service.export_sql(
+        session, actor, settings, body.sql, export_format(fmt, excel_fr=excel_fr)
+    )
+    return download(result)
