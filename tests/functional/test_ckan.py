@@ -18,7 +18,7 @@ from fastapi.testclient import TestClient
 
 from beffroi.cli import cli
 from tests.conftest import SHARED_DATA
-from tests.functional.conftest import bearer
+from tests.functional.conftest import DemoInstance, bearer
 from tests.functional.test_serve import free_port, wait_for_health
 
 PUBLIC = {
@@ -225,6 +225,18 @@ def test_ckanapi_client_search_show_and_resources(live: str) -> None:
         with pytest.raises(ckanapi.SearchQueryError):
             site.action.package_search(fq="colour:blue")
         assert "lorient-agglomeration" in site.action.organization_list()
+        rows = site.action.datastore_search(
+            resource_id=csv["id"], filters={"notificationUE": False}, limit=5, sort="montant asc"
+        )
+        assert rows["total"] == 11
+        assert len(rows["records"]) == 5
+        amounts = [r["montant"] for r in rows["records"]]
+        assert amounts == sorted(amounts)
+        counted = site.action.datastore_search_sql(
+            sql=f'SELECT "notificationUE" AS n, count(*) AS c FROM "{csv["id"]}" '  # noqa: S608
+            "GROUP BY 1 ORDER BY 1"
+        )
+        assert counted["records"] == [{"n": False, "c": 11}, {"n": True, "c": 18}]
 
 
 @pytest.mark.slow
@@ -246,3 +258,91 @@ def test_ckanapi_cli_package_search(live: str) -> None:
     result = json.loads(completed.stdout)
     assert result["count"] == 2
     assert [p["name"] for p in result["results"]] == ["bornes-recharge-vehicules-electriques"]
+
+
+# ---------------------------------------------------------------- DataStore
+
+
+def _published_csv(client: TestClient, demo_instance: DemoInstance) -> str:
+    result = CliRunner().invoke(
+        cli,
+        ["--data-dir", str(demo_instance.settings.data_dir), "ingest", str(UPLOAD),
+         "--dataset", "subventions-associations", "--publish"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    package = action(client, "package_show", id="subventions-associations")["result"]
+    csv = next(r for r in package["resources"] if r["format"] == "CSV")
+    assert csv["datastore_active"] is True
+    return str(csv["id"])
+
+
+def search(client: TestClient, **params: object) -> dict:
+    response = client.post("/api/3/action/datastore_search", json=params)
+    return {"status": response.status_code, **response.json()}
+
+
+def test_datastore_search(client: TestClient, demo_instance: DemoInstance) -> None:
+    resource = _published_csv(client, demo_instance)
+    everything = search(client, resource_id=resource)["result"]
+    assert everything["total"] == 29
+    assert everything["total_was_estimated"] is False
+    assert len(everything["records"]) == 29
+    assert everything["records"][0]["_id"] == 1
+    assert everything["fields"][0] == {"id": "_id", "type": "int"}
+    types = {f["id"]: f["type"] for f in everything["fields"]}
+    assert types["montant"] == "numeric"
+    assert types["dateConvention"] == "date"
+    assert types["notificationUE"] == "bool"  # « oui » / « non » read as booleans
+    oui = search(client, resource_id=resource, filters={"notificationUE": True})["result"]
+    assert oui["total"] == 18
+    cash = search(client, resource_id=resource, filters={"nature": "aide en numéraire"})
+    assert cash["result"]["total"] == 27
+    both = search(client, resource_id=resource, filters={"montant": [120000, "33000"]})
+    assert both["result"]["total"] == 3
+    nature = search(client, resource_id=resource, q={"nature": "en nature"})["result"]
+    assert nature["total"] == 2
+    top = search(
+        client, resource_id=resource, fields=["montant", "notificationUE"],
+        sort="montant desc", limit=1,
+    )["result"]  # fmt: skip
+    assert [r["montant"] for r in top["records"]] == [460000.0]
+    assert set(top["records"][0]) == {"montant", "notificationUE"}  # no _id unless asked
+    distinct = search(client, resource_id=resource, fields="notificationUE", distinct=True)
+    assert sorted(r["notificationUE"] for r in distinct["result"]["records"]) == [False, True]
+    assert distinct["result"]["total"] == 2
+    page = search(client, resource_id=resource, limit=10, offset=20, include_total=False)
+    assert len(page["result"]["records"]) == 9
+    assert "total" not in page["result"]
+    assert "offset=30" in page["result"]["_links"]["next"]
+    by_get = action(client, "datastore_search", resource_id=resource, filters='{"nature": "x"}')
+    assert by_get["result"]["total"] == 0
+
+
+def test_datastore_errors(client: TestClient, demo_instance: DemoInstance) -> None:
+    resource = _published_csv(client, demo_instance)
+    unknown = search(client, resource_id=resource, filters={"couleur": "bleu"})
+    assert unknown["status"] == 409
+    assert unknown["error"]["__type"] == "Validation Error"
+    assert "montant" in unknown["error"]["hint"]
+    missing = search(client, resource_id="ds-999999-csv")
+    assert missing["status"] == 404
+    no_data = action(client, "package_show", id="arbres-alignement")["result"]["id"]
+    assert search(client, resource_id=f"{no_data}-csv")["status"] == 404
+
+
+def test_datastore_search_sql(client: TestClient, demo_instance: DemoInstance) -> None:
+    resource = _published_csv(client, demo_instance)
+    sql = f'SELECT count(*) AS n FROM "{resource}" WHERE "notificationUE"'  # noqa: S608
+    answer = action(client, "datastore_search_sql", sql=sql)
+    assert answer["success"] is True, answer
+    assert answer["result"]["records"] == [{"n": 18}]
+    assert answer["result"]["fields"] == [{"id": "n", "type": "int"}]
+    by_slug = action(
+        client,
+        "datastore_search_sql",
+        sql='SELECT max(montant) AS m FROM "subventions-associations"',
+    )
+    assert by_slug["result"]["records"] == [{"m": 460000.0}]
+    hostile = action(client, "datastore_search_sql", sql="SELECT * FROM read_csv('/etc/passwd')")
+    assert hostile["success"] is False
+    assert hostile["status"] in {400, 409}

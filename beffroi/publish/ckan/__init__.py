@@ -5,6 +5,12 @@ body) and returns its ``result``; errors are Beffroi errors whose ``details["cka
 names CKAN's ``__type`` (``Not Found Error``, ``Validation Error``, ``Search Query Error``…).
 """
 
-from beffroi.publish.ckan.actions import ACTIONS, CKAN_VERSION, call, ckan_error_type
+from beffroi.publish.ckan.actions import (
+    ACTIONS,
+    ALL_ACTIONS,
+    CKAN_VERSION,
+    call,
+    ckan_error_type,
+)
 
-__all__ = ["ACTIONS", "CKAN_VERSION", "call", "ckan_error_type"]
+__all__ = ["ACTIONS", "ALL_ACTIONS", "CKAN_VERSION", "call", "ckan_error_type"]

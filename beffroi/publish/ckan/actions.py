@@ -24,7 +24,8 @@ from beffroi.catalog.services import get_organization
 from beffroi.catalog.vocabularies import THEMES
 from beffroi.errors import BeffroiError, InvalidInputError, NotFoundError, UserError
 from beffroi.publish import public
-from beffroi.publish.ckan import shapes
+from beffroi.publish.ckan import datastore, shapes
+from beffroi.settings import Settings
 
 CKAN_VERSION: Final = "2.10.0"  # the Action API version whose shapes are served
 ROWS_DEFAULT: Final = 10
@@ -402,7 +403,7 @@ def tag_list(session: Session, base_url: str, params: Params) -> list[Any]:  # n
 def help_show(session: Session, base_url: str, params: Params) -> str:  # noqa: ARG001
     """The documentation of one action."""
     name = _required(params, "name")
-    action = ACTIONS.get(name)
+    action: Callable[..., Any] | None = ACTIONS.get(name) or DATASTORE_ACTIONS.get(name)
     if action is None:
         raise unknown_action(name)
     return (action.__doc__ or name).strip()
@@ -412,7 +413,7 @@ def unknown_action(name: str) -> UserError:
     """The error for an action this API does not serve."""
     return UserError(
         f"Action name not known: {name}",
-        hint=f"actions servies (lecture seule) : {', '.join(sorted(ACTIONS))}",
+        hint=f"actions servies (lecture seule) : {', '.join(sorted(ALL_ACTIONS))}",
         details={"ckan_type": "Bad Request"},
     )
 
@@ -431,12 +432,29 @@ ACTIONS: Final[dict[str, Action]] = {
 }
 
 
-def call(session: Session, base_url: str, name: str, params: Params) -> Any:
-    """Run one action and return its ``result``."""
+DATASTORE_ACTIONS: Final[dict[str, Callable[[Session, Settings, Params], Any]]] = {
+    "datastore_search": datastore.datastore_search,
+    "datastore_search_sql": datastore.datastore_search_sql,
+}
+ALL_ACTIONS: Final = frozenset(ACTIONS) | frozenset(DATASTORE_ACTIONS)
+
+
+def call(
+    session: Session,
+    base_url: str,
+    name: str,
+    params: Params,
+    *,
+    settings: Settings | None = None,
+) -> Any:
+    """Run one action and return its ``result`` (DataStore actions need the ``settings`` of
+    the query engine)."""
+    if name in DATASTORE_ACTIONS and settings is not None:
+        return DATASTORE_ACTIONS[name](session, settings, params)
     action = ACTIONS.get(name)
     if action is None:
         raise unknown_action(name)
     return action(session, base_url, params)
 
 
-__all__ = ["ACTIONS", "CKAN_VERSION", "call", "ckan_error_type"]
+__all__ = ["ACTIONS", "ALL_ACTIONS", "CKAN_VERSION", "DATASTORE_ACTIONS", "call", "ckan_error_type"]

@@ -119,7 +119,8 @@ def resource_dicts(dataset: Dataset, base_url: str) -> list[dict[str, Any]]:
                 "size": None,
                 "hash": "",
                 "resource_type": "datapackage" if fmt is formats.DATAPACKAGE else "file",
-                "datastore_active": False,
+                # table downloads are queryable with datastore_search / datastore_search_sql
+                "datastore_active": fmt is not formats.DATAPACKAGE,
             }
         )
     return resources

@@ -28,17 +28,20 @@ _STATUS = {
 }
 _DESCRIPTION = (
     "CKAN Action API v3 (read-only, public datasets): "
-    + ", ".join(sorted(ckan.ACTIONS))
+    + ", ".join(sorted(ckan.ALL_ACTIONS))
     + ". Parameters as a query string (GET) or a JSON object (POST)."
 )
 
 
-def _answer(request: Request, session: SessionDep, base_url: str, name: str, params: Any) -> Any:
+def _answer(
+    request: Request, session: SessionDep, settings: SettingsDep, name: str, params: Any
+) -> Any:
+    base_url = settings.base_url
     help_url = f"{base_url}/api/3/action/help_show?name={name}"
     if not isinstance(params, dict):
         params = {}
     try:
-        result = ckan.call(session, base_url, name, params)
+        result = ckan.call(session, base_url, name, params, settings=settings)
     except BeffroiError as error:
         kind = ckan.ckan_error_type(error)
         status = _STATUS.get(kind, 400 if isinstance(error, UserError) else 500)
@@ -67,7 +70,7 @@ def _register(prefix: str, *, in_schema: bool) -> None:
         params: dict[str, Any] = {}
         for key, value in request.query_params.multi_items():
             params[key] = [*params[key], value] if key in params and key == "facet.field" else value
-        return _answer(request, session, settings.base_url, name, params)
+        return _answer(request, session, settings, name, params)
 
     @router.post(
         f"{prefix}/{{name}}",
@@ -84,7 +87,7 @@ def _register(prefix: str, *, in_schema: bool) -> None:
         body: Annotated[dict[str, Any] | None, Body()] = None,
     ) -> Any:
         """Run a CKAN action with a JSON object of parameters."""
-        return _answer(request, session, settings.base_url, name, body or {})
+        return _answer(request, session, settings, name, body or {})
 
 
 _register("/api/3/action", in_schema=True)
