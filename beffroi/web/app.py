@@ -16,6 +16,7 @@ from beffroi.jobs import JobRunner, recover_interrupted
 from beffroi.settings import Settings, load_settings
 from beffroi.web import errors
 from beffroi.web.api import router as api_router
+from beffroi.web.limits import MULTIPART_MARGIN, BodyLimitMiddleware
 from beffroi.web.pages import router as pages_router
 from beffroi.web.security import SecurityHeadersMiddleware
 
@@ -64,5 +65,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             swagger_favicon_url="/static/favicon.svg",
         )
 
+    app.add_middleware(
+        BodyLimitMiddleware, max_bytes=settings.upload_max_mb * 1024 * 1024 + MULTIPART_MARGIN
+    )
     app.add_middleware(SecurityHeadersMiddleware)
     return app
