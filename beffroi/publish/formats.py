@@ -65,13 +65,21 @@ def has_geometry(version: DatasetVersion) -> bool:
     return bool(kinds & {"geometry", "geojson"})
 
 
+def served(fmt: ExportFormat) -> bool:
+    """Whether the export endpoints of the query engine serve this format."""
+    from beffroi.query.exports import FORMATS  # noqa: PLC0415 - DuckDB only when needed
+
+    return fmt.ext in FORMATS
+
+
 def export_formats(dataset: Dataset) -> list[ExportFormat]:
-    """The table downloads of a dataset's published version (none without one)."""
+    """The table downloads of a dataset's published version (none without one): the
+    formats the export endpoints serve, GeoJSON only for a version with a geometry."""
     version = dataset.published_version
     if version is None:
         return []
-    formats = list(TABLE_FORMATS)
-    if has_geometry(version):
+    formats = [f for f in TABLE_FORMATS if served(f)]
+    if has_geometry(version) and served(GEOJSON):
         formats.append(GEOJSON)
     return formats
 

@@ -4,17 +4,20 @@ and the shape data.gouv.fr's harvester (udata) reads."""
 from __future__ import annotations
 
 import pytest
+from click.testing import CliRunner
 from fastapi.testclient import TestClient
 from rdflib import Graph, URIRef
 from rdflib.namespace import DCTERMS, FOAF, RDF
 
+from beffroi.cli import cli
 from beffroi.publish.dcat.vocab import DCAT, HYDRA
 from tests.conftest import SHARED_DATA
-from tests.functional.conftest import bearer
+from tests.functional.conftest import DemoInstance, bearer
 from tests.unit.publish.shacl import validate
 
 BASE = "http://127.0.0.1:8000"  # the default base_url of the test instances
 UDATA = SHARED_DATA / "dcat" / "udata-harvest-fixtures"
+UPLOAD = SHARED_DATA / "schemas" / "scdl-subventions" / "examples" / "exemple_valide.csv"
 PARSERS = {
     "text/turtle": "turtle",
     "application/ld+json": "json-ld",
@@ -136,3 +139,23 @@ def test_catalogue_speaks_what_data_gouv_fr_publishes_and_harvests(client: TestC
     for kind, terms in wanted.items():
         assert terms <= _terms(udata, kind), kind  # the fixture really uses them
         assert terms <= _terms(ours, kind), kind
+
+
+def test_every_distribution_downloads(client: TestClient, demo_instance: DemoInstance) -> None:
+    """Published data: each DCAT distribution's downloadURL answers, through the exports."""
+    result = CliRunner().invoke(
+        cli,
+        ["--data-dir", str(demo_instance.settings.data_dir), "ingest", str(UPLOAD), "--dataset",
+         "stationnement-cyclable", "--publish"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    graph = parse(client.get("/catalog.ttl").text, "text/turtle")
+    assert validate(graph).violations == []
+    urls = {str(o) for o in graph.objects(None, DCAT.downloadURL)}
+    assert len(urls) >= 5
+    for url in sorted(urls):
+        response = client.get(url.removeprefix(BASE))
+        assert response.status_code == 200, (url, response.text[:300])
+    csv_url = next(u for u in urls if u.endswith("export.csv"))
+    lines = client.get(csv_url.removeprefix(BASE)).text.splitlines()
+    assert len(lines) == 1 + 29  # header and every row of the published version
