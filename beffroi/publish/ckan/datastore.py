@@ -134,8 +134,8 @@ class _Search:
                 params += [None if v is None else _text(v) for v in values]
         if isinstance(q, dict):
             for name, text in q.items():
-                column = quote(self.column(str(name), "q").name)
-                parts.append(f"contains(lower(CAST({column} AS VARCHAR)), ?)")
+                quoted = quote(self.column(str(name), "q").name)
+                parts.append(f"contains(lower(CAST({quoted} AS VARCHAR)), ?)")
                 params.append(_text(text).lower())
         elif q not in (None, ""):
             columns = [quote(c.name) for c in self.view.columns]
