@@ -35,6 +35,8 @@ def load_declared_schema(path: Path) -> dict[str, dict[str, Any]]:
         raise InvalidInputError(
             f"Schéma illisible : {path} ({exc})",
             hint="indiquez un fichier Table Schema JSON (schema.json)",
+            message_en=f"Unreadable schema: {path} ({exc})",
+            hint_en="give a Table Schema JSON file (schema.json)",
         ) from exc
     fields = descriptor.get("fields") if isinstance(descriptor, dict) else None
     if not isinstance(fields, list) or not all(
@@ -43,6 +45,8 @@ def load_declared_schema(path: Path) -> dict[str, dict[str, Any]]:
         raise InvalidInputError(
             f"{path} n'est pas un Table Schema : liste « fields » de champs nommés attendue",
             hint="voir https://specs.frictionlessdata.io/table-schema/",
+            message_en=f"{path} is not a Table Schema: a list « fields » of named fields expected",
+            hint_en="see https://specs.frictionlessdata.io/table-schema/",
         )
     return {f["name"]: f for f in fields}
 
@@ -64,7 +68,10 @@ def _key_option(value: str | None) -> list[str] | None:
     names = [name.strip() for name in value.split(",") if name.strip()]
     if not names:
         raise InvalidInputError(
-            "Clé vide", hint="--key colonne (ou plusieurs : --key code_insee,annee)"
+            "Clé vide",
+            hint="--key colonne (ou plusieurs : --key code_insee,annee)",
+            message_en="Empty key",
+            hint_en="--key column (or several: --key code_insee,annee)",
         )
     return names
 
@@ -132,12 +139,17 @@ def ingest(
         primary_key = declared_primary_key(schema_path)
     if primary_key is not None and mode != "upsert":
         raise InvalidInputError(
-            "--key ne sert qu'avec --mode upsert", hint="ajoutez --mode upsert ou retirez --key"
+            "--key ne sert qu'avec --mode upsert",
+            hint="ajoutez --mode upsert ou retirez --key",
+            message_en="--key only applies to --mode upsert",
+            hint_en="add --mode upsert or remove --key",
         )
     if mode == "upsert" and primary_key is None:
         raise InvalidInputError(
             "Le mode upsert demande une clé",
             hint="indiquez --key colonne, ou un --schema qui déclare sa clé primaire (primaryKey)",
+            message_en="The upsert mode needs a key",
+            hint_en="give --key column, or a --schema that declares its primaryKey",
         )
     run = _IngestRun(ctx, slug, mode, primary_key, publish, declared)
     from beffroi.ingest.model import parse_widths  # noqa: PLC0415 - keep --help fast
@@ -151,6 +163,8 @@ def ingest(
         raise InvalidInputError(
             f"Fichier introuvable : {file}",
             hint="vérifiez le chemin, ou donnez une adresse http(s)://",
+            message_en=f"File not found: {file}",
+            hint_en="check the path, or give an http(s):// address",
         )
     run.from_path(path, path.name)
 
@@ -168,6 +182,8 @@ def _read_options(
         raise InvalidInputError(
             f"--widths ne s'applique qu'aux fichiers à largeur fixe, pas au format {fmt}",
             hint="retirez --widths, ou utilisez --format fwf",
+            message_en=f"--widths only applies to fixed-width files, not to the {fmt} format",
+            hint_en="remove --widths, or use --format fwf",
         )
     return ReadOptions(
         encoding=encoding,

@@ -70,6 +70,8 @@ def fetch(
         raise InvalidInputError(
             f"Le serveur distant a répondu {exc.code} {exc.reason} pour {url}",
             hint="vérifiez l'adresse (le fichier est-il public ?) ou téléversez le fichier",
+            message_en=f"The remote server answered {exc.code} {exc.reason} for {url}",
+            hint_en="check the address (is the file public?) or upload the file",
             details={"url": url, "status": exc.code},
         ) from None
     except (urllib.error.URLError, TimeoutError, OSError) as exc:
@@ -77,6 +79,8 @@ def fetch(
         raise ServiceUnavailableError(
             f"Téléchargement impossible depuis {url} : {reason}",
             hint="vérifiez l'adresse et que le serveur répond, puis réessayez",
+            message_en=f"Could not download {url}: {reason}",
+            hint_en="check the address and that the server answers, then try again",
             details={"url": url},
         ) from None
     with response:
@@ -97,6 +101,8 @@ def check_url(url: str, *, allow_private: bool = False) -> None:
         raise InvalidInputError(
             f"Adresse non prise en charge : {url!r}",
             hint="donnez une adresse http:// ou https:// complète",
+            message_en=f"Unsupported address: {url!r}",
+            hint_en="give a full http:// or https:// address",
             details={"url": url},
         )
     if parts.username or parts.password:
@@ -104,6 +110,9 @@ def check_url(url: str, *, allow_private: bool = False) -> None:
             "Adresse avec identifiants refusée",
             hint="les identifiants dans l'URL finiraient dans les journaux : publiez le fichier "
             "sans authentification ou téléversez-le",
+            message_en="Address with credentials refused",
+            hint_en="credentials in a URL would end up in the logs: publish the file without "
+            "authentication or upload it",
             details={"url": parts._replace(netloc=parts.hostname).geturl()},
         )
     if allow_private:
@@ -115,6 +124,8 @@ def check_url(url: str, *, allow_private: bool = False) -> None:
         raise InvalidInputError(
             f"Hôte introuvable : {parts.hostname} ({exc})",
             hint="vérifiez l'orthographe de l'adresse",
+            message_en=f"Unknown host: {parts.hostname} ({exc})",
+            hint_en="check the spelling of the address",
             details={"url": url},
         ) from None
     for info in infos:
@@ -124,6 +135,9 @@ def check_url(url: str, *, allow_private: bool = False) -> None:
                 f"Adresse interne refusée : {parts.hostname} ({address})",
                 hint="Beffroi ne télécharge que depuis des serveurs publics ; l'administrateur "
                 "peut autoriser les réseaux privés (BEFFROI_FETCH_ALLOW_PRIVATE_NETWORKS)",
+                message_en=f"Internal address refused: {parts.hostname} ({address})",
+                hint_en="Beffroi only downloads from public servers; the administrator may allow "
+                "private networks (BEFFROI_FETCH_ALLOW_PRIVATE_NETWORKS)",
                 details={"url": url, "address": str(address)},
             )
 
@@ -175,6 +189,8 @@ def _copy(
         raise ServiceUnavailableError(
             f"Téléchargement interrompu depuis {url} après {received} octets : {exc}",
             hint=f"réessayez (délai par lecture : {timeout:g} s)",
+            message_en=f"Download from {url} interrupted after {received} bytes: {exc}",
+            hint_en=f"try again (time limit per read: {timeout:g} s)",
             details={"url": url, "bytes": received},
         ) from None
     if received > max_bytes:
@@ -185,6 +201,8 @@ def _copy(
         raise ServiceUnavailableError(
             f"Téléchargement incomplet depuis {url} : {received} octets sur {total} annoncés",
             hint="réessayez ; si cela se répète, le serveur distant coupe la connexion",
+            message_en=f"Incomplete download from {url}: {received} of {total} bytes announced",
+            hint_en="try again; if it happens again, the remote server drops the connection",
             details={"url": url, "bytes": received},
         )
     return received
@@ -194,6 +212,8 @@ def _too_large(url: str, max_bytes: int) -> PayloadTooLargeError:
     return PayloadTooLargeError(
         f"Fichier distant de plus de {max_bytes // (1 << 20)} Mo refusé : {url}",
         hint="découpez le fichier ou demandez à l'administrateur de relever BEFFROI_UPLOAD_MAX_MB",
+        message_en=f"Remote file larger than {max_bytes // (1 << 20)} MB refused: {url}",
+        hint_en="split the file or ask the administrator to raise BEFFROI_UPLOAD_MAX_MB",
         details={"url": url, "limit": max_bytes},
     )
 

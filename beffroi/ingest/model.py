@@ -77,5 +77,7 @@ def parse_widths(value: str | None) -> tuple[int, ...] | None:
         raise InvalidInputError(
             f"Largeurs de colonnes invalides : {value!r}",
             hint="des nombres entiers positifs séparés par des virgules, ex. --widths 5,4,8,38",
+            message_en=f"Invalid column widths: {value!r}",
+            hint_en="positive whole numbers separated by commas, e.g. --widths 5,4,8,38",
         )
     return tuple(int(part) for part in parts)

@@ -104,6 +104,9 @@ def ingest_file(
                 "Une écriture précédente a été interrompue : la table stockée ne correspond "
                 "plus à la dernière version enregistrée",
                 hint="chargez une version complète (mode replace) pour repartir d'un état sûr",
+                message_en="An earlier write was interrupted: the stored table no longer "
+                "matches the last recorded version",
+                hint_en="load a complete version (mode replace) to start again from a safe state",
             )
 
     source = open_table(path, options or ReadOptions())

@@ -126,6 +126,9 @@ def upload(
             "Donnez soit un fichier (file), soit une adresse (url)",
             hint="envoyez le fichier en multipart dans le champ « file », ou son adresse "
             "http(s) dans le champ « url »",
+            message_en="Give either a file (file) or an address (url)",
+            hint_en="send the file as multipart in the « file » field, or its http(s) address in "
+            "the « url » field",
         )
     job_id, directory = jobs.new_upload_dir()
     try:
@@ -174,10 +177,15 @@ def _upload_key(mode: str, key: str | None) -> list[str] | None:
         raise InvalidInputError(
             "Le mode upsert demande une clé",
             hint="indiquez key=colonne (ou plusieurs : key=code_insee,annee)",
+            message_en="The upsert mode needs a key",
+            hint_en="give key=column (or several: key=code_insee,annee)",
         )
     if names and mode != "upsert":
         raise InvalidInputError(
-            "La clé (key) ne sert qu'avec mode=upsert", hint="ajoutez mode=upsert ou retirez key"
+            "La clé (key) ne sert qu'avec mode=upsert",
+            hint="ajoutez mode=upsert ou retirez key",
+            message_en="The key only applies to mode=upsert",
+            hint_en="add mode=upsert or remove key",
         )
     return names or None
 
