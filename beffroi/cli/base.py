@@ -6,7 +6,7 @@ import getpass
 import json
 import os
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,6 +14,7 @@ from typing import IO, Any
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -25,24 +26,51 @@ from beffroi.settings import Settings, load_settings
 EXIT_USER_ERROR = 1
 EXIT_TRANSIENT = 75  # EX_TEMPFAIL: try again later
 
+LANGUAGES = ("fr", "en")
+LANG_ENV = "BEFFROI_LANG"
+
+# Labels of the error lines, per language (French typography: a space before the colon).
+_LABELS = {
+    "fr": ("Erreur :", "→ Pour corriger :", " :"),
+    "en": ("Error:", "→ To fix:", ":"),
+}
+
+
+def cli_language(explicit: str | None = None, environ: Mapping[str, str] | None = None) -> str:
+    """The language of messages: ``--lang``/``BEFFROI_LANG``, else the POSIX locale
+    (``LC_ALL``, then ``LC_MESSAGES``, then ``LANG``) when it starts with ``en``, else French."""
+    if explicit and explicit.lower() in LANGUAGES:
+        return explicit.lower()
+    env = os.environ if environ is None else environ
+    for name in ("LC_ALL", "LC_MESSAGES", "LANG"):
+        value = env.get(name)
+        if value:  # the first one set decides, as in setlocale(3)
+            return "en" if value.lower().startswith("en") else "fr"
+    return "fr"
+
 
 class CliError(click.ClickException):
     """A Beffroi error, rendered for a terminal: message, then how to fix it."""
 
     exit_code = EXIT_USER_ERROR
 
-    def __init__(self, error: BeffroiError) -> None:
-        super().__init__(error.message)
+    def __init__(self, error: BeffroiError, lang: str = "fr") -> None:
+        super().__init__(error.localized(lang)[0])
         self.error = error
+        self.lang = lang
 
     def show(self, file: IO[Any] | None = None) -> None:
         stream: IO[Any] = file if file is not None else sys.stderr
         console = Console(file=stream, highlight=False, soft_wrap=True)
-        console.print(f"[bold red]Erreur :[/] {self.error.message}", markup=True)
-        if self.error.hint:
-            console.print(f"[yellow]→ Pour corriger :[/] {self.error.hint}", markup=True)
+        message, hint = self.error.localized(self.lang)
+        error_label, hint_label, colon = _LABELS.get(self.lang, _LABELS["fr"])
+        console.print(f"[bold red]{error_label}[/] {escape(message)}", markup=True)
+        if hint:
+            console.print(f"[yellow]{hint_label}[/] {escape(hint)}", markup=True)
         for problem in self.error.details.get("errors", []):
-            console.print(f"  • {problem.get('field') or '-'} : {problem['message']}")
+            console.print(
+                f"  • {problem.get('field') or '-'}{colon} {problem['message']}", markup=False
+            )
 
 
 @dataclass
@@ -51,6 +79,7 @@ class CliContext:
 
     data_dir: Path | None = None
     debug: bool = False
+    lang: str = "fr"
     _settings: Settings | None = field(default=None, repr=False)
     _factory: sessionmaker[Session] | None = field(default=None, repr=False)
 
@@ -104,9 +133,11 @@ class TransientCliError(CliError):
     exit_code = EXIT_TRANSIENT
 
 
-def cli_error(error: BeffroiError) -> CliError:
-    """The terminal rendering of a Beffroi error, with the exit status of its kind."""
-    return TransientCliError(error) if error.transient else CliError(error)
+def cli_error(error: BeffroiError, lang: str | None = None) -> CliError:
+    """The terminal rendering of a Beffroi error, with the exit status of its kind (in
+    ``lang``; by default the language of the environment, see :func:`cli_language`)."""
+    chosen = lang or cli_language()
+    return TransientCliError(error, chosen) if error.transient else CliError(error, chosen)
 
 
 class BeffroiGroup(click.Group):
@@ -124,15 +155,17 @@ class BeffroiGroup(click.Group):
         except BeffroiError as exc:
             if _debug(ctx):
                 raise
-            raise cli_error(exc) from exc
+            raise cli_error(exc, _lang(ctx)) from exc
         except Exception as exc:
             if _debug(ctx):
                 raise
             unexpected = BeffroiError(
                 f"Erreur inattendue : {type(exc).__name__}: {exc}",
                 hint="relancez avec --debug pour le détail et signalez-la à l'équipe",
+                message_en=f"Unexpected error: {type(exc).__name__}: {exc}",
+                hint_en="run again with --debug for the details and report it to the team",
             )
-            raise cli_error(unexpected) from exc
+            raise cli_error(unexpected, _lang(ctx)) from exc
 
 
 def _silence_stdout() -> None:
@@ -149,6 +182,11 @@ def _debug(ctx: click.Context) -> bool:
     return bool(obj and obj.debug)
 
 
+def _lang(ctx: click.Context) -> str:
+    obj = ctx.find_object(CliContext)
+    return obj.lang if obj is not None else cli_language()
+
+
 pass_context = click.make_pass_decorator(CliContext)
 
 
@@ -160,11 +198,18 @@ pass_context = click.make_pass_decorator(CliContext)
     help="Dossier de l'instance (défaut : ./beffroi-data ; variable BEFFROI_DATA_DIR).",
 )
 @click.option("--debug", is_flag=True, help="Afficher la trace complète des erreurs.")
+@click.option(
+    "--lang",
+    type=click.Choice(LANGUAGES, case_sensitive=False),
+    envvar=LANG_ENV,
+    help="Langue des messages d'erreur (défaut : anglais si LC_ALL, LC_MESSAGES ou LANG "
+    "commence par « en », sinon français ; variable BEFFROI_LANG).",
+)
 @click.version_option(__version__, prog_name="beffroi")
 @click.pass_context
-def cli(ctx: click.Context, data_dir: Path | None, debug: bool) -> None:
+def cli(ctx: click.Context, data_dir: Path | None, debug: bool, lang: str | None) -> None:
     """Beffroi — plateforme de données mutualisée de l'intercommunalité."""
-    ctx.obj = CliContext(data_dir=data_dir, debug=debug)
+    ctx.obj = CliContext(data_dir=data_dir, debug=debug, lang=cli_language(lang))
 
 
 def print_rows(

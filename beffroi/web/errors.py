@@ -3,6 +3,13 @@
 API paths answer ``application/problem+json`` (RFC 9457) with ``type``, ``title``,
 ``status``, ``detail``, ``instance``, plus ``code`` and ``hint`` (and ``errors`` for
 invalid fields). Pages answer an HTML error page with the same content.
+
+Language: ``title``/``detail``/``hint`` are in English when the request asks for it
+(``?lang=en``, the pages' language cookie, else an ``Accept-Language`` whose first preferred
+language is ``en…``), in French otherwise (the instance's default locale when nothing is
+asked), and ``Content-Language`` says which. The other language's text travels along as
+extension members (RFC 9457 §3.2): ``detail_en``/``hint_en`` in a French answer when the
+error has English text, ``detail_fr``/``hint_fr`` in an English one.
 """
 
 from __future__ import annotations
@@ -23,26 +30,74 @@ from beffroi.errors import (
     NotFoundError,
     UserError,
 )
+from beffroi.web.i18n import LANG_COOKIE, LOCALES
 
 logger = logging.getLogger("beffroi.web")
 
 PROBLEM_JSON = "application/problem+json"
 
 
+def preferred_language(accept_language: str | None) -> str | None:
+    """The first preferred language of an ``Accept-Language`` header (RFC 9110 §12.5.4),
+    lower-cased (``"en-gb"``); ``None`` when the header names none (absent, ``*`` only)."""
+    best: tuple[float, int, str] | None = None
+    for index, item in enumerate((accept_language or "").split(",")):
+        tag, _, params = item.strip().partition(";")
+        tag = tag.strip().lower()
+        quality = 1.0
+        for param in params.split(";"):
+            name, _, value = param.strip().partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        if not tag or tag == "*" or quality <= 0:
+            continue
+        key = (-quality, index, tag)  # highest quality first, then the order written
+        if best is None or key < best:
+            best = key
+    return best[2] if best else None
+
+
+def error_language(request: Request) -> str:
+    """``"en"`` or ``"fr"``: ``?lang=``, then the pages' cookie, then ``Accept-Language``,
+    then the instance's default locale (French)."""
+    asked = request.query_params.get("lang") or request.cookies.get(LANG_COOKIE)
+    if asked in LOCALES:
+        return str(asked)
+    preferred = preferred_language(request.headers.get("accept-language"))
+    if preferred is not None:
+        return "en" if preferred.startswith("en") else "fr"
+    settings = getattr(request.app.state, "settings", None)
+    default = getattr(settings, "default_locale", "fr")
+    return default if default in LOCALES else "fr"
+
+
 def problem(request: Request, error: BeffroiError, status: int | None = None) -> dict[str, Any]:
-    """The problem+json body of an error."""
+    """The problem+json body of an error, in the language the request prefers."""
+    lang = error_language(request)
+    detail, hint = error.localized(lang)
     body: dict[str, Any] = {
         "type": f"/docs/reference/errors#{error.code}",
-        "title": error.title,
+        "title": error.localized_title(lang),
         "status": status or error.status,
-        "detail": error.message,
+        "detail": detail,
         "instance": request.url.path,
         "code": error.code,
     }
-    if error.hint:
-        body["hint"] = error.hint
+    if hint:
+        body["hint"] = hint
     if "errors" in error.details:
         body["errors"] = error.details["errors"]
+    if lang == "en" and error.message_en:
+        body["detail_fr"] = error.message
+        if error.hint:
+            body["hint_fr"] = error.hint
+    elif lang != "en" and error.message_en:
+        body["detail_en"] = error.message_en
+        if error.hint_en:
+            body["hint_en"] = error.hint_en
     return body
 
 
@@ -55,11 +110,15 @@ def _wants_html(request: Request) -> bool:
 def render_error(request: Request, error: BeffroiError, status: int | None = None) -> Response:
     """Render an error for the surface that asked (JSON API or HTML page)."""
     code = status or error.status
-    headers = {"WWW-Authenticate": "Bearer"} if code == 401 else None
     if _wants_html(request):
         from beffroi.web.pages.rendering import render_error_page  # noqa: PLC0415
 
         return render_error_page(request, error, code)
+    # The language of ``detail``: English only when asked and the error has English text.
+    english = error_language(request) == "en" and bool(error.message_en)
+    headers = {"Content-Language": "en" if english else "fr", "Vary": "Accept-Language"}
+    if code == 401:
+        headers["WWW-Authenticate"] = "Bearer"
     return JSONResponse(
         problem(request, error, code), status_code=code, media_type=PROBLEM_JSON, headers=headers
     )
@@ -103,6 +162,8 @@ def install(app: FastAPI) -> None:
             f"Requête invalide — {summary}",
             hint="corrigez les champs signalés (voir /api/openapi.json)",
             details={"errors": errors},
+            message_en=f"Invalid request — {summary}",
+            hint_en="fix the fields listed (see /api/openapi.json)",
         )
         return render_error(request, error)
 
@@ -113,11 +174,15 @@ def install(app: FastAPI) -> None:
             error = NotFoundError(
                 f"Aucune ressource à l'adresse {request.url.path}",
                 hint="vérifiez l'adresse ; la liste des routes est dans /api/openapi.json",
+                message_en=f"No resource at {request.url.path}",
+                hint_en="check the address; the routes are listed in /api/openapi.json",
             )
         elif exc.status_code == 405:
             error = MethodNotAllowedError(
                 f"La méthode {request.method} n'est pas acceptée sur {request.url.path}",
                 hint="la liste des routes et de leurs méthodes est dans /api/openapi.json",
+                message_en=f"Method {request.method} is not allowed on {request.url.path}",
+                hint_en="the routes and their methods are listed in /api/openapi.json",
             )
         else:
             error = UserError(str(exc.detail))
@@ -135,5 +200,7 @@ def install(app: FastAPI) -> None:
         error = BeffroiError(
             "Une erreur inattendue est survenue ; elle a été consignée dans le journal",
             hint="réessayez ; si elle persiste, signalez-la à l'équipe données avec l'heure",
+            message_en="An unexpected error occurred; it has been logged",
+            hint_en="try again; if it persists, report it to the data team with the time",
         )
         return render_error(request, error)

@@ -14,10 +14,16 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from beffroi.errors import all_error_classes
+
 from .conftest import bearer
 
 REQUIRED = {"type", "title", "status", "detail", "instance", "code"}
-OPTIONAL = {"hint", "errors"}
+# The other language's text (RFC 9457 extension members): *_en in French answers, *_fr in
+# English ones, when the error has English text.
+OTHER_LANGUAGE = {"fr": {"detail_en", "hint_en"}, "en": {"detail_fr", "hint_fr"}}
+OPTIONAL = {"hint", "errors"} | OTHER_LANGUAGE["fr"] | OTHER_LANGUAGE["en"]
+LANGUAGES = {"fr": None, "en": "en-GB,en;q=0.9,fr;q=0.5"}
 VALID_BODY = {"title": "Aires de covoiturage", "publisher": "direction-mobilites"}
 
 
@@ -105,13 +111,15 @@ CASES = {
 
 
 @pytest.fixture
-def send(client: TestClient) -> Callable[[Case], Any]:
-    """Send a case's request (with a token of its user, if any)."""
+def send(client: TestClient) -> Callable[..., Any]:
+    """Send a case's request (with a token of its user, if any; in English when asked)."""
 
-    def _send(case: Case) -> Any:
+    def _send(case: Case, accept_language: str | None = None) -> Any:
         headers = dict(case.headers or {})
         if case.as_user:
             headers.update(bearer(client, case.as_user))
+        if accept_language:
+            headers["Accept-Language"] = accept_language
         return client.request(
             case.method, case.path, json=case.json, content=case.content, headers=headers
         )
@@ -119,9 +127,10 @@ def send(client: TestClient) -> Callable[[Case], Any]:
     return _send
 
 
+@pytest.mark.parametrize("lang", LANGUAGES)
 @pytest.mark.parametrize("case", CASES.values(), ids=CASES.keys())
-def test_every_error_has_the_one_shape(send: Callable[[Case], Any], case: Case) -> None:
-    response = send(case)
+def test_every_error_has_the_one_shape(send: Callable[..., Any], case: Case, lang: str) -> None:
+    response = send(case, LANGUAGES[lang])
     assert response.status_code == case.status, response.text
     assert response.headers["content-type"] == "application/problem+json"
     body = response.json()
@@ -137,6 +146,21 @@ def test_every_error_has_the_one_shape(send: Callable[[Case], Any], case: Case) 
     if "hint" in body:
         assert isinstance(body["hint"], str)
         assert body["hint"]
+    # Only the other language's members, each a non-empty text different from the answer's.
+    other = {key for key in body if key.endswith(("_en", "_fr"))}
+    assert other <= OTHER_LANGUAGE[lang], other
+    for key in other:
+        assert isinstance(body[key], str)
+        assert body[key]
+        assert body[key] != body[key.rpartition("_")[0]]
+    assert ("hint_en" in body or "hint_fr" in body) <= ("hint" in body)
+    # Content-Language names the language of ``detail``: English only when it was asked and
+    # the error has English text (its French then travels in detail_fr).
+    answered = "en" if "detail_fr" in body else "fr"
+    assert response.headers["content-language"] == answered
+    assert "accept-language" in response.headers["vary"].lower()
+    if lang == "en":
+        assert body["title"] == _english_title(case.code)
     assert "Traceback" not in response.text
     assert 'File "' not in response.text
     if case.status == 401:
@@ -146,7 +170,7 @@ def test_every_error_has_the_one_shape(send: Callable[[Case], Any], case: Case) 
 
 
 @pytest.mark.parametrize("name", [name for name, case in CASES.items() if case.status == 422])
-def test_validation_errors_list_each_field(send: Callable[[Case], Any], name: str) -> None:
+def test_validation_errors_list_each_field(send: Callable[..., Any], name: str) -> None:
     body = send(CASES[name]).json()
     assert isinstance(body["errors"], list)
     assert body["errors"]
@@ -161,14 +185,14 @@ def test_validation_errors_list_each_field(send: Callable[[Case], Any], name: st
             assert error["field"] in body["detail"]
 
 
-def test_body_validation_names_the_bad_fields(send: Callable[[Case], Any]) -> None:
+def test_body_validation_names_the_bad_fields(send: Callable[..., Any]) -> None:
     body = send(CASES["body validation"]).json()
     fields = {e["field"].split(".")[0] for e in body["errors"]}
     assert fields == {"license", "spatial"}
     assert "WTFPL" in body["detail"]
 
 
-def test_query_validation_names_the_parameter(send: Callable[[Case], Any]) -> None:
+def test_query_validation_names_the_parameter(send: Callable[..., Any]) -> None:
     body = send(CASES["query validation"]).json()
     assert [e["field"] for e in body["errors"]] == ["query.page"]
 
@@ -228,7 +252,7 @@ def test_405_lists_every_allowed_method(
 
 
 def test_problem_type_links_to_the_error_catalogue(
-    client: TestClient, send: Callable[[Case], Any]
+    client: TestClient, send: Callable[..., Any]
 ) -> None:
     one_per_code = {case.code: case for case in CASES.values()}
     for case in one_per_code.values():
@@ -237,3 +261,22 @@ def test_problem_type_links_to_the_error_catalogue(
         page = client.get(path, headers={"Accept": "text/html"})
         assert page.status_code == 200, problem_type
         assert f'id="{anchor}"' in page.text, problem_type
+
+
+def _english_title(code: str) -> str:
+    return next(cls.title_en for cls in all_error_classes() if cls.code == code)
+
+
+@pytest.mark.parametrize(
+    "name", ["unknown api route", "method not allowed", "body validation", "query type"]
+)
+def test_errors_raised_by_the_renderer_speak_both_languages(
+    send: Callable[..., Any], name: str
+) -> None:
+    french = send(CASES[name]).json()
+    english = send(CASES[name], "en").json()
+    assert english["detail"] == french["detail_en"]
+    assert english["detail_fr"] == french["detail"]
+    assert english["hint"] == french["hint_en"]
+    assert english["hint_fr"] == french["hint"]
+    assert english.get("errors") == french.get("errors")
