@@ -6,7 +6,9 @@ store writes are never visible: see ``beffroi.ingest.pipeline``)."""
 from __future__ import annotations
 
 import logging
+import os
 import shutil
+import socket
 import threading
 import time
 import uuid
@@ -54,10 +56,43 @@ def get_job(session: Session, actor: Actor, job_id: str) -> Job:
     return job
 
 
+def runner_id(pid: int | None = None) -> str | None:
+    """Who runs a job: ``host:pid:start`` (the start time tells a reused pid apart).
+
+    ``None`` when the process cannot be identified (no ``/proc``): its jobs are then
+    treated as other hosts' are, left alone.
+    """
+    pid = os.getpid() if pid is None else pid
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii")
+    except OSError:
+        return None
+    # Field 22 is the start time; the command name (field 2) may hold spaces: split after it.
+    start = stat.rsplit(")", 1)[-1].split()[19]
+    return f"{socket.gethostname()}:{pid}:{start}"
+
+
+def _runner_alive(runner: str) -> bool:
+    host, _, rest = runner.partition(":")
+    if host != socket.gethostname():
+        return True  # another machine's worker: not ours to judge
+    pid = rest.partition(":")[0]
+    return pid.isdigit() and runner_id(int(pid)) == runner
+
+
 def recover_interrupted(factory: sessionmaker[Session], uploads_dir: Path) -> int:
-    """Mark jobs left running by a crash or restart as failed; drop their upload files."""
+    """Mark jobs whose process died (a crash, a restart) as failed; drop their upload files.
+
+    Jobs of live processes — the other workers of ``beffroi serve --workers N``, which
+    start at the same time — are left running.
+    """
     with transaction(factory) as session:
-        stale = list(session.scalars(select(Job).where(Job.status.in_(["queued", "running"]))))
+        pending = session.scalars(select(Job).where(Job.status.in_(["queued", "running"])))
+        stale = [
+            job
+            for job in pending
+            if not (isinstance(runner := job.params.get("runner"), str) and _runner_alive(runner))
+        ]
         for job in stale:
             job.status = "failed"
             job.finished_at = utcnow()
@@ -117,7 +152,7 @@ class JobRunner:
                 status="queued",
                 created_by=actor.label,
                 actor_user_id=actor.user_id,
-                params={"dataset": slug, "file": name, **params},
+                params={"dataset": slug, "file": name, **params, "runner": runner_id()},
             )
             session.add(job)
         future = self._pool.submit(self._run_ingest, actor, slug, job_id, path, params, name)

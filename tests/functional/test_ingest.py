@@ -139,6 +139,46 @@ def test_interrupted_jobs_are_failed_at_start(demo_instance: DemoInstance) -> No
     app.state.engine.dispose()
 
 
+def test_jobs_of_live_workers_survive_another_worker_start(demo_instance: DemoInstance) -> None:
+    """``serve --workers 2``: the second worker's start must not fail the first one's jobs."""
+    import subprocess
+    import sys
+
+    from beffroi.jobs import runner_id
+
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    dead_runner = runner_id(child.pid)
+    child.kill()
+    child.wait()
+    jobs = {
+        "00000000-0000-0000-0000-00000000000a": runner_id(),  # this process: alive
+        "00000000-0000-0000-0000-00000000000b": dead_runner,  # its process is gone
+        "00000000-0000-0000-0000-00000000000c": "elsewhere.example:1:1",  # another machine
+    }
+    app = create_app(demo_instance.settings)
+    with transaction(app.state.session_factory) as session:
+        for job_id, runner in jobs.items():
+            session.add(
+                Job(
+                    id=job_id,
+                    kind="ingest",
+                    status="running",
+                    created_by="test",
+                    params={"runner": runner},
+                )
+            )
+    app.state.engine.dispose()
+    app = create_app(demo_instance.settings)  # what another worker does at start
+    with transaction(app.state.session_factory) as session:
+        states = {job_id: session.get(Job, job_id).status for job_id in jobs}  # type: ignore[union-attr]
+    app.state.engine.dispose()
+    assert states == {
+        "00000000-0000-0000-0000-00000000000a": "running",
+        "00000000-0000-0000-0000-00000000000b": "failed",
+        "00000000-0000-0000-0000-00000000000c": "running",
+    }
+
+
 def test_cli_ingest_versions_publish_rollback_and_diff(demo_instance: DemoInstance) -> None:
     runner = CliRunner()
     base = ["--data-dir", str(demo_instance.settings.data_dir)]
