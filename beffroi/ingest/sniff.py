@@ -348,7 +348,7 @@ def _refuse_other_scripts(sample: bytes, path: Path | None, *, undefined: bool) 
         "iso-8859-7 (grec) ou --encoding cp1251 (cyrillique), ou enregistrez-le en UTF-8.",
         path,
         message_en="Unrecognised file encoding: it is neither UTF-8 nor a Western European "
-        f"encoding; it might be {guess}{maybe_en} (uncertain guess).",
+        f"encoding; it might be {guess}{maybe_en}, but this guess is uncertain.",
         hint_en=f"Run again with the file's encoding, for example --encoding {guess}, "
         "--encoding iso-8859-7 (Greek) or --encoding cp1251 (Cyrillic), or save it as UTF-8.",
         value=guess,

@@ -138,7 +138,9 @@ class JsonText:
             except json.JSONDecodeError as error:
                 incomplete = error.msg.startswith("Unterminated") or error.pos >= len(self.buf) - 8
                 if self.eof or not incomplete:
-                    raise self.error(_french(error.msg), error.msg, at=error.pos) from None
+                    raise self.error(
+                        _french(error.msg), _english(error.msg), at=error.pos
+                    ) from None
                 if len(self.buf) - self.pos > sniff.MAX_LINE_BYTES:
                     raise self.error(
                         f"valeur de plus de {sniff.MAX_LINE_BYTES // (1 << 20)} Mo",
@@ -235,6 +237,23 @@ def _french(message: str) -> str:
     return known.get(message, message)
 
 
+def _english(message: str) -> str:
+    """Python's JSON messages in plain English (``Expecting value`` → ``a value was
+    expected``); others as they are."""
+    known = {
+        "Expecting value": "a value was expected",
+        "Expecting ',' delimiter": "a comma was expected",
+        "Expecting ':' delimiter": "a colon was expected",
+        "Expecting property name enclosed in double quotes": (
+            "a property name in double quotes was expected"
+        ),
+        "Unterminated string starting at": "a string is never closed",
+        "Extra data": "extra data after the end",
+        "Invalid control character at": "a control character inside a string",
+    }
+    return known.get(message, message)
+
+
 def ndjson_lines(path: Path, guess: EncodingGuess, counter: list[int]) -> Iterator[Any]:
     """The values of a JSON-lines file (blank lines skipped; RS separators of RFC 8142 too)."""
     with path.open("rb") as raw:
@@ -270,7 +289,7 @@ def ndjson_lines(path: Path, guess: EncodingGuess, counter: list[int]) -> Iterat
                         "Chaque ligne doit être une valeur JSON complète (format NDJSON).",
                         path,
                         message_en=f"Invalid JSON on line {number}, column {error.colno}: "
-                        f"{error.msg}.",
+                        f"{_english(error.msg)}.",
                         hint_en="Each line must be a complete JSON value (NDJSON format).",
                         line=number,
                         column=error.colno,

@@ -314,8 +314,7 @@ def test_encoding_error_gives_the_same_fix_in_english(
 def test_json_errors_keep_line_and_column_in_english() -> None:
     error = _fail(SHARED_DATA / "frictionless-fixtures/invalid.json", {})
     assert (error.details["line"], error.details["column"]) == (2, 5)
-    assert error.message_en is not None
-    assert error.message_en.startswith("Invalid JSON on line 2, column 5: ")
+    assert error.message_en == "Invalid JSON on line 2, column 5: a value was expected."
 
 
 def test_sniffing_errors_are_bilingual() -> None:
