@@ -30,7 +30,7 @@ from beffroi.errors import (
     NotFoundError,
     UserError,
 )
-from beffroi.web.i18n import LANG_COOKIE, LOCALES
+from beffroi.web.i18n import LANG_COOKIE, LOCALES, negotiate
 
 logger = logging.getLogger("beffroi.web")
 
@@ -107,13 +107,31 @@ def _wants_html(request: Request) -> bool:
     return "text/html" in request.headers.get("accept", "")
 
 
+def _in_page_language(request: Request, error: BeffroiError) -> BeffroiError:
+    """The error as the HTML page shows it: its English text on an English page.
+
+    The page template shows ``message`` and ``hint``; an English page (same choice as every
+    page: ``?lang=``, cookie, default locale) gets a copy carrying the English ones.
+    """
+    settings = getattr(request.app.state, "settings", None)
+    if negotiate(request, getattr(settings, "default_locale", "fr")) != "en":
+        return error
+    if not error.message_en:
+        return error
+    shown = type(error).__new__(type(error))  # no __init__: subclasses' signatures differ
+    shown.__dict__.update(vars(error))
+    shown.args = (error.message_en,)
+    shown.message, shown.hint = error.localized("en")
+    return shown
+
+
 def render_error(request: Request, error: BeffroiError, status: int | None = None) -> Response:
     """Render an error for the surface that asked (JSON API or HTML page)."""
     code = status or error.status
     if _wants_html(request):
         from beffroi.web.pages.rendering import render_error_page  # noqa: PLC0415
 
-        return render_error_page(request, error, code)
+        return render_error_page(request, _in_page_language(request, error), code)
     # The language of ``detail``: English only when asked and the error has English text.
     english = error_language(request) == "en" and bool(error.message_en)
     headers = {"Content-Language": "en" if english else "fr", "Vary": "Accept-Language"}

@@ -78,6 +78,19 @@ def test_problem_language_follows_the_request(
         assert "detail_fr" not in body
 
 
+def test_error_page_in_english_shows_the_english_message(client: TestClient) -> None:
+    html = {"Accept": "text/html"}
+    english = client.get("/page-inexistante?lang=en", headers=html)
+    client.cookies.clear()
+    french = client.get("/page-inexistante", headers=html)
+    assert english.status_code == french.status_code == 404
+    assert "No resource at /page-inexistante" in english.text
+    assert "check the address; the routes are listed in /api/openapi.json" in english.text
+    assert "Aucune ressource" not in english.text
+    assert "Aucune ressource à l&#39;adresse /page-inexistante" in french.text
+    assert "No resource" not in french.text
+
+
 def test_french_only_error_in_english_keeps_its_french_text(client: TestClient) -> None:
     """An error without English (a catalogue 404 here) answers its French text, says so in
     Content-Language, and invents no translation; the title is English all the same."""
