@@ -1,18 +1,26 @@
-"""A dataset as a Frictionless Data Package (``datapackage.json``).
+"""A dataset as a Frictionless Data Package (``datapackage.json``), and as a zipped one.
 
 One tabular resource, the CSV export of the published version, with its Table Schema (the
 column types the ingestion recorded in the version's profile), the licence, the sources and
-the contributors. A dataset without a published version has no resource.
+the contributors. A dataset without a published version has no resource. The zipped package
+holds ``datapackage.json`` and the CSV itself (``data/<slug>.csv``), streamed.
 """
 
 from __future__ import annotations
 
+import json
 import re
+import zipfile
+from collections.abc import Iterator
 from typing import Any, Final
 
+from sqlalchemy.orm import Session
+
+from beffroi.access import Actor
 from beffroi.catalog.models import Dataset, DatasetVersion
 from beffroi.catalog.vocabularies import LICENSES
 from beffroi.publish import formats
+from beffroi.settings import Settings
 
 # Arrow types of DatasetVersion.columns → Table Schema types (when no profile says it).
 _ARROW: Final = (
@@ -56,8 +64,9 @@ def _license(value: str) -> dict[str, str]:
     return {"path": value, "title": value}
 
 
-def datapackage(dataset: Dataset, base_url: str) -> dict[str, Any]:
-    """The ``datapackage.json`` descriptor of a dataset."""
+def datapackage(dataset: Dataset, base_url: str, *, data_path: str | None = None) -> dict[str, Any]:
+    """The ``datapackage.json`` descriptor of a dataset (``data_path``: the CSV's path inside
+    a zipped package instead of its download URL)."""
     publisher = dataset.publisher
     version = dataset.published_version
     package: dict[str, Any] = {
@@ -91,7 +100,7 @@ def datapackage(dataset: Dataset, base_url: str) -> dict[str, Any]:
     package["sources"].append({"title": f"Fichier déposé : {version.source_name}"})
     resource: dict[str, Any] = {
         "name": re.sub(r"[^a-z0-9._-]", "-", dataset.slug),
-        "path": formats.export_url(base_url, dataset, formats.CSV),
+        "path": data_path or formats.export_url(base_url, dataset, formats.CSV),
         "profile": "tabular-data-resource",
         "title": f"{dataset.title} (version {version.number})",
         "format": "csv",
@@ -103,3 +112,54 @@ def datapackage(dataset: Dataset, base_url: str) -> dict[str, Any]:
         resource["sources"] = [{"title": f"Schéma déclaré : {schema.name}", "path": schema.url}]
     package["resources"].append(resource)
     return package
+
+
+class _Sink:
+    """A write-only, unseekable stream whose bytes are taken as they come (zip streaming)."""
+
+    def __init__(self) -> None:
+        self._parts: list[bytes] = []
+
+    def write(self, data: bytes, /) -> int:
+        """Keep ``data`` until the next :meth:`take`."""
+        self._parts.append(bytes(data))
+        return len(data)
+
+    def flush(self) -> None:
+        """Nothing to flush: bytes are handed over by :meth:`take`."""
+
+    def close(self) -> None:
+        """Nothing to close."""
+
+    def take(self) -> bytes:
+        """The bytes written since the last call."""
+        data, self._parts = b"".join(self._parts), []
+        return data
+
+
+def zipped_datapackage(
+    session: Session, actor: Actor, settings: Settings, dataset: Dataset
+) -> tuple[str, Iterator[bytes]]:
+    """File name and streamed bytes of the dataset as a zipped Data Package (descriptor and
+    CSV of the published version, read through the query engine's exports)."""
+    from beffroi.query import exports, service  # noqa: PLC0415 - DuckDB only when needed
+
+    export = service.export_records(
+        session, actor, settings, dataset.slug, [], exports.FORMATS["csv"]
+    )
+    data_path = f"data/{dataset.slug}.csv"
+    descriptor = datapackage(dataset, settings.base_url, data_path=data_path)
+
+    def chunks() -> Iterator[bytes]:
+        sink = _Sink()
+        with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+            text = json.dumps(descriptor, ensure_ascii=False, indent=2)
+            archive.writestr("datapackage.json", text)
+            yield sink.take()
+            with archive.open(data_path, "w", force_zip64=True) as entry:
+                for chunk in export.chunks:
+                    entry.write(chunk)
+                    yield sink.take()
+        yield sink.take()
+
+    return f"{dataset.slug}-datapackage.zip", chunks()

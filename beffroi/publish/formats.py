@@ -55,8 +55,13 @@ DATAPACKAGE = ExportFormat(
     "datapackage.json", "JSON", "application/json", "JSON", "Data Package (Frictionless)"
 )
 
+DATAPACKAGE_ZIP = ExportFormat(
+    "datapackage.zip", "ZIP", "application/zip", "ZIP", "Data Package zippé (descripteur et CSV)"
+)
+
 TABLE_FORMATS = (CSV, JSON, PARQUET, XLSX)
-ALL_FORMATS = (*TABLE_FORMATS, GEOJSON, DATAPACKAGE)
+PACKAGE_FORMATS = (DATAPACKAGE, DATAPACKAGE_ZIP)
+ALL_FORMATS = (*TABLE_FORMATS, GEOJSON, *PACKAGE_FORMATS)
 
 
 def has_geometry(version: DatasetVersion) -> bool:
@@ -86,14 +91,15 @@ def export_formats(dataset: Dataset) -> list[ExportFormat]:
 
 def export_url(base_url: str, dataset: Dataset, fmt: ExportFormat) -> str:
     """Download URL of one format of a dataset's published version."""
-    if fmt is DATAPACKAGE:
-        return datapackage_url(base_url, dataset)
+    if fmt in PACKAGE_FORMATS:
+        return f"{base_url}/api/v1/datasets/{dataset.slug}/{fmt.ext}"
     return f"{base_url}/api/v1/datasets/{dataset.slug}/export.{fmt.ext}"
 
 
-def datapackage_url(base_url: str, dataset: Dataset) -> str:
-    """URL of a dataset's ``datapackage.json``."""
-    return f"{base_url}/api/v1/datasets/{dataset.slug}/datapackage.json"
+def downloads(dataset: Dataset) -> list[ExportFormat]:
+    """Every download of a published dataset: table formats, then its Data Packages."""
+    tables = export_formats(dataset)
+    return [*tables, *PACKAGE_FORMATS] if tables else []
 
 
 def landing_page(base_url: str, dataset: Dataset) -> str:
@@ -103,7 +109,7 @@ def landing_page(base_url: str, dataset: Dataset) -> str:
 
 def resource_id(dataset: Dataset, fmt: ExportFormat) -> str:
     """Stable identifier of one download of a dataset (CKAN resource id, DCAT identifier)."""
-    suffix = "datapackage" if fmt is DATAPACKAGE else fmt.ext
+    suffix = {"datapackage.json": "datapackage", "datapackage.zip": "zip"}.get(fmt.ext, fmt.ext)
     return f"{dataset.store_key}-{suffix}"
 
 

@@ -3,6 +3,11 @@ Table Schema of the published version, after a real ingestion."""
 
 from __future__ import annotations
 
+import csv
+import io
+import json
+import zipfile
+
 import frictionless
 import pytest
 from click.testing import CliRunner
@@ -86,3 +91,36 @@ def test_former_slug_redirects(client: TestClient) -> None:
     )
     assert response.status_code == 308
     assert response.headers["location"].endswith("/api/v1/datasets/arbres/datapackage.json")
+
+
+def test_zipped_datapackage_holds_the_descriptor_and_the_data(
+    client: TestClient, demo_instance: DemoInstance
+) -> None:
+    ingest(demo_instance, "subventions-associations")
+    response = client.get("/api/v1/datasets/subventions-associations/datapackage.zip")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/zip"
+    assert "subventions-associations-datapackage.zip" in response.headers["content-disposition"]
+    archive = zipfile.ZipFile(io.BytesIO(response.content))
+    assert archive.testzip() is None
+    assert sorted(archive.namelist()) == [
+        "data/subventions-associations.csv",
+        "datapackage.json",
+    ]
+    descriptor = json.loads(archive.read("datapackage.json"))
+    [resource] = descriptor["resources"]
+    assert resource["path"] == "data/subventions-associations.csv"
+    rows = list(csv.DictReader(io.StringIO(archive.read(resource["path"]).decode("utf-8"))))
+    assert len(rows) == 29
+    assert list(rows[0]) == [f["name"] for f in resource["schema"]["fields"]]
+    # the package is a valid Frictionless package, read from the extracted files
+    extracted = demo_instance.settings.data_dir.parent / "package"
+    archive.extractall(extracted)
+    report = frictionless.Package(str(extracted / "datapackage.json")).validate()
+    assert report.valid, report.flatten(["rowNumber", "fieldName", "type", "note"])
+
+
+def test_zipped_datapackage_needs_published_data(client: TestClient) -> None:
+    response = client.get("/api/v1/datasets/arbres-alignement/datapackage.zip")
+    assert response.status_code == 404
+    assert response.json()["code"] == "not-found"

@@ -100,7 +100,7 @@ def resource_dicts(dataset: Dataset, base_url: str) -> list[dict[str, Any]]:
         return []
     published = ckan_time(version.published_at or version.created_at)
     resources = []
-    for position, fmt in enumerate([*formats.export_formats(dataset), formats.DATAPACKAGE]):
+    for position, fmt in enumerate(formats.downloads(dataset)):
         resources.append(
             {
                 "id": formats.resource_id(dataset, fmt),
@@ -118,9 +118,9 @@ def resource_dicts(dataset: Dataset, base_url: str) -> list[dict[str, Any]]:
                 "url_type": None,
                 "size": None,
                 "hash": "",
-                "resource_type": "datapackage" if fmt is formats.DATAPACKAGE else "file",
+                "resource_type": "datapackage" if fmt in formats.PACKAGE_FORMATS else "file",
                 # table downloads are queryable with datastore_search / datastore_search_sql
-                "datastore_active": fmt is not formats.DATAPACKAGE,
+                "datastore_active": fmt not in formats.PACKAGE_FORMATS,
             }
         )
     return resources

@@ -286,7 +286,7 @@ class _Builder:
         version = dataset.published_version
         if version is not None:
             g.add((node, DCAT.version, Literal(str(version.number))))
-            for fmt in (*formats.export_formats(dataset), formats.DATAPACKAGE):
+            for fmt in formats.downloads(dataset):
                 g.add((node, DCAT.distribution, self.distribution(dataset, fmt, services)))
         return node
 
@@ -345,7 +345,7 @@ class _Builder:
             published = version.published_at or version.created_at
             g.add((node, DCTERMS.issued, _datetime(published)))
             g.add((node, DCTERMS.modified, _datetime(published)))
-        if fmt is formats.DATAPACKAGE:
+        if fmt in formats.PACKAGE_FORMATS:
             spec = self.typed(formats.DATAPACKAGE_SPEC, DCTERMS.Standard)
             g.add((spec, DCTERMS.title, Literal("Frictionless Data Package")))
             g.add((node, DCTERMS.conformsTo, spec))

@@ -1,14 +1,15 @@
-"""A dataset's Frictionless Data Package: ``/api/v1/datasets/{slug}/datapackage.json``."""
+"""A dataset's Frictionless Data Package: ``/api/v1/datasets/{slug}/datapackage.json``, and
+zipped with its data: ``…/datapackage.zip``."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from fastapi import APIRouter, Request, Response, status
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.responses import JSONResponse, RedirectResponse, StreamingResponse
 
 from beffroi.catalog import services
-from beffroi.publish.datapackage import datapackage
+from beffroi.publish.datapackage import datapackage, zipped_datapackage
 from beffroi.web.api.common import ERROR_RESPONSES
 from beffroi.web.deps import ActorDep, SessionDep, SettingsDep
 
@@ -29,3 +30,24 @@ def show_datapackage(
         target = request.url_for("show_datapackage", slug=dataset.slug)
         return RedirectResponse(str(target), status_code=status.HTTP_308_PERMANENT_REDIRECT)
     return JSONResponse(datapackage(dataset, settings.base_url))
+
+
+@router.get(
+    "/{slug}/datapackage.zip",
+    response_class=StreamingResponse,
+    responses={308: {"description": "Renamed"}},
+)
+def download_datapackage(
+    slug: str, request: Request, session: SessionDep, actor: ActorDep, settings: SettingsDep
+) -> Response:
+    """The published version as a zipped Data Package (``datapackage.json`` and the CSV)."""
+    dataset, redirected = services.resolve_dataset(session, actor, slug)
+    if redirected:
+        target = request.url_for("download_datapackage", slug=dataset.slug)
+        return RedirectResponse(str(target), status_code=status.HTTP_308_PERMANENT_REDIRECT)
+    filename, chunks = zipped_datapackage(session, actor, settings, dataset)
+    return StreamingResponse(
+        chunks,
+        media_type="application/zip",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )

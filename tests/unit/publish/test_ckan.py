@@ -20,7 +20,7 @@ def test_resources_of_the_published_version(session: Session, system: Actor) -> 
     package = ckan.call(session, BASE, "package_show", {"id": dataset.slug})
     assert package["id"] == dataset.store_key
     geojson = ["GeoJSON"] if "geojson" in EXPORTS else []  # the version has a geometry
-    formats = ["CSV", "JSON", "Parquet", "XLSX", *geojson, "JSON"]
+    formats = ["CSV", "JSON", "Parquet", "XLSX", *geojson, "JSON", "ZIP"]
     assert [r["format"] for r in package["resources"]] == formats
     assert package["num_resources"] == len(formats)
     assert package["version"] == "1"

@@ -53,7 +53,7 @@ def test_full_catalogue_has_no_shacl_violation(
     full_dataset(session, system, license="other-closed", schema_ref="arbres")
     full_dataset(session, system, license="https://example.org/licence", schema_ref=None)
     graph = catalog(session)
-    per_dataset = 5 + ("geojson" in EXPORTS)  # 4 or 5 exports, and the Data Package
+    per_dataset = 6 + ("geojson" in EXPORTS)  # 4 or 5 exports, and the two Data Packages
     assert len(list(graph.subjects(RDF.type, DCAT.Distribution))) == 3 * per_dataset
     report = validate(graph)
     assert report.violations == []
@@ -150,6 +150,7 @@ def test_distributions_per_download_format(session: Session, system: Actor) -> N
         f"{api}/export.parquet",
         f"{api}/export.xlsx",
         f"{api}/datapackage.json",
+        f"{api}/datapackage.zip",
         *geojson,
     }
     formats = {str(graph.value(d, DCTERMS.format)) for d in graph.objects(node, DCAT.distribution)}
