@@ -13,13 +13,16 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     Boolean,
+    Column,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
     MetaData,
     String,
+    Table,
     Text,
     TypeDecorator,
     UniqueConstraint,
@@ -323,3 +326,159 @@ class Job(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     started_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+
+
+# ---------------------------------------------------------------- access governance (issue 6)
+
+
+class AgreementStatus(enum.StrEnum):
+    """Life cycle of a sharing agreement (``expired`` is also reached by its end date)."""
+
+    DRAFT = "draft"
+    ACTIVE = "active"
+    SUSPENDED = "suspended"
+    EXPIRED = "expired"
+
+
+agreement_grantee = Table(
+    "agreement_grantee",
+    Base.metadata,
+    Column(
+        "agreement_id",
+        ForeignKey("sharing_agreement.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column(
+        "organization_id",
+        ForeignKey("organization.id", ondelete="CASCADE"),
+        primary_key=True,
+        index=True,
+    ),
+)
+
+agreement_dataset = Table(
+    "agreement_dataset",
+    Base.metadata,
+    Column(
+        "agreement_id",
+        ForeignKey("sharing_agreement.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column(
+        "dataset_id",
+        ForeignKey("dataset.id", ondelete="CASCADE"),
+        primary_key=True,
+        index=True,
+    ),
+)
+
+
+class SharingAgreement(Base):
+    """A sharing agreement: the owner opens some of its datasets to grantee organisations,
+    for a purpose and a legal basis, between two dates, with a row filter and a column
+    subset (``None``: every row / every column)."""
+
+    __tablename__ = "sharing_agreement"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    owner_id: Mapped[int] = mapped_column(
+        ForeignKey("organization.id", ondelete="RESTRICT"), index=True
+    )
+    title: Mapped[str] = mapped_column(String(300))
+    purpose: Mapped[str] = mapped_column(Text)
+    legal_basis: Mapped[str] = mapped_column(String(300))
+    row_filter: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    columns: Mapped[list[str] | None] = mapped_column(JSON)
+    starts_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    ends_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    approver_id: Mapped[int | None] = mapped_column(
+        ForeignKey("user_account.id", ondelete="SET NULL")
+    )
+    approved_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    modified_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    owner: Mapped[Organization] = relationship()
+    approver: Mapped[User | None] = relationship()
+    grantees: Mapped[list[Organization]] = relationship(
+        secondary=agreement_grantee, order_by=Organization.slug
+    )
+    datasets: Mapped[list[Dataset]] = relationship(
+        secondary=agreement_dataset, order_by=Dataset.slug
+    )
+
+
+class OrganizationSetting(Base):
+    """Governance settings of an organisation, set by platform administrators."""
+
+    __tablename__ = "organization_setting"
+
+    organization_id: Mapped[int] = mapped_column(
+        ForeignKey("organization.id", ondelete="CASCADE"), primary_key=True
+    )
+    review_required: Mapped[bool] = mapped_column(Boolean, default=False)
+    modified_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class PublicationReview(Base):
+    """A request to publish a version, and the steward's decision (kept as history)."""
+
+    __tablename__ = "publication_review"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    dataset_id: Mapped[int] = mapped_column(
+        ForeignKey("dataset.id", ondelete="CASCADE"), index=True
+    )
+    version_id: Mapped[int] = mapped_column(
+        ForeignKey("dataset_version.id", ondelete="CASCADE"), index=True
+    )
+    status: Mapped[str] = mapped_column(String(20), index=True)  # pending/approved/rejected
+    requested_by: Mapped[str] = mapped_column(String(200))
+    requested_by_user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("user_account.id", ondelete="SET NULL")
+    )
+    requested_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    decided_by: Mapped[str | None] = mapped_column(String(200))
+    decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    comment: Mapped[str] = mapped_column(Text, default="")
+
+    dataset: Mapped[Dataset] = relationship()
+    version: Mapped[DatasetVersion] = relationship()
+
+
+class DatasetPrivacy(Base):
+    """Statistical secrecy of a dataset: the minimum size of a publicly served group."""
+
+    __tablename__ = "dataset_privacy"
+
+    dataset_id: Mapped[int] = mapped_column(
+        ForeignKey("dataset.id", ondelete="CASCADE"), primary_key=True
+    )
+    min_cell_size: Mapped[int | None] = mapped_column(Integer)
+    modified_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class ColumnFlag(Base):
+    """A column of a dataset detected or declared as personal data (RGPD).
+
+    ``suggested`` flags (from detection) already hide the column from actors outside the
+    owner until the référent confirms or clears them.
+    """
+
+    __tablename__ = "column_flag"
+    __table_args__ = (UniqueConstraint("dataset_id", "column_name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    dataset_id: Mapped[int] = mapped_column(
+        ForeignKey("dataset.id", ondelete="CASCADE"), index=True
+    )
+    column_name: Mapped[str] = mapped_column(String(300))
+    category: Mapped[str] = mapped_column(String(40))  # person_name, email, phone, nir, …
+    confidence: Mapped[float] = mapped_column(Float)
+    status: Mapped[str] = mapped_column(String(20))  # suggested/confirmed/cleared
+    detected_in_version: Mapped[int | None] = mapped_column(Integer)
+    decided_by: Mapped[str | None] = mapped_column(String(200))
+    decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
