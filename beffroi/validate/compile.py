@@ -189,8 +189,17 @@ def compile_field(item: Field, column: str) -> FieldSql:  # noqa: PLR0911, PLR09
         text = strip(c)
         if not item.bare_number:
             text = f"regexp_replace({text}, '^[^-\\d]*|\\D*$', '', 'g')"
-        valid = _match(text, rf"[+-]?{DIGITS}")
-        value = f"TRY_CAST(replace({text}, '_', '') AS HUGEINT)"
+        slow = _match(text, rf"[+-]?{DIGITS}")
+        # Fast path: what DuckDB casts to an integer, but for "1.", "1e5" (not Python ints).
+        fast = (
+            f"(TRY_CAST({c} AS BIGINT) IS NOT NULL AND NOT contains({c}, '.') "
+            f"AND NOT contains(lower({c}), 'e'))"
+        )
+        valid = f"CASE WHEN {fast} THEN TRUE ELSE {slow} END"
+        value = (
+            f"CASE WHEN {fast} THEN TRY_CAST({c} AS HUGEINT) "
+            f"ELSE TRY_CAST(replace({text}, '_', '') AS HUGEINT) END"
+        )
         return FieldSql(c, valid, value, note, note_en, fix)
     if kind == "number":
         text = strip(c)
@@ -212,6 +221,12 @@ def compile_field(item: Field, column: str) -> FieldSql:  # noqa: PLR0911, PLR09
         plain, special = _match(text, WS + DECIMAL + WS), _match(text, WS + SPECIAL + WS)
         valid = f"({guard} AND ({plain} OR {special}))"
         value = f"TRY_CAST(replace({text}, '_', '') AS DOUBLE)"
+        if not item.number_processing:
+            # Fast path: whatever DuckDB casts to a double, Python's Decimal reads too.
+            fast = f"TRY_CAST({c} AS DOUBLE)"
+            # CASE, not OR: DuckDB then runs the slow branch on the other rows only.
+            valid = f"CASE WHEN {fast} IS NOT NULL THEN TRUE ELSE {valid} END"
+            value = f"CASE WHEN {fast} IS NOT NULL THEN {fast} ELSE {value} END"
         return FieldSql(c, valid, value, note, note_en, fix)
     if kind == "boolean":
         values = [*item.true_values, *item.false_values]
@@ -259,8 +274,16 @@ def _temporal(item: Field, c: str, note: str, note_en: str, fix: str) -> FieldSq
     if fmt == "default":
         if kind == "date":
             shape = _match(c, r"\d{4}-\d{1,2}-\d{1,2}")
-            valid = f"({shape} AND try_strptime({c}, '%Y-%m-%d') IS NOT NULL)"
-            value = f"CAST(try_strptime({c}, '%Y-%m-%d') AS DATE)"
+            fast = (
+                f"(length({c}) = 10 AND substr({c}, 5, 1) = '-' AND substr({c}, 8, 1) = '-' "
+                f"AND TRY_CAST({c} AS DATE) IS NOT NULL)"
+            )
+            slow = f"({shape} AND try_strptime({c}, '%Y-%m-%d') IS NOT NULL)"
+            valid = f"CASE WHEN {fast} THEN TRUE ELSE {slow} END"
+            value = (
+                f"CASE WHEN {fast} THEN TRY_CAST({c} AS DATE) "
+                f"ELSE CAST(try_strptime({c}, '%Y-%m-%d') AS DATE) END"
+            )
             human, example = "AAAA-MM-JJ", "2024-03-31"
         elif kind == "datetime":
             stamp = (

@@ -6,9 +6,12 @@ then the whole-table checks (unique, primary key, foreign keys) in DuckDB."""
 
 from __future__ import annotations
 
+import contextlib
+import queue
 import tempfile
+import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -51,7 +54,7 @@ class Options:
     duplicate_rows: bool = False  # frictionless' optional duplicate-row check
     read: ReadOptions = field(default_factory=ReadOptions)
     resolver: ReferenceResolver | None = None
-    memory_limit: str = "400MB"
+    memory_limit: str = "256MB"
 
 
 @dataclass(slots=True)
@@ -227,7 +230,7 @@ class Validator:
 
         compiled = re.compile(f"^(?:{pattern})$")
 
-        def matches(values: pa.Array[Any]) -> pa.Array[Any]:
+        def matches(values: Any) -> Any:
             # Patterns RE2 cannot run (look-arounds, back-references): Python's re, on the
             # distinct values of the batch only.
             unique = pc.unique(values)
@@ -244,13 +247,12 @@ class Validator:
         """(condition, code, note key) of every cell check of a column, in report order."""
         sql = column.sql
         item = column.field
-        miss = column.missing
-        present = f"NOT {miss}"
+        j = column.index
+        miss = f"_m{j}"
         out: list[tuple[str, str, str]] = []
-        invalid = f"({present} AND NOT COALESCE({sql.valid}, FALSE))"
         if sql.valid != "TRUE":
-            out.append((invalid, "type-error", "type"))
-        ok = f"({present} AND COALESCE({sql.valid}, FALSE))"
+            out.append((f"(NOT {miss} AND NOT _v{j})", "type-error", "type"))
+        ok = f"_v{j}"
         constraints = item.constraints
         for name in CONSTRAINT_ORDER:
             if name not in constraints or constraints[name] is None:
@@ -283,7 +285,7 @@ class Validator:
         if name == "enum":
             if item.type in {"integer", "number", "boolean", "year"}:
                 values = [literal(item, v, sql) for v in value]
-                target = sql.value
+                target = f"_x{column.index}"
             else:
                 values = [sql_string(v if isinstance(v, str) else str(v)) for v in value]
                 target = c
@@ -296,11 +298,28 @@ class Validator:
             "exclusiveMinimum": ">",
             "exclusiveMaximum": "<",
         }[name]
-        return f"{sql.value} {operator} {literal(item, value, sql)}"
+        return f"_x{column.index} {operator} {literal(item, value, sql)}"
+
+    def _typed_sql(self) -> str:
+        """The batch with, per column j: ``_m{j}`` missing, ``_v{j}`` present and of the
+        right type, ``_x{j}`` the typed value — each computed once per cell."""
+        first = ["*"]
+        second = ["*"]
+        for column in self.columns:
+            j = column.index
+            first.append(f"{column.missing} AS _m{j}")
+            if column.sql.valid == "TRUE":
+                first.append(f"NOT {column.missing} AS _v{j}")
+            else:
+                first.append(
+                    f"(NOT {column.missing} AND COALESCE({column.sql.valid}, FALSE)) AS _v{j}"
+                )
+            second.append(f"CASE WHEN _v{j} THEN {column.sql.value} END AS _x{j}")
+        return f"SELECT {', '.join(second)} FROM (SELECT {', '.join(first)} FROM batch)"
 
     def _batch_sql(self) -> str:
         width = self.table.width
-        blank = " AND ".join(column.missing for column in self.columns) or "FALSE"
+        blank = " AND ".join(f"_m{column.index}" for column in self.columns) or "FALSE"
         structs: list[str] = []
         conditions: list[str] = []
         for column in self.columns:
@@ -315,7 +334,7 @@ class Validator:
                 (check, params) for check, col, params in self.checks if col is column
             ):
                 test = check.sql(column.sql.column, params)
-                condition = f"(NOT {column.missing} AND NOT COALESCE({test}, TRUE))"
+                condition = f"(NOT _m{column.index} AND NOT COALESCE({test}, TRUE))"
                 conditions.append(condition)
                 structs.append(
                     f"CASE WHEN {condition} THEN {{'rank': 1, 'number': {column.index + 1}, "
@@ -344,7 +363,8 @@ class Validator:
             "SELECT _row, e.rank, e.number, e.seq, e.code, e.cell, e.note FROM ("
             f"SELECT _row, unnest(CASE WHEN _blank THEN {blank_struct} "
             f"ELSE {listed} || {extra} END) AS e FROM ("
-            f"SELECT *, ({blank}) AS _blank FROM batch) WHERE _blank OR {any_error})"
+            f"SELECT *, ({blank}) AS _blank FROM ({self._typed_sql()})) "
+            f"WHERE _blank OR {any_error})"
         )
 
     # ------------------------------------------------------------------------------------
@@ -372,10 +392,11 @@ class Validator:
         if self.options.duplicate_rows:
             con.execute("CREATE TABLE rowhash (_row BIGINT, h UBIGINT)")
         sql = self._batch_sql() if self.columns else None
+        typed = self._typed_sql()
         rows = 0
         width = self.table.width
         cells = ", ".join(f'"c{i}"' for i in range(width))
-        for batch in self.table.batches():
+        for batch in _prefetched(self.table.batches()):
             rows += batch.num_rows
             con.register("batch", batch)
             try:
@@ -384,7 +405,7 @@ class Validator:
                 for name, expressions in keys.items():
                     values = ", ".join(expr for expr, _, _ in expressions)
                     raws = ", ".join(raw for _, _, raw in expressions)
-                    con.execute(f"INSERT INTO {name} SELECT _row, {values}, {raws} FROM batch")
+                    con.execute(f"INSERT INTO {name} SELECT _row, {values}, {raws} FROM ({typed})")
                 if self.options.duplicate_rows and width:
                     con.execute(
                         f"INSERT INTO rowhash SELECT _row, hash({cells}, _extra) FROM batch"
@@ -401,10 +422,7 @@ class Validator:
 
         def key(column: _Column) -> tuple[str, str, str]:
             return (
-                (
-                    f"CASE WHEN {column.missing} OR NOT COALESCE({column.sql.valid}, FALSE) "
-                    f"THEN NULL ELSE CAST({column.sql.value} AS VARCHAR) END"
-                ),
+                f"CAST(_x{column.index} AS VARCHAR)",
                 "VARCHAR",
                 column.sql.column,
             )
@@ -557,7 +575,7 @@ class Validator:
         column = by_number.get(number)
         if code in {"primary-key", "foreign-key"}:
             return self._describe_key(row, code, cell, note)
-        name = column.field.name if column is not None else ""
+        name = column.field.name if column is not None else None
         error = ValidationError(code, row=row, field=name, number=number or None, cell=cell)
         if column is None:
             return error
@@ -597,6 +615,53 @@ class Validator:
         error.note_en = f"is not found in {target} ({', '.join(foreign.reference_fields)})"
         error.reference = target
         return error
+
+
+CHUNK_ROWS = 131_072
+"""Rows handed to DuckDB at once (several Arrow batches: DuckDB scans them in parallel)."""
+
+
+def _prefetched(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.Table]:
+    """Read the file on a thread while DuckDB checks the previous chunk (both release the
+    GIL), in chunks of about :data:`CHUNK_ROWS` rows; memory stays bounded by the queue."""
+    box: queue.Queue[pa.RecordBatch | BaseException | None] = queue.Queue(maxsize=8)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for batch in batches:
+                if stop.is_set():
+                    return
+                box.put(batch)
+        except BaseException as error:  # noqa: BLE001 - handed to the consumer
+            box.put(error)
+            return
+        box.put(None)
+
+    worker = threading.Thread(target=produce, name="beffroi-validate-read", daemon=True)
+    worker.start()
+    try:
+        pending: list[pa.RecordBatch] = []
+        count = 0
+        while True:
+            item = box.get()
+            if isinstance(item, BaseException):
+                raise item
+            if item is None:
+                break
+            pending.append(item)
+            count += item.num_rows
+            if count >= CHUNK_ROWS:
+                yield pa.Table.from_batches(pending)
+                pending, count = [], 0
+        if pending:
+            yield pa.Table.from_batches(pending)
+    finally:
+        stop.set()
+        while worker.is_alive():
+            with contextlib.suppress(queue.Empty):
+                box.get(timeout=0.1)
+        worker.join()
 
 
 def _constraint_text(name: str, item: Field, cell: str) -> tuple[str, str, str, str]:

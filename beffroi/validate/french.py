@@ -22,13 +22,20 @@ from beffroi.reference import cog
 
 
 def _luhn(digits: str, length: int) -> str:
-    """SQL: the Luhn checksum of the ``length``-digit text ``digits`` is valid."""
-    return (
-        f"(list_sum(list_transform(range({length}), i -> CASE WHEN i % 2 = 1 THEN "
-        f"(TRY_CAST(substr({digits}, {length} - i, 1) AS INTEGER) * 2) // 10 + "
-        f"(TRY_CAST(substr({digits}, {length} - i, 1) AS INTEGER) * 2) % 10 ELSE "
-        f"TRY_CAST(substr({digits}, {length} - i, 1) AS INTEGER) END)) % 10 = 0)"
-    )
+    """SQL: the Luhn checksum of the ``length``-digit text ``digits`` is valid (unrolled:
+    no lambda, a few integer operations per digit)."""
+    terms = []
+    for position in range(1, length + 1):
+        digit = f"(ascii(substr({digits}, {position}, 1)) - 48)"
+        if (length - position) % 2 == 1:  # every second digit from the right is doubled
+            terms.append(f"({digit} * 2 - CASE WHEN {digit} > 4 THEN 9 ELSE 0 END)")
+        else:
+            terms.append(digit)
+    return f"(({' + '.join(terms)}) % 10 = 0)"
+
+
+def _digit_sum(digits: str, length: int) -> str:
+    return " + ".join(f"(ascii(substr({digits}, {p}, 1)) - 48)" for p in range(1, length + 1))
 
 
 def _compact(c: str) -> str:
@@ -42,16 +49,17 @@ def siren_sql(c: str, _params: dict[str, Any]) -> str:
 
 
 def siret_sql(c: str, _params: dict[str, Any]) -> str:
-    """A SIRET: 14 digits, Luhn checksum; La Poste's (SIREN 356000000): digit sum % 5."""
+    """A SIRET: 14 digits, Luhn checksum of the SIRET and of its SIREN; La Poste's
+    establishments (SIREN 356000000, but its head office): digit sum divisible by 5 (as
+    python-stdnum, which Validata uses)."""
     d = _compact(c)
-    poste = (
-        f"(starts_with({d}, '356000000') AND {d} <> '35600000000048' AND "
-        f"list_sum(list_transform(range(14), i -> TRY_CAST(substr({d}, i + 1, 1) AS INTEGER))) "
-        "% 5 = 0)"
-    )
+    poste = f"(({_digit_sum(d, 14)}) % 5 = 0)"
+    siren = f"substr({d}, 1, 9)"
+    regular = f"({_luhn(d, 14)} AND {_luhn(siren, 9)})"
     return (
-        f"CASE WHEN regexp_full_match({d}, '\\d{{14}}') THEN ({_luhn(d, 14)} OR {poste}) "
-        "ELSE FALSE END"
+        f"CASE WHEN regexp_full_match({d}, '\\d{{14}}') THEN "
+        f"CASE WHEN starts_with({d}, '356000000') AND {d} <> '35600000000048' THEN {poste} "
+        f"ELSE {regular} END ELSE FALSE END"
     )
 
 

@@ -35,7 +35,7 @@ from beffroi.ingest.readers._common import check_size
 from beffroi.ingest.sniff import EncodingGuess, invalid
 
 CHUNK_BYTES = 1 << 20
-BLOCK_BYTES = 4 << 20
+BLOCK_BYTES = 2 << 20
 EXTRA = pa.list_(pa.string())
 
 
@@ -237,7 +237,13 @@ def _csv_batches(
     stream = _Utf8Stream(path, start, guess)
     handler: Any = on_invalid
     reader: Any = None
-    source: Any = pa.PythonFile(stream, mode="r")
+    source: Any
+    if guess.codec == "utf-8":
+        # Already UTF-8: Arrow reads the file itself (no Python in the I/O path).
+        source = pa.OSFile(str(path))
+        source.seek(start)
+    else:
+        source = pa.PythonFile(stream, mode="r")
     try:
         reader = pacsv.open_csv(
             source,
@@ -297,6 +303,7 @@ def _csv_batches(
     finally:
         if reader is not None:
             reader.close()
+        source.close()
         stream.close()
 
 

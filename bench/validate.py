@@ -1,0 +1,239 @@
+"""Validation speed: `beffroi validate` against frictionless-py, validata-table and a raw
+DuckDB typed scan (the floor), in the same run.
+
+Generates the SCDL *subventions*-shaped CSV of ``bench/ingest.py`` (clean variant) with about
+0.5 % invalid rows of assorted kinds (bad date, decimal comma, unknown enum value, bad
+boolean, bad RNA pattern, empty required cell, extra cell, missing cell, blank row), and its
+Table Schema (SCDL subventions 2.x, from the shared data). Then times, each as a subprocess
+with its own peak RSS:
+
+1. ``beffroi validate FILE --schema schema.json --format json`` (custom checks off, as
+   frictionless has none; and again with the SIRET custom checks on);
+2. frictionless-py ``validate`` (``limit_errors`` raised so that every error is counted), on
+   ``--frictionless-rows`` rows (extrapolated linearly when smaller than the file);
+3. validata-table (its Python API, in its own venv ``bench/.venv-validata``), same rows;
+4. DuckDB ``SELECT count(*) FROM read_csv(FILE)`` with typed columns.
+
+Usage: python bench/validate.py [--rows 1000000] [--frictionless-rows 1000000] [--ten-million]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from ingest import COLUMNS, generate  # the ingestion benchmark's generator (bench/ on path)
+
+REPO = Path(__file__).resolve().parents[1]
+PYTHON = REPO / ".venv" / "bin" / "python"
+BEFFROI = REPO / ".venv" / "bin" / "beffroi"
+VALIDATA_PYTHON = REPO / "bench" / ".venv-validata" / "bin" / "python"
+SHARED = REPO.parent / "shared" / "data"
+SCHEMA = SHARED / "schemas" / "scdl-subventions" / "schema.json"
+RESULTS = REPO / "bench" / "results" / "validate.json"
+
+
+def corrupt(source: Path, target: Path, every: int = 200) -> int:
+    """Copy ``source`` with one row in ``every`` made invalid, kinds in turn."""
+    kinds = [
+        lambda c: c.__setitem__(2, "31/12/2020"),  # dateConvention not ISO
+        lambda c: c.__setitem__(8, "12,50"),  # montant with a decimal comma
+        lambda c: c.__setitem__(9, "aide en nature (prêt)"),  # nature not in the enum
+        lambda c: c.__setitem__(13, "peut-être"),  # notificationUE not a boolean
+        lambda c: c.__setitem__(6, "W12"),  # rnaBeneficiaire pattern
+        lambda c: c.__setitem__(0, ""),  # nomAttribuant required
+        lambda c: c.append("en trop"),  # extra cell
+        lambda c: c.pop(),  # missing cell
+        lambda c: c.__setitem__(slice(None), [""] * len(c)),  # blank row
+    ]
+    bad = 0
+    with (
+        source.open(encoding="utf-8", newline="") as inp,
+        target.open("w", encoding="utf-8") as out,
+    ):
+        out.write(inp.readline())
+        for number, line in enumerate(inp):
+            text = line
+            if number % every == every // 2:
+                cells = line.rstrip("\r\n").split(",")
+                if len(cells) == len(COLUMNS):  # rows without a quoted comma
+                    kinds[bad % len(kinds)](cells)
+                    bad += 1
+                    text = ",".join(cells) + "\r\n"
+            out.write(text)
+    return bad
+
+
+def timed(command: list[str]) -> dict[str, object]:
+    """Like :func:`run`, with the peak RSS read from ``/usr/bin/time``-free ``wait4``."""
+    started = time.perf_counter()
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    chunks = process.stdout.read() if process.stdout else b""
+    errors = process.stderr.read() if process.stderr else b""
+    _, status, usage = os.wait4(process.pid, 0)
+    return {
+        "seconds": round(time.perf_counter() - started, 2),
+        "rss_mb": round(usage.ru_maxrss / 1024, 1),
+        "returncode": os.waitstatus_to_exitcode(status),
+        "stdout": chunks,
+        "stderr": errors,
+    }
+
+
+def beffroi(path: Path, *, custom: bool) -> dict[str, object]:
+    command = [
+        str(BEFFROI),
+        "validate",
+        str(path),
+        "--schema",
+        str(SCHEMA),
+        "--format",
+        "json",
+        "--max-errors",
+        "0",
+    ]
+    if not custom:
+        command.append("--no-custom-checks")
+    result = timed(command)
+    report = json.loads(result.pop("stdout") or b"{}")
+    result.pop("stderr")
+    result["counts"] = report.get("counts")
+    result["rows"] = report.get("stats", {}).get("rows")
+    return result
+
+
+FRICTIONLESS = """
+import json, sys, collections
+from frictionless import Resource, Schema, system
+with system.use_context(trusted=True):
+    schema = Schema.from_descriptor(json.load(open(sys.argv[2])))
+    report = Resource(sys.argv[1], schema=schema).validate(limit_errors=10**9)
+counts = collections.Counter(e["type"] for t in report.to_dict()["tasks"] for e in t["errors"])
+print(json.dumps({"valid": report.valid, "counts": counts}))
+"""
+
+
+def frictionless(path: Path) -> dict[str, object]:
+    result = timed([str(PYTHON), "-c", FRICTIONLESS, str(path), str(SCHEMA)])
+    out = result.pop("stdout")
+    err = result.pop("stderr")
+    result["counts"] = json.loads(out)["counts"] if out else None
+    if not out:
+        result["error"] = err.decode()[-500:]
+    return result
+
+
+VALIDATA_SCRIPT = """
+import json, sys, collections
+import validata_core
+report = validata_core.validate(sys.argv[1], sys.argv[2], limit_errors=10**9)
+counts = collections.Counter(e["type"] for e in report.to_dict()["errors"])
+print(json.dumps({"valid": report.valid, "counts": counts}))
+"""
+
+
+def validata(path: Path) -> dict[str, object]:
+    """validata-table 0.12.5 (its ``validata`` script is broken: it imports a module the
+    wheel does not ship), through its Python API, in its own venv."""
+    if not VALIDATA_PYTHON.exists():
+        return {"error": f"{VALIDATA_PYTHON} absent: pip install validata-table in that venv"}
+    result = timed([str(VALIDATA_PYTHON), "-c", VALIDATA_SCRIPT, str(path), str(SCHEMA)])
+    out = result.pop("stdout")
+    err = result.pop("stderr")
+    result["counts"] = json.loads(out)["counts"] if out else None
+    if not out:
+        result["error"] = err.decode(errors="replace")[-500:]
+    return result
+
+
+DUCKDB = """
+import sys, duckdb
+con = duckdb.connect()
+types = {"dateConvention": "DATE", "montant": "DOUBLE", "pourcentageSubvention": "DOUBLE"}
+print(con.execute("SELECT count(*) FROM read_csv(?, header=true, all_varchar=false, "
+      "ignore_errors=true, null_padding=true, types=?)", [sys.argv[1], types]).fetchone()[0])
+"""
+
+
+def duckdb_scan(path: Path) -> dict[str, object]:
+    result = timed([str(PYTHON), "-c", DUCKDB, str(path)])
+    result["rows"] = int(result.pop("stdout") or 0)
+    result.pop("stderr")
+    return result
+
+
+def head(source: Path, target: Path, rows: int) -> None:
+    with source.open("rb") as inp, target.open("wb") as out:
+        for number, line in enumerate(inp):
+            if number > rows:
+                break
+            out.write(line)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--frictionless-rows", type=int, default=1_000_000)
+    parser.add_argument("--ten-million", action="store_true", help="also 10M rows (RSS)")
+    parser.add_argument(
+        "--work",
+        type=Path,
+        default=Path(tempfile.gettempdir()) / "beffroi-bench-validate",
+        help="where the generated files are kept between runs",
+    )
+    args = parser.parse_args()
+    work = args.work
+    work.mkdir(parents=True, exist_ok=True)
+    clean = work / f"subventions-{args.rows}.clean.csv"
+    path = work / f"subventions-{args.rows}.csv"
+    if not path.exists():
+        generate(clean, args.rows, french=False)
+        corrupt(clean, path)
+        clean.unlink()
+    sample = path
+    if args.frictionless_rows < args.rows:
+        sample = work / f"subventions-{args.frictionless_rows}.csv"
+        head(path, sample, args.frictionless_rows)
+    factor = args.rows / min(args.rows, args.frictionless_rows)
+    results: dict[str, object] = {
+        "machine": (
+            f"{platform.machine()}, {os.cpu_count()} CPU, Python {platform.python_version()}"
+        ),
+        "rows": args.rows,
+        "file_mb": round(path.stat().st_size / 1e6, 1),
+    }
+    results["duckdb_scan"] = duckdb_scan(path)
+    results["beffroi"] = beffroi(path, custom=False)
+    results["beffroi_custom_checks"] = beffroi(path, custom=True)
+    results["frictionless"] = frictionless(sample)
+    results["frictionless"]["rows_measured"] = min(args.rows, args.frictionless_rows)  # type: ignore[index]
+    results["validata"] = validata(sample)
+    results["validata"]["rows_measured"] = min(args.rows, args.frictionless_rows)  # type: ignore[index]
+    if args.ten_million:
+        big = work / "subventions-10000000.csv"
+        if not big.exists():
+            with big.open("wb") as out:
+                lines = path.read_bytes().split(b"\n", 1)
+                out.write(lines[0] + b"\n")
+                for _ in range(10):
+                    out.write(lines[1])
+        results["beffroi_10m"] = beffroi(big, custom=False)
+    b = results["beffroi"]["seconds"]  # type: ignore[index]
+    for peer in ("frictionless", "validata"):
+        peer_result = results[peer]
+        if isinstance(peer_result, dict) and "seconds" in peer_result:
+            peer_result["seconds_extrapolated"] = round(peer_result["seconds"] * factor, 1)
+            peer_result["speedup"] = round(peer_result["seconds"] * factor / b, 1)
+    results["vs_duckdb_scan"] = round(b / results["duckdb_scan"]["seconds"], 2)  # type: ignore[index]
+    RESULTS.write_text(json.dumps(results, indent=2, ensure_ascii=False, default=str))
+    print(json.dumps(results, indent=2, ensure_ascii=False, default=str))
+
+
+if __name__ == "__main__":
+    main()
