@@ -28,3 +28,31 @@ def demo_instance(prefix: str) -> tuple[Path, Path]:
             stdout=subprocess.DEVNULL,
         )
     return work, data_dir
+
+
+def peer_python(name: str, *requirements: str) -> Path:
+    """The python of ``bench/.venv-<name>``, a virtual environment of its own for a peer tool.
+
+    Peers never share Beffroi's environment: their packages would change what Beffroi
+    imports (pyarrow, for one, imports pandas whenever it is installed).
+    """
+    venv = Path(__file__).resolve().parent / f".venv-{name}"
+    python = venv / "bin" / "python"
+    stamp = venv / ".requirements"
+    wanted = "\n".join(requirements)
+    if not python.exists() or not stamp.exists() or stamp.read_text() != wanted:
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        subprocess.run(
+            [
+                str(python),
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                *requirements,
+            ],
+            check=True,
+        )
+        stamp.write_text(wanted)
+    return python
