@@ -186,6 +186,16 @@ class Settings(BaseSettings):
     query_threads: int = Field(
         default=2, ge=1, le=256, description="Threads each DuckDB query database may use."
     )
+    query_memory_rows: int = Field(
+        default=2_000_000,
+        ge=0,
+        le=1_000_000_000,
+        description=(
+            "Dataset versions of at most this many rows are loaded into memory (compressed, "
+            "in row order) for the records API and exports; larger ones are read from their "
+            "Parquet files at each query. 0: never."
+        ),
+    )
     sql_max_rows: int = Field(
         default=1000,
         ge=1,

@@ -82,11 +82,15 @@ def readable_table(
     A dataset the actor may not read answers exactly like a missing one; so does a
     dataset without a published version (nothing to read yet).
     """
-    dataset = session.scalar(select(Dataset).where(Dataset.slug == slug, readable_datasets(actor)))
-    if dataset is None:
+    found_row = session.execute(
+        select(Dataset, DatasetVersion)
+        .outerjoin(DatasetVersion, DatasetVersion.id == Dataset.published_version_id)
+        .where(Dataset.slug == slug, readable_datasets(actor))
+    ).first()
+    if found_row is None:
         raise not_found("Jeu de données", slug)
+    dataset, current = found_row
     if version is None:
-        current = dataset.published_version
         if current is None:
             raise NotFoundError(
                 f"Le jeu de données {slug} n'a pas encore de version publiée",

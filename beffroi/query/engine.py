@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -51,6 +52,8 @@ ROW_COLUMN: Final = "__beffroi_row"  # the local store's hidden ordinal (beffroi
 ROWS_SCHEMA: Final = "_rows"
 CACHED_DATABASES: Final = 16
 CACHED_FILE_LISTS: Final = 4096
+CACHED_COUNTS: Final = 1024
+MEMORY_CATALOG: Final = "mem"
 
 
 def quote(name: str) -> str:
@@ -82,6 +85,8 @@ class View:
     table: ReadableTable
     columns: list[Column]
     files: tuple[str, ...]
+    rows: int = 0  # stored rows of the version (before any row filter)
+    in_memory: bool = False  # loaded into memory in row order (else read from Parquet)
 
     @property
     def names(self) -> list[str]:
@@ -104,6 +109,24 @@ class QueryDatabase:
     views: dict[str, View]
     timeout: float
     sql_tables: set[tuple[str, str]] = field(default_factory=set)
+    _counts: OrderedDict[tuple[object, ...], int] = field(default_factory=OrderedDict)
+    _counts_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def count(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """The single integer a ``SELECT count(*) …`` returns, cached: versions never
+        change, so the total of a filtered query is computed once, not on every page."""
+        key = (sql, *(str(p) for p in params))
+        with self._counts_lock:
+            found = self._counts.get(key)
+            if found is not None:
+                self._counts.move_to_end(key)
+                return found
+        [(value,)] = self.rows(sql, params)
+        with self._counts_lock:
+            self._counts[key] = int(value)
+            while len(self._counts) > CACHED_COUNTS:
+                self._counts.popitem(last=False)
+        return int(value)
 
     def check(self, sql: str) -> str:
         """User SQL, checked (one SELECT over this database's tables), or a refusal."""
@@ -179,11 +202,61 @@ class QueryDatabase:
         return reader.schema, batches()
 
 
-def _timer(cur: duckdb.DuckDBPyConnection, seconds: float) -> threading.Timer:
-    timer = threading.Timer(seconds, cur.interrupt)
-    timer.daemon = True
-    timer.start()
-    return timer
+class _Watchdog:
+    """One thread that interrupts cursors past their deadline (no thread per query)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Condition()
+        self._deadlines: dict[int, tuple[float, duckdb.DuckDBPyConnection]] = {}
+        self._next = 0
+        self._thread: threading.Thread | None = None
+
+    def watch(self, cur: duckdb.DuckDBPyConnection, seconds: float) -> int:
+        with self._lock:
+            self._next += 1
+            self._deadlines[self._next] = (time.monotonic() + seconds, cur)
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._run, name="beffroi-query-watchdog", daemon=True
+                )
+                self._thread.start()
+            self._lock.notify()
+            return self._next
+
+    def release(self, ticket: int) -> None:
+        with self._lock:
+            self._deadlines.pop(ticket, None)
+
+    def _run(self) -> None:
+        while True:
+            with self._lock:
+                now = time.monotonic()
+                for ticket, (deadline, cur) in list(self._deadlines.items()):
+                    if deadline <= now:
+                        del self._deadlines[ticket]
+                        try:
+                            cur.interrupt()
+                        except duckdb.Error:  # already closed: nothing to interrupt
+                            log.debug("curseur déjà fermé à l'échéance")
+                upcoming = min((d for d, _c in self._deadlines.values()), default=now + 60)
+                self._lock.wait(timeout=max(0.01, upcoming - now))
+
+
+_WATCHDOG = _Watchdog()
+
+
+class _Ticket:
+    """A watched cursor: ``cancel`` stops the watch."""
+
+    def __init__(self, cur: duckdb.DuckDBPyConnection, seconds: float) -> None:
+        self.ticket = _WATCHDOG.watch(cur, seconds)
+
+    def cancel(self) -> None:
+        _WATCHDOG.release(self.ticket)
+
+
+def _timer(cur: duckdb.DuckDBPyConnection, seconds: float) -> _Ticket:
+    return _Ticket(cur, seconds)
 
 
 @contextmanager
@@ -252,20 +325,28 @@ class QueryEngine:
         self.timeout = settings.query_timeout_seconds
         self.memory_mb = settings.query_memory_mb
         self.threads = settings.query_threads
+        self.memory_rows = settings.query_memory_rows
         self._lock = threading.Lock()
         self._databases: OrderedDict[tuple[object, ...], QueryDatabase] = OrderedDict()
         self._files: OrderedDict[tuple[str, int], tuple[tuple[str, ...], pa.Schema]] = OrderedDict()
 
-    def database(self, tables: Sequence[ReadableTable]) -> QueryDatabase:
-        """The (cached) locked database showing exactly ``tables``."""
+    def database(
+        self, tables: Sequence[ReadableTable], *, in_memory: bool = False
+    ) -> QueryDatabase:
+        """The (cached) locked database showing exactly ``tables``.
+
+        ``in_memory`` loads each version of at most ``query_memory_rows`` rows into memory
+        (compressed, sorted by row number: keyset pages then skip straight to their rows);
+        the records API and exports ask for it, SQL over every table does not.
+        """
         ordered = sorted(tables, key=lambda t: t.slug)
-        key = tuple(t.cache_key for t in ordered)
+        key = (in_memory, *(t.cache_key for t in ordered))
         with self._lock:
             found = self._databases.get(key)
             if found is not None:
                 self._databases.move_to_end(key)
                 return found
-            built = self._build(ordered)
+            built = self._build(ordered, in_memory=in_memory)
             self._databases[key] = built
             while len(self._databases) > CACHED_DATABASES:
                 self._databases.popitem(last=False)  # in-flight cursors keep it alive
@@ -291,7 +372,7 @@ class QueryEngine:
             self._files.popitem(last=False)
         return files, schema
 
-    def _build(self, tables: Sequence[ReadableTable]) -> QueryDatabase:
+    def _build(self, tables: Sequence[ReadableTable], *, in_memory: bool) -> QueryDatabase:
         con = duck.connect(
             extensions=(),
             config={
@@ -303,13 +384,17 @@ class QueryEngine:
         )
         try:
             con.execute("SET parquet_metadata_cache = true")  # footers read once per file
+            if in_memory:
+                con.execute(f"ATTACH ':memory:' AS {MEMORY_CATALOG} (COMPRESS)")
             views: dict[str, View] = {}
             allowed: list[str] = []
             con.execute(f"CREATE SCHEMA {ROWS_SCHEMA}")
             for table in tables:
                 files, schema = self._version_files(table)
                 allowed += files
-                views[table.slug] = self._create_view(con, table, files, schema)
+                views[table.slug] = self._create_view(
+                    con, table, files, schema, in_memory=in_memory
+                )
             reference.install(con)
             sql_tables = {("main", slug.casefold()) for slug in views}
             sql_tables |= {("ref", name) for name in reference.TABLES}
@@ -327,15 +412,35 @@ class QueryEngine:
         table: ReadableTable,
         files: tuple[str, ...],
         schema: pa.Schema,
+        *,
+        in_memory: bool,
     ) -> View:
         name = quote(table.slug)
         source = f"__beffroi_src_{table.dataset_id}"
+        stored_rows = 0
+        loaded = False
         if files:
             listed = ", ".join(literal(f) for f in files)
-            con.execute(
-                f"CREATE VIEW {ROWS_SCHEMA}.{quote(source)} AS "  # noqa: S608 - quoted literals
-                f"SELECT * FROM read_parquet([{listed}], union_by_name = true)"
-            )
+            scan = f"read_parquet([{listed}], union_by_name = true)"
+            [(stored_rows,)] = con.execute(f"SELECT count(*) FROM {scan}").fetchall()  # noqa: S608
+            if in_memory and stored_rows <= self.memory_rows:
+                described = con.execute(f"DESCRIBE SELECT * FROM {scan}").fetchall()  # noqa: S608
+                columns = [str(r[0]) for r in described]
+                order = f" ORDER BY {ROW_COLUMN}" if ROW_COLUMN in columns else ""
+                con.execute(
+                    f"CREATE TABLE {MEMORY_CATALOG}.main.{quote(source)} AS "  # noqa: S608
+                    f"SELECT * FROM {scan}{order}"
+                )
+                con.execute(
+                    f"CREATE VIEW {ROWS_SCHEMA}.{quote(source)} AS "  # noqa: S608 - quoted
+                    f"SELECT * FROM {MEMORY_CATALOG}.main.{quote(source)}"
+                )
+                loaded = True
+            else:
+                con.execute(
+                    f"CREATE VIEW {ROWS_SCHEMA}.{quote(source)} AS "  # noqa: S608 - quoted literals
+                    f"SELECT * FROM {scan}"
+                )
         else:  # a version without rows has no data file: an empty table of its columns
             empty = pa.Table.from_batches([], schema=schema)
             con.register("__beffroi_empty", empty)
@@ -364,7 +469,9 @@ class QueryEngine:
             f"CREATE VIEW main.{name} AS "  # noqa: S608 - quoted identifiers
             f"SELECT * EXCLUDE ({ROW_COLUMN}) FROM {ROWS_SCHEMA}.{name}"
         )
-        return View(table=table, columns=visible, files=files)
+        return View(
+            table=table, columns=visible, files=files, rows=int(stored_rows), in_memory=loaded
+        )
 
 
 def _local_path(uri: str) -> str:
