@@ -47,6 +47,12 @@ def public_datasets(
     return list(session.scalars(query))
 
 
+def public_slugs(session: Session) -> list[str]:
+    """Slugs of the public datasets, by id (no object loaded)."""
+    query = select(Dataset.slug).where(readable_datasets(anonymous())).order_by(Dataset.id)
+    return list(session.scalars(query))
+
+
 def public_dataset_by_key(session: Session, key: str) -> Dataset:
     """A public dataset by its store key (``ds-<id>``), by slug, or a NotFoundError."""
     match = _KEY.match(key)

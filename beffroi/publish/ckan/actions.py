@@ -23,7 +23,7 @@ from beffroi.catalog.models import Dataset, Organization
 from beffroi.catalog.services import get_organization
 from beffroi.catalog.vocabularies import THEMES
 from beffroi.errors import BeffroiError, InvalidInputError, NotFoundError, UserError
-from beffroi.publish import public
+from beffroi.publish import formats, public
 from beffroi.publish.ckan import datastore, shapes
 from beffroi.settings import Settings
 
@@ -130,23 +130,31 @@ def _fold(text: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class _Indexed:
-    """A package and the values its search and facets look at."""
+    """A dataset and the values its search, sort and facets look at (its CKAN dict is only
+    built for the page of results)."""
 
-    package: dict[str, Any]
+    dataset: Dataset
     values: dict[str, set[str]]
+    keys: dict[str, str]
     text: str
 
 
-def _index(dataset: Dataset, base_url: str) -> _Indexed:
-    package = shapes.package_dict(dataset, base_url)
+def _index(dataset: Dataset) -> _Indexed:
     values = {
         "organization": {dataset.publisher.slug},
         "tags": set(dataset.keywords),
-        "res_format": {r["format"] for r in package["resources"]},
+        "res_format": {f.label for f in formats.downloads(dataset)},
         "license_id": {dataset.license},
         "groups": {t.lower() for t in dataset.themes},
         "name": {dataset.slug},
         "id": {dataset.store_key},
+    }
+    keys = {
+        "id": dataset.store_key,
+        "name": dataset.slug,
+        "title": _fold(dataset.title),
+        "metadata_created": shapes.ckan_time(dataset.created_at) or "",
+        "metadata_modified": shapes.ckan_time(shapes.modified(dataset)) or "",
     }
     text = " ".join(
         [
@@ -157,7 +165,7 @@ def _index(dataset: Dataset, base_url: str) -> _Indexed:
             *dataset.keywords,
         ]
     )
-    return _Indexed(package, values, _fold(text))
+    return _Indexed(dataset, values, keys, _fold(text))
 
 
 _CLAUSE = re.compile(r'\+?(?P<field>[\w.-]+):(?:"(?P<quoted>[^"]*)"|(?P<bare>\S+))')
@@ -212,7 +220,7 @@ def _sort(items: list[_Indexed], sort: str | None) -> list[_Indexed]:
         keys.append((SORT_FIELDS[field], direction == "desc"))
     if not keys:
         keys = [("metadata_modified", True)]
-    ordered = sorted(items, key=lambda i: i.package["id"])
+    ordered = sorted(items, key=lambda i: i.dataset.id)
     for field, reverse in reversed(keys):  # stable sorts: the first key decides last
         ordered.sort(key=_sort_key(field), reverse=reverse)
     return ordered
@@ -220,7 +228,7 @@ def _sort(items: list[_Indexed], sort: str | None) -> list[_Indexed]:
 
 def _sort_key(field: str) -> Callable[[_Indexed], str]:
     def key(item: _Indexed) -> str:
-        return _fold(str(item.package[field] or ""))
+        return item.keys[field]
 
     return key
 
@@ -259,15 +267,15 @@ def package_search(session: Session, base_url: str, params: Params) -> dict[str,
             f"fq n'accepte que des filtres champ:valeur (reçu : {' '.join(fq_words)})",
             'écrivez par exemple fq=organization:mon-organisation tags:"mot clé"',
         )
-    index = [_index(d, base_url) for d in public.public_datasets(session)]
+    index = [_index(d) for d in public.public_datasets(session)]
     found = [i for i in index if _matches(i, q_clauses + fq_clauses, words)]
     facet_fields = _list(params, "facet.field")
     facets = _facets(found, facet_fields, _int(params, "facet.limit", 50, low=-1))
-    ordered = _sort(found, params.get("sort"))
+    page = _sort(found, params.get("sort"))[start : start + rows]
     return {
         "count": len(found),
         "sort": params.get("sort") or "score desc, metadata_modified desc",
-        "results": [i.package for i in ordered[start : start + rows]],
+        "results": [shapes.package_dict(i.dataset, base_url) for i in page],
         "facets": {field: dict(counts) for field, counts in facets.items()},
         "search_facets": {
             field: {
@@ -304,7 +312,7 @@ def package_list(session: Session, base_url: str, params: Params) -> list[str]: 
     """Names (slugs) of the public packages."""
     limit = _int(params, "limit", 0)
     offset = _int(params, "offset", 0)
-    names = [d.slug for d in public.public_datasets(session)]
+    names = public.public_slugs(session)
     return names[offset : offset + limit] if limit else names[offset:]
 
 

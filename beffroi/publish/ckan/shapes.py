@@ -143,14 +143,19 @@ def _extras(dataset: Dataset, base_url: str) -> list[dict[str, str]]:
     return [{"key": k, "value": v} for k, v in values.items() if v]
 
 
+def modified(dataset: Dataset) -> dt.datetime:
+    """Last change of the record or of its published data."""
+    version = dataset.published_version
+    if version is not None and version.published_at and version.published_at > dataset.modified_at:
+        return version.published_at
+    return dataset.modified_at
+
+
 def package_dict(dataset: Dataset, base_url: str) -> dict[str, Any]:
     """A public dataset as CKAN's ``package_show`` returns it."""
     resources = resource_dicts(dataset, base_url)
     tags = [tag_dict(k) for k in dataset.keywords]
     version = dataset.published_version
-    modified = dataset.modified_at
-    if version is not None and version.published_at and version.published_at > modified:
-        modified = version.published_at
     return {
         "id": dataset.store_key,
         "name": dataset.slug,
@@ -167,7 +172,7 @@ def package_dict(dataset: Dataset, base_url: str) -> dict[str, Any]:
         "maintainer_email": dataset.contact_email,
         **license_fields(dataset.license),
         "metadata_created": ckan_time(dataset.created_at),
-        "metadata_modified": ckan_time(modified),
+        "metadata_modified": ckan_time(modified(dataset)),
         "creator_user_id": None,
         "owner_org": org_id(dataset.publisher),
         "organization": organization_dict(dataset.publisher),
