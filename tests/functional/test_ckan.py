@@ -18,7 +18,7 @@ from fastapi.testclient import TestClient
 
 from beffroi.cli import cli
 from tests.conftest import SHARED_DATA
-from tests.functional.conftest import DemoInstance, bearer
+from tests.functional.conftest import BACKENDS, DemoInstance, bearer
 from tests.functional.test_serve import free_port, wait_for_health
 
 PUBLIC = {
@@ -346,3 +346,14 @@ def test_datastore_search_sql(client: TestClient, demo_instance: DemoInstance) -
     hostile = action(client, "datastore_search_sql", sql="SELECT * FROM read_csv('/etc/passwd')")
     assert hostile["success"] is False
     assert hostile["status"] in {400, 409}
+
+
+@pytest.mark.shares_instance
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_search_on_each_catalogue_backend(client: TestClient, backend: str) -> None:
+    result = action(client, "package_search", fq="groups:tran", sort="name desc")["result"]
+    assert [p["name"] for p in result["results"]] == [
+        "stationnement-cyclable",
+        "bornes-recharge-vehicules-electriques",
+    ]
+    assert set(action(client, "package_list")["result"]) == PUBLIC

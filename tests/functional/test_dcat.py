@@ -12,7 +12,7 @@ from rdflib.namespace import DCTERMS, FOAF, RDF
 from beffroi.cli import cli
 from beffroi.publish.dcat.vocab import DCAT, HYDRA
 from tests.conftest import SHARED_DATA
-from tests.functional.conftest import DemoInstance, bearer
+from tests.functional.conftest import BACKENDS, DemoInstance, bearer
 from tests.unit.publish.shacl import validate
 
 BASE = "http://127.0.0.1:8000"  # the default base_url of the test instances
@@ -159,3 +159,11 @@ def test_every_distribution_downloads(client: TestClient, demo_instance: DemoIns
     csv_url = next(u for u in urls if u.endswith("export.csv"))
     lines = client.get(csv_url.removeprefix(BASE)).text.splitlines()
     assert len(lines) == 1 + 29  # header and every row of the published version
+
+
+@pytest.mark.shares_instance
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_catalogue_on_each_catalogue_backend(client: TestClient, backend: str) -> None:
+    graph = parse(client.get("/catalog.ttl").text, "text/turtle")
+    assert len(list(graph.subjects(RDF.type, DCAT.Dataset))) == 4
+    assert validate(graph).violations == []
