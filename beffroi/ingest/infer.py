@@ -526,7 +526,30 @@ def _number_readings(hint: str | None) -> list[tuple[str, str]]:
     return [(".", ""), (",", ""), (",", "."), (".", ","), (".", "'")]
 
 
+_UNIT_SIGNS: Final = r"(?:€|EUR|%)"
+_NUMBER_CHARS: Final = "[\\d.,' " + SPACES + "]"
+_WITH_UNIT: Final = (
+    rf"^\s*{_UNIT_SIGNS}?\s*[+\-{_MINUS}]?{_NUMBER_CHARS}*\d{_NUMBER_CHARS}*\s*{_UNIT_SIGNS}?\s*$"
+)
+_HAS_UNIT: Final = rf"{_UNIT_SIGNS}\s*$|^\s*{_UNIT_SIGNS}"
+
+
 def _detect_number(name: str, values: Values, hint: str | None) -> ColumnType | None:
+    found = _detect_bare_number(name, values, hint)
+    if found is not None or not _any(values, _HAS_UNIT):
+        return found
+    # Amounts exported with their sign ("1 234,50 €", "12,5 %"): numbers once the sign is
+    # stripped (Table Schema bareNumber: false) — only for these signs, present on every
+    # value (a column mixing "12 €" and "3" stays text: which unit would "3" be in?).
+    if not (_all(values, _HAS_UNIT) and _all(values, _WITH_UNIT)):
+        return None
+    stripped = _detect_bare_number(name, _strip_non_numeric(values), hint)
+    if stripped is None:
+        return None
+    return replace(stripped, bare_number=False, note="symbole € ou % retiré / € or % sign removed")
+
+
+def _detect_bare_number(name: str, values: Values, hint: str | None) -> ColumnType | None:
     for mark, group in _number_readings(hint):
         groups = group + SPACES
         if _all(values, _number_regex(mark, groups, integer=False)):

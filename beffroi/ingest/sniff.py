@@ -287,7 +287,9 @@ def _single_byte(sample: bytes, path: Path | None) -> EncodingGuess:
     c1 = len(_C1.findall(sample))
     letter_accent = len(_LETTER_ACCENT.findall(sample))
     dos = len(_DOS_LETTER.findall(sample))
-    if dos > letter_accent:
+    # One DOS-looking byte alone is no proof ("aŒa" is \x8c in cp1252 too): cp1252 is by
+    # far the likelier encoding of a French file, so DOS needs two such letters at least.
+    if dos > letter_accent and dos >= 2:
         return EncodingGuess("cp850", "cp850", note="encodage DOS (cp850) détecté")
     _refuse_other_scripts(sample, path, undefined=undefined)
     if undefined:
@@ -587,6 +589,8 @@ def sniff_csv(
             hint_en="Check that the right file was sent.",
         )
     score, chosen, records = best
+    if delimiter is None and chosen == "," and _commas_are_decimal_marks(records):
+        score = (0.0, 1, 0)  # one column of French numbers: "12,50" is not two fields
     sniff = CsvSniff(delimiter=chosen if delimiter or score[0] > 0 else None, quotechar=quotechar)
     if sniff.delimiter is None:
         records = _parse(text, NO_DELIMITER, quotechar)
@@ -601,6 +605,24 @@ def sniff_csv(
     _line_endings(text, records, sniff)
     _find_header(text, records, sniff, header_row)
     return sniff
+
+
+_DECIMAL_COMMA = re.compile(
+    r"^\s*[+-]?(?:\d{1,3}(?:[ \u00a0\u202f.]\d{3})+|\d+),\d+(?:[eE][+-]?\d+)?\s*(?:%|€)?\s*$"
+)
+
+
+def _commas_are_decimal_marks(records: list[_Record]) -> bool:
+    """A single column of decimal-comma numbers, which a split on "," would cut in two.
+
+    Some record (the header, usually) has no comma, and nearly every record that has one is
+    one French number when put back together: ``12,50`` or ``1 234,56``.
+    """
+    split = [r for r in records if len(r.fields) > 1]
+    if not split or len(split) == len(records):
+        return False
+    numbers = sum(1 for r in split if _DECIMAL_COMMA.match(",".join(r.fields)))
+    return numbers >= 0.9 * len(split)
 
 
 def _space_after_delimiter(records: list[_Record]) -> bool:
