@@ -267,7 +267,9 @@ class Validator:
                 out.append((f"({ok} AND NOT COALESCE({test}, FALSE))", "constraint-error", name))
         return out
 
-    def _constraint(self, name: str, value: Any, item: Field, column: _Column) -> str | None:
+    def _constraint(  # noqa: PLR0911 - one return per constraint
+        self, name: str, value: Any, item: Field, column: _Column
+    ) -> str | None:
         sql = column.sql
         c = sql.column
         if name in {"minLength", "maxLength"}:
@@ -298,7 +300,10 @@ class Validator:
             "exclusiveMinimum": ">",
             "exclusiveMaximum": "<",
         }[name]
-        return f"_x{column.index} {operator} {literal(item, value, sql)}"
+        bound = f"_x{column.index} {operator} {literal(item, value, sql)}"
+        if item.type == "number":  # NaN is within no bound (DuckDB orders it last)
+            return f"(NOT isnan(_x{column.index}) AND {bound})"
+        return bound
 
     def _typed_sql(self) -> str:
         """The batch with, per column j: ``_m{j}`` missing, ``_v{j}`` present and of the

@@ -17,7 +17,6 @@ from __future__ import annotations
 import codecs
 import csv
 import io
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +24,6 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from beffroi.ingest import sniff
@@ -37,6 +35,7 @@ from beffroi.ingest.sniff import EncodingGuess, invalid
 CHUNK_BYTES = 1 << 20
 BLOCK_BYTES = 2 << 20
 EXTRA = pa.list_(pa.string())
+PYTHON_BATCH_ROWS = 65_536
 
 
 @dataclass(slots=True)
@@ -127,29 +126,50 @@ def _open_csv(path: Path, options: ReadOptions, size: int) -> RawTable:
     def batches() -> Iterator[pa.RecordBatch]:
         if start >= size or not labels:
             return
-        batches = _csv_batches(
+        if found.skipinitialspace:
+            # "a, b, c": Arrow cannot drop the space after the delimiter (nor see the quote
+            # that follows it), Python's csv can. Only the reading goes row by row here.
+            yield from _python_batches(
+                path, start, guess, delimiter, found.quotechar, len(labels), header_row
+            )
+            return
+        yield from _csv_batches(
             path, start, guess, delimiter, found.quotechar, len(labels), header_row
         )
-        if not found.skipinitialspace:
-            yield from batches
-            return
-        for batch in batches:
-            yield _skip_initial_space(batch, len(labels), found.quotechar)
 
     table._batches = batches
     return table
 
 
-def _skip_initial_space(batch: pa.RecordBatch, width: int, quotechar: str) -> pa.RecordBatch:
-    """``a, "b", c`` files: drop the space after each delimiter and unquote, vectorised."""
-    columns = list(batch.columns)
-    quote = re.escape(quotechar)
-    for index in range(width):
-        text = pc.utf8_ltrim(columns[index], characters=" ")
-        quoted = pc.match_substring_regex(text, f"^{quote}.*{quote}$")
-        inner = pc.replace_substring(pc.utf8_slice_codeunits(text, 1, -1), quotechar * 2, quotechar)
-        columns[index] = pc.if_else(quoted, inner, text)
-    return pa.RecordBatch.from_arrays(columns, names=batch.schema.names)
+def _python_batches(
+    path: Path,
+    start: int,
+    guess: EncodingGuess,
+    delimiter: str,
+    quotechar: str,
+    width: int,
+    header_row: int,
+) -> Iterator[pa.RecordBatch]:
+    """The rows of a file with a space after each delimiter, read by :mod:`csv`."""
+    with path.open("rb") as handle:
+        handle.seek(start)
+        text = io.TextIOWrapper(handle, encoding=guess.codec, newline="")
+        reader = csv.reader(
+            text, delimiter=delimiter, quotechar=quotechar, skipinitialspace=True, strict=False
+        )
+        numbers: list[int] = []
+        rows: list[list[str]] = []
+        try:
+            for number, fields in enumerate(reader, header_row + 1):
+                numbers.append(number)
+                rows.append(fields or [""])
+                if len(rows) >= PYTHON_BATCH_ROWS:
+                    yield rows_batch(numbers, rows, width)
+                    numbers, rows = [], []
+        except UnicodeDecodeError as error:
+            raise sniff.decode_error(error, guess, path, line=header_row + len(numbers)) from None
+        if rows:
+            yield rows_batch(numbers, rows, width)
 
 
 def _skipped_data(text: str, header_line: int | None, found: sniff.CsvSniff) -> bool:
@@ -240,7 +260,7 @@ def _csv_batches(
     source: Any
     if guess.codec == "utf-8":
         # Already UTF-8: Arrow reads the file itself (no Python in the I/O path).
-        source = pa.OSFile(str(path))
+        source = pa.OSFile(str(path), mode="r")
         source.seek(start)
     else:
         source = pa.PythonFile(stream, mode="r")

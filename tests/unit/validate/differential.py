@@ -31,6 +31,8 @@ def _dialect(path: Path, read: ReadOptions) -> tuple[dict[str, Any], str | None]
                 quote_char=table.dialect.quotechar or '"',
             )
         )
+    if table.dialect.format in {"xlsx", "xls"} and table.dialect.sheet:
+        controls.append(formats.ExcelControl(sheet=table.dialect.sheet))
     dialect = Dialect(header_rows=[table.header_row], controls=controls)
     codec = None
     if table.dialect.format == "csv":
@@ -108,3 +110,66 @@ def _key(code: str, row: int | None, field: str | None) -> Key:
     if code in {"blank-row", "extra-cell", "extra-label", "primary-key", "duplicate-row"}:
         field = None  # frictionless names no field (or "") for these
     return code, row, field or None
+
+
+def package_resolver(base: Path, resources: dict[str, dict[str, Any]]) -> Any:
+    """Foreign keys to the other resources of a data package: their cells, by field name."""
+    import pyarrow as pa
+
+    def resolve(name: str, fields: Any) -> pa.Table | None:
+        resource = resources.get(name)
+        if resource is None:
+            return None
+        table = open_raw(base / resource["path"])
+        batches = list(table.batches())
+        columns = {}
+        for field in fields:
+            index = table.labels.index(field)
+            values = [v for batch in batches for v in batch.column(index).to_pylist()]
+            columns[field] = pa.array(values, pa.string())
+        return pa.table(columns)
+
+    return resolve
+
+
+def compare_package(
+    descriptor_path: Path,
+) -> dict[str, tuple[bool, Counter[Key], bool, Counter[Key]]]:
+    """Per resource of a data package: frictionless' and Beffroi's verdicts and errors."""
+    import yaml
+    from frictionless import Package, system
+
+    text = descriptor_path.read_text(encoding="utf-8")
+    descriptor = yaml.safe_load(text) if descriptor_path.suffix == ".yaml" else json.loads(text)
+    base = descriptor_path.parent
+    with system.use_context(trusted=True):
+        report = Package(str(descriptor_path)).validate(limit_errors=1_000_000)
+    theirs: dict[str, tuple[bool, Counter[Key]]] = {}
+    for task in report.to_dict()["tasks"]:
+        found: Counter[Key] = Counter()
+        for error in task["errors"]:
+            found[_key(error["type"], error.get("rowNumber"), error.get("fieldName"))] += 1
+        theirs[task["name"]] = (task["valid"], found)
+    resources = {r["name"]: r for r in descriptor["resources"]}
+    out = {}
+    for name, resource in resources.items():
+        schema_descriptor = resource.get("schema") or inferred_schema(base / resource["path"])
+        schema = parse_schema(schema_descriptor)
+        for foreign in schema.foreign_keys:
+            if foreign.reference == name:
+                foreign.reference = ""  # a reference to itself
+        report_b = validate(
+            base / resource["path"],
+            schema,
+            Options(
+                max_errors=1_000_000,
+                custom_checks=False,
+                resolver=package_resolver(base, resources),
+            ),
+        )
+        mine: Counter[Key] = Counter()
+        for error in report_b.errors:
+            mine[_key(error.code, error.row, error.field)] += 1
+        valid, found = theirs[name]
+        out[name] = (valid, found, report_b.valid, mine)
+    return out
