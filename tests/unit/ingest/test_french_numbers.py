@@ -51,11 +51,7 @@ def test_single_column_amounts_keep_their_decimals(tmp_path: Path) -> None:
 
 def test_amounts_with_euro_and_percent_signs_are_numbers(tmp_path: Path) -> None:
     path = tmp_path / "aides.csv"
-    text = "libellé;montant;taux
-Fêtes;1 234,50 €;12,5 %
-Œuvres;12,00 €;3 %
-Repas;€ 5,00;100 %
-"
+    text = "libellé;montant;taux\nFêtes;1 234,50 €;12,5 %\nŒuvres;12,00 €;3 %\nRepas;€ 5,00;100 %\n"
     path.write_bytes(text.encode("cp1252"))
     kinds, rows = read_typed(path)
     assert kinds == ["string", "number", "number"]
