@@ -23,12 +23,15 @@ def publish() -> None:
 @publish.command("check")
 @click.option("--all", "show_all", is_flag=True, help="Afficher aussi les critères satisfaits.")
 @click.option("--strict", is_flag=True, help="Code de sortie 1 si un jeu de données a une erreur.")
+@click.option("--dataset", "slugs", multiple=True, help="Un jeu de données (répétable).")
 @json_option
 @pass_context
-def publish_check(ctx: CliContext, show_all: bool, strict: bool, as_json: bool) -> None:
+def publish_check(
+    ctx: CliContext, show_all: bool, strict: bool, slugs: tuple[str, ...], as_json: bool
+) -> None:
     """Ce qui ferait baisser la note de qualité data.gouv.fr de chaque jeu public."""
     with ctx.transaction() as session:
-        results = check_public(session)
+        results = check_public(session, slugs=slugs or None)
     if as_json:
         for result in results:
             click.echo(

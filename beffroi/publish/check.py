@@ -10,6 +10,7 @@ to fix it; ``status`` is ``ok``, ``warning``, ``error`` or ``unknown`` (nothing 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Final, Literal
 
@@ -236,6 +237,13 @@ def check_dataset(dataset: Dataset, now: dt.datetime | None = None) -> Readiness
     return Readiness(dataset.slug, dataset.title, checks)
 
 
-def check_public(session: Session, now: dt.datetime | None = None) -> list[Readiness]:
-    """The readiness of every dataset the anonymous actor may read (what data.gouv.fr sees)."""
-    return [check_dataset(d, now) for d in public.public_datasets(session)]
+def check_public(
+    session: Session, now: dt.datetime | None = None, *, slugs: Iterable[str] | None = None
+) -> list[Readiness]:
+    """The readiness of every dataset the anonymous actor may read (what data.gouv.fr sees),
+    or of the public datasets named by ``slugs`` (a non-public one is not found)."""
+    if slugs is None:
+        datasets = public.public_datasets(session)
+    else:
+        datasets = [public.public_dataset_by_key(session, slug) for slug in slugs]
+    return [check_dataset(d, now) for d in datasets]

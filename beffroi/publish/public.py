@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, selectinload
 from beffroi.access import Actor, readable_datasets
 from beffroi.access.policy import not_found
 from beffroi.catalog.models import Dataset, Organization, OrgKind
+from beffroi.catalog.services import resolve_dataset
 
 SURFACE = "publish"
 _KEY = re.compile(r"^ds-(\d{1,18})$")
@@ -54,12 +55,14 @@ def public_slugs(session: Session) -> list[str]:
 
 
 def public_dataset_by_key(session: Session, key: str) -> Dataset:
-    """A public dataset by its store key (``ds-<id>``), by slug, or a NotFoundError."""
+    """A public dataset by its store key (``ds-<id>``), by its current or a former slug, or
+    a NotFoundError."""
     match = _KEY.match(key)
-    condition = Dataset.id == int(match.group(1)) if match else Dataset.slug == key
+    if match is None:
+        return resolve_dataset(session, anonymous(), key)[0]
     dataset = session.scalar(
         select(Dataset)
-        .where(condition, readable_datasets(anonymous()))
+        .where(Dataset.id == int(match.group(1)), readable_datasets(anonymous()))
         .options(selectinload(Dataset.publisher), selectinload(Dataset.published_version))
     )
     if dataset is None:

@@ -167,3 +167,11 @@ def test_catalogue_on_each_catalogue_backend(client: TestClient, backend: str) -
     graph = parse(client.get("/catalog.ttl").text, "text/turtle")
     assert len(list(graph.subjects(RDF.type, DCAT.Dataset))) == 4
     assert validate(graph).violations == []
+
+
+def test_head_answers_like_get(client: TestClient) -> None:
+    for path in ("/catalog", "/catalog.jsonld"):
+        response = client.head(path)
+        assert response.status_code == 200
+        assert response.text == ""
+        assert response.headers["content-type"].startswith(("text/turtle", "application/ld+json"))

@@ -42,6 +42,7 @@ def _catalog(
 
 
 @router.get("/catalog", summary="DCAT-AP 3 catalogue", description=_DESCRIPTION)
+@router.head("/catalog", include_in_schema=False)
 def catalog(
     request: Request, session: SessionDep, settings: SettingsDep, page: PageQuery = 1
 ) -> Response:
@@ -50,6 +51,7 @@ def catalog(
 
 
 @router.get("/catalog.{suffix}", summary="DCAT-AP 3 catalogue (format by suffix)")
+@router.head("/catalog.{suffix}", include_in_schema=False)
 def catalog_as(
     suffix: str,
     request: Request,

@@ -101,3 +101,22 @@ def test_cli_publish_check(tmp_path: Path) -> None:
     assert checks["open-format"] == "error"
     strict = runner.invoke(cli, ["--data-dir", data_dir, "publish", "check", "--strict"])
     assert strict.exit_code == 1
+
+
+def test_cli_publish_check_one_dataset(tmp_path: Path) -> None:
+    runner = CliRunner()
+    data_dir = str(tmp_path / "instance")
+    for command in (["init"], ["demo"]):
+        assert runner.invoke(cli, ["--data-dir", data_dir, *command]).exit_code == 0
+    one = runner.invoke(
+        cli,
+        ["--data-dir", data_dir, "publish", "check", "--json", "--dataset", "arbres-alignement"],
+    )
+    assert one.exit_code == 0, one.output
+    assert [json.loads(line)["slug"] for line in one.output.splitlines()] == ["arbres-alignement"]
+    hidden = runner.invoke(
+        cli,
+        ["--data-dir", data_dir, "publish", "check", "--dataset", "budget-primitif-agglomeration"],
+    )
+    assert hidden.exit_code == 1
+    assert "introuvable" in hidden.output

@@ -58,3 +58,12 @@ def test_error_types(session: Session) -> None:
     with pytest.raises(InvalidInputError) as bad_sort:
         ckan.call(session, BASE, "package_search", {"sort": "colour asc"})
     assert ckan.ckan_error_type(bad_sort.value) == "Search Query Error"
+
+
+def test_package_show_by_a_former_name(session: Session, system: Actor) -> None:
+    dataset = full_dataset(session, system)
+    old = dataset.slug
+    services.update_dataset(session, system, old, parse(DatasetUpdate, {"slug": "renomme"}))
+    package = ckan.call(session, BASE, "package_show", {"id": old})
+    assert package["name"] == "renomme"
+    assert package["id"] == dataset.store_key
