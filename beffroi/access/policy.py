@@ -7,8 +7,10 @@ filters — extends these same functions):
 * ``registered``: any signed-in actor;
 * ``internal``: members of the organisations of the EPCI (the EPCI, its communes, their
   services) — not partners;
-* ``organization`` and ``restricted``: members of the publishing organisation
-  (``restricted`` will also open through sharing agreements);
+* ``organization`` and ``restricted``: members of the publishing organisation;
+* any non-public level also opens to the members of the grantee organisations of a
+  sharing agreement in force now (active, started, not ended: evaluated at each read
+  against :func:`beffroi.access.clock.now`) — typically ``restricted`` datasets;
 * platform administrators and the local operator see everything;
 * deleted datasets are seen by no one.
 """
@@ -17,9 +19,11 @@ from __future__ import annotations
 
 import enum
 
-from sqlalchemy import ColumnElement, and_, or_
+from sqlalchemy import ColumnElement, and_, or_, select
+from sqlalchemy.orm import object_session
 
 from beffroi.access.actors import Actor
+from beffroi.access.grants import granted_dataset_ids
 from beffroi.catalog.models import AccessLevel, Dataset, Role
 from beffroi.errors import AuthenticationError, NotFoundError, PermissionDeniedError
 
@@ -35,6 +39,11 @@ class Action(enum.StrEnum):
     DATASET_UPDATE = "dataset.update"
     DATASET_DELETE = "dataset.delete"
     AUDIT_READ = "audit.read"
+    AGREEMENT_CREATE = "agreement.create"
+    AGREEMENT_APPROVE = "agreement.approve"
+    REVIEW_DECIDE = "review.decide"
+    ORG_GOVERNANCE = "organization.governance"
+    PRIVACY_MANAGE = "privacy.manage"
 
 
 # Minimum role in the organisation concerned, for actions an organisation member may do.
@@ -44,6 +53,11 @@ _ORG_ACTIONS: dict[Action, Role] = {
     Action.DATASET_CREATE: Role.EDITOR,
     Action.DATASET_UPDATE: Role.EDITOR,
     Action.DATASET_DELETE: Role.STEWARD,
+    Action.AGREEMENT_CREATE: Role.EDITOR,
+    Action.AGREEMENT_APPROVE: Role.STEWARD,
+    Action.REVIEW_DECIDE: Role.STEWARD,
+    Action.PRIVACY_MANAGE: Role.STEWARD,
+    # ORG_GOVERNANCE (review required or not) is for platform administrators only.
 }
 
 
@@ -59,6 +73,7 @@ def readable_datasets(actor: Actor) -> ColumnElement[bool]:
         levels.append(Dataset.access_level == AccessLevel.INTERNAL.value)
     if actor.roles:
         levels.append(Dataset.publisher_id.in_(sorted(actor.roles)))
+        levels.append(Dataset.id.in_(granted_dataset_ids(actor)))
     return and_(alive, or_(*levels))
 
 
@@ -73,9 +88,20 @@ def dataset_visible(actor: Actor, dataset: Dataset) -> bool:
         return True
     if level is AccessLevel.REGISTERED:
         return actor.is_authenticated
-    if level is AccessLevel.INTERNAL and actor.is_territory_member:
+    if (level is AccessLevel.INTERNAL and actor.is_territory_member) or (
+        dataset.publisher_id in actor.roles
+    ):
         return True
-    return dataset.publisher_id in actor.roles
+    return _granted(actor, dataset)
+
+
+def _granted(actor: Actor, dataset: Dataset) -> bool:
+    """Whether an agreement in force opens this (loaded) dataset to the actor."""
+    session = object_session(dataset)
+    if not actor.roles or session is None:
+        return False
+    query = select(granted_dataset_ids(actor, dataset.id).exists())
+    return bool(session.scalar(query))
 
 
 def can(actor: Actor, action: Action, organization_id: int | None = None) -> bool:

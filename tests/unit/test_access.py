@@ -173,6 +173,11 @@ MINIMUM_ROLE: dict[Action, Role | None] = {
     Action.DATASET_CREATE: Role.EDITOR,
     Action.DATASET_UPDATE: Role.EDITOR,
     Action.DATASET_DELETE: Role.STEWARD,
+    Action.AGREEMENT_CREATE: Role.EDITOR,
+    Action.AGREEMENT_APPROVE: Role.STEWARD,
+    Action.REVIEW_DECIDE: Role.STEWARD,
+    Action.PRIVACY_MANAGE: Role.STEWARD,
+    Action.ORG_GOVERNANCE: None,
 }
 ORDER = [Role.VIEWER, Role.EDITOR, Role.STEWARD, Role.ADMIN]
 
