@@ -21,6 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from beffroi.access.actors import Actor
+from beffroi.access.narrowing import narrow  # agreements' rows/columns, personal columns
 from beffroi.access.policy import Action, can, not_found, readable_datasets
 from beffroi.catalog.models import Dataset, DatasetVersion
 from beffroi.errors import NotFoundError
@@ -71,7 +72,7 @@ def readable_tables(
     )
     if slugs is not None:
         query = query.where(Dataset.slug.in_(sorted(set(slugs))))
-    return [_table(dataset, version) for dataset, version in session.execute(query)]
+    return [narrow(session, actor, _table(d, v)) for d, v in session.execute(query)]
 
 
 def readable_table(
@@ -96,7 +97,7 @@ def readable_table(
                 f"Le jeu de données {slug} n'a pas encore de version publiée",
                 hint=f"publiez une version (beffroi version publish {slug} <n>)",
             )
-        return _table(dataset, current)
+        return narrow(session, actor, _table(dataset, current))
     found = session.scalar(
         select(DatasetVersion).where(
             DatasetVersion.dataset_id == dataset.id, DatasetVersion.number == version
@@ -109,7 +110,7 @@ def readable_table(
             f"Version {version} introuvable pour le jeu de données {slug}",
             hint=f"la liste des versions est sur /api/v1/datasets/{slug}/versions",
         )
-    return _table(dataset, found)
+    return narrow(session, actor, _table(dataset, found))
 
 
 __all__ = ["ReadableTable", "readable_table", "readable_tables"]
