@@ -21,7 +21,13 @@ import pyarrow as pa
 
 from beffroi.ingest.model import ReadOptions
 from beffroi.validate.compile import FieldSql, compile_field, literal, re2, sql_string
-from beffroi.validate.french import CUSTOM_CHECKS, NEEDS_REFERENCE, CustomCheck, reference_tables
+from beffroi.validate.french import (
+    CUSTOM_CHECKS,
+    NEEDS_REFERENCE,
+    CustomCheck,
+    reference_table,
+    reference_tables,
+)
 from beffroi.validate.report import Report, ValidationError
 from beffroi.validate.schema import Field, ForeignKey, Schema
 from beffroi.validate.table import RawTable, open_raw
@@ -498,6 +504,8 @@ class Validator:
         if foreign.reference:
             resolver = self.options.resolver
             found = resolver(foreign.reference, foreign.reference_fields) if resolver else None
+            if found is None:
+                found = reference_table(foreign.reference, foreign.reference_fields)
             if found is None:
                 self.warnings.append(
                     f"clé étrangère vers « {foreign.reference} » : table de référence "

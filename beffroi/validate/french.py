@@ -12,11 +12,13 @@ from __future__ import annotations
 import csv
 import gzip
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from typing import Any
+
+import pyarrow as pa
 
 from beffroi.reference import cog
 
@@ -189,3 +191,31 @@ def reference_tables() -> dict[str, list[str]]:
     communes = cog.communes()
     postal = sorted({code for commune in communes.values() for code in commune.postal_codes})
     return {"ref_communes": sorted(communes), "ref_postal_codes": postal}
+
+
+REFERENCE_TABLES = ("ref:communes", "ref:epci", "ref:departements", "ref:regions")
+"""Reference data a foreign key may point to (``"reference": {"resource": "ref:communes",
+"fields": ["code_insee"]}``): the shipped COG, whatever the instance."""
+
+
+def reference_table(name: str, fields: Sequence[str]) -> pa.Table | None:
+    """The columns ``fields`` of a shipped reference table, as text (``None``: unknown)."""
+    rows: list[Any]
+    if name == "ref:communes":
+        rows = list(cog.communes().values())
+    elif name == "ref:epci":
+        rows = list(cog.epcis().values())
+    elif name == "ref:departements":
+        rows = list(cog.departements().values())
+    elif name == "ref:regions":
+        rows = list(cog.regions().values())
+    else:
+        return None
+    if not rows or not all(hasattr(rows[0], f) for f in fields):
+        return None
+    return pa.table(
+        {
+            f: pa.array([None if (v := getattr(r, f)) is None else str(v) for r in rows])
+            for f in fields
+        }
+    )

@@ -23,11 +23,16 @@ CHUNK = 1024 * 1024
 def validate_upload(
     settings: SettingsDep,
     file: Annotated[UploadFile, File(description="The file to check: CSV, XLSX, ODS…")],
-    schema: Annotated[
+    schema_ref: Annotated[
         str | None,
-        Form(description="A registry name (scdl/subventions, …@2.1.0) or an https URL."),
+        Form(
+            alias="schema",
+            description="A registry name (scdl/subventions, …@2.1.0) or an https URL.",
+        ),
     ] = None,
-    schema_json: Annotated[str | None, Form(description="The Table Schema itself (JSON).")] = None,
+    schema_text: Annotated[
+        str | None, Form(alias="schema_json", description="The Table Schema itself (JSON).")
+    ] = None,
     encoding: Annotated[str | None, Form()] = None,
     delimiter: Annotated[str | None, Form()] = None,
     sheet: Annotated[str | None, Form()] = None,
@@ -41,7 +46,7 @@ def validate_upload(
     from beffroi.validate import Options, validate  # noqa: PLC0415
     from beffroi.validate.service import web_schema  # noqa: PLC0415
 
-    parsed = web_schema(schema, schema_json, settings.data_dir / "schemas")
+    parsed = web_schema(schema_ref, schema_text, settings.data_dir / "schemas")
     name = PurePath(file.filename or "upload").name or "upload"
     suffix = "".join(c for c in PurePath(name).suffix.lower() if c.isalnum() or c == ".")[:10]
     directory = Path(tempfile.mkdtemp(prefix="beffroi-validate-"))
