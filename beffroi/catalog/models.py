@@ -482,3 +482,106 @@ class ColumnFlag(Base):
     decided_by: Mapped[str | None] = mapped_column(String(200))
     decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+# ---------------------------------------------------------------- indicators (issue 9)
+
+
+class Indicator(Base):
+    """An indicator: a definition over datasets and ``ref.*``, with unit, breakdown,
+    normalisation, target and thresholds, owner organisation, theme and access level.
+
+    ``definition`` is ``{"kind": "sql", "sql": …}`` or ``{"kind": "declarative", "dataset":
+    …, "measure": …, "aggregate": …, "filters": […], "commune": …, "date": …}``
+    (validated by :mod:`beffroi.indicators.definitions`).
+    """
+
+    __tablename__ = "indicator"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(80), unique=True)
+    title: Mapped[str] = mapped_column(String(300))
+    title_en: Mapped[str | None] = mapped_column(String(300))
+    description: Mapped[str] = mapped_column(Text, default="")
+    unit: Mapped[str] = mapped_column(String(60))
+    definition: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    period: Mapped[str] = mapped_column(String(10))  # none/month/quarter/year
+    breakdown: Mapped[str] = mapped_column(String(10))  # commune/epci
+    normalisation: Mapped[str] = mapped_column(String(20))  # none/per_inhabitant/per_1000
+    cumulative: Mapped[bool] = mapped_column(Boolean, default=False)
+    target: Mapped[float | None] = mapped_column(Float)
+    alert_threshold: Mapped[float | None] = mapped_column(Float)
+    direction: Mapped[str] = mapped_column(String(10))  # higher/lower (is better)
+    owner_id: Mapped[int] = mapped_column(
+        ForeignKey("organization.id", ondelete="RESTRICT"), index=True
+    )
+    theme: Mapped[str] = mapped_column(String(40), index=True)
+    access_level: Mapped[str] = mapped_column(String(20), index=True)
+    sources: Mapped[list[str]] = mapped_column(default=list)  # dataset slugs read
+    stale_since: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    modified_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    owner: Mapped[Organization] = relationship()
+
+
+class IndicatorComputation(Base):
+    """One computation of an indicator: its lineage (source versions, SQL and its hash)."""
+
+    __tablename__ = "indicator_computation"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    indicator_id: Mapped[int] = mapped_column(
+        ForeignKey("indicator.id", ondelete="CASCADE"), index=True
+    )
+    status: Mapped[str] = mapped_column(String(20))  # succeeded/failed
+    trigger: Mapped[str] = mapped_column(String(200))
+    sql: Mapped[str] = mapped_column(Text, default="")
+    sql_hash: Mapped[str] = mapped_column(String(64), default="")
+    sources: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    min_cell_size: Mapped[int | None] = mapped_column(Integer)
+    value_count: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    computed_by: Mapped[str] = mapped_column(String(200))
+    computed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+
+
+class IndicatorValue(Base):
+    """A computed value for one commune (``None``: the whole EPCI) and one period."""
+
+    __tablename__ = "indicator_value"
+    __table_args__ = (Index("ix_indicator_value_lookup", "indicator_id", "computation_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    indicator_id: Mapped[int] = mapped_column(ForeignKey("indicator.id", ondelete="CASCADE"))
+    computation_id: Mapped[int] = mapped_column(
+        ForeignKey("indicator_computation.id", ondelete="CASCADE"), index=True
+    )
+    commune: Mapped[str | None] = mapped_column(String(5))
+    period: Mapped[str] = mapped_column(String(10))  # '' / 2025 / 2025-Q1 / 2025-03
+    value: Mapped[float | None] = mapped_column(Float)
+    raw: Mapped[float | None] = mapped_column(Float)
+    population: Mapped[int | None] = mapped_column(Integer)
+    cell_count: Mapped[int | None] = mapped_column(Integer)
+
+
+class IndicatorAlert(Base):
+    """An in-app notification: a value crossed the alert threshold of its indicator."""
+
+    __tablename__ = "indicator_alert"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    indicator_id: Mapped[int] = mapped_column(
+        ForeignKey("indicator.id", ondelete="CASCADE"), index=True
+    )
+    computation_id: Mapped[int] = mapped_column(
+        ForeignKey("indicator_computation.id", ondelete="CASCADE")
+    )
+    commune: Mapped[str | None] = mapped_column(String(5))
+    period: Mapped[str] = mapped_column(String(10))
+    value: Mapped[float] = mapped_column(Float)
+    threshold: Mapped[float] = mapped_column(Float)
+    previous: Mapped[float | None] = mapped_column(Float)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    read_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
