@@ -560,6 +560,45 @@ def _detect_bare_number(name: str, values: Values, hint: str | None) -> ColumnTy
     return None
 
 
+QUANTITY_HEADER_TOKENS: Final = frozenset(
+    {
+        "population",
+        "pop",
+        "habitants",
+        "nombre",
+        "nb",
+        "nbre",
+        "total",
+        "totale",
+        "somme",
+        "montant",
+        "montants",
+        "effectif",
+        "effectifs",
+        "surface",
+        "superficie",
+        "capacite",
+        "quantite",
+        "qte",
+        "prix",
+        "cout",
+        "places",
+        "logements",
+        "naissances",
+        "deces",
+        "menages",
+        "emplois",
+        "km",
+        "longueur",
+        "poids",
+        "tonnage",
+        "volume",
+    }
+)
+"""Header words naming a quantity: such a column is counted, never a code (unless its
+values keep leading zeros)."""
+
+
 def _code_reason(name: str, tokens: list[str], values: Values, *, reference: bool) -> str | None:
     """Why a numeric-looking column must stay text, or ``None``."""
     if any(t in CODE_HEADER_TOKENS or t.startswith("code") for t in tokens):
@@ -568,6 +607,8 @@ def _code_reason(name: str, tokens: list[str], values: Values, *, reference: boo
         return "code : zéros en tête / leading zeros"
     if _any(values, r"^\+?\d{16,}$"):
         return "code : 16 chiffres ou plus / 16 digits or more"
+    if any(t in QUANTITY_HEADER_TOKENS for t in tokens):
+        return None  # "Population": 57000 and 18000 are also postal codes, but counts here
     if _all(values, r"^\+?[\d .\-]+$"):
         found = semantic.detect(values, name, use_reference=reference)
         if found is not None and semantic.is_code_like(found.label):

@@ -64,3 +64,12 @@ def test_other_units_or_words_keep_the_column_text(tmp_path: Path) -> None:
     path.write_text("a;b\nN° 12;12 kg\nN° 13;3 €\n", encoding="utf-8")
     kinds, _ = read_typed(path)
     assert kinds == ["string", "string"]
+
+
+@pytest.mark.parametrize("name", ["Population 2020", "Nombre d'habitants", "nb_logements"])
+def test_counts_are_not_taken_for_postal_codes(name: str) -> None:
+    # 57000 (Metz) and 18000 (Bourges) are postal codes too: the header says they are counts.
+    table = pa.table({name: ["57000", "18000", "35000"]})
+    assert infer_schema(table)[0].kind == "integer"
+    with_zero = pa.table({name: ["01000", "18000"]})
+    assert infer_schema(with_zero)[0].kind == "string"  # leading zeros: a code after all
