@@ -53,6 +53,7 @@ ROWS_SCHEMA: Final = "_rows"
 CACHED_DATABASES: Final = 16
 CACHED_FILE_LISTS: Final = 4096
 CACHED_COUNTS: Final = 1024
+MEMO_MAX_ROWS: Final = 1001
 MEMORY_CATALOG: Final = "mem"
 
 
@@ -111,6 +112,25 @@ class QueryDatabase:
     sql_tables: set[tuple[str, str]] = field(default_factory=set)
     _counts: OrderedDict[tuple[object, ...], int] = field(default_factory=OrderedDict)
     _counts_lock: threading.Lock = field(default_factory=threading.Lock)
+    _memo: OrderedDict[tuple[object, ...], pa.Table] = field(default_factory=OrderedDict)
+
+    def memo(self, sql: str, params: Sequence[Any] = ()) -> pa.Table:
+        """A small result (aggregates: groups, facets), computed once per database: the
+        versions it reads never change. Results over :data:`MEMO_MAX_ROWS` rows are not
+        kept."""
+        key = (sql, *(str(p) for p in params))
+        with self._counts_lock:
+            found = self._memo.get(key)
+            if found is not None:
+                self._memo.move_to_end(key)
+                return found
+        table = self.arrow(sql, params)
+        if table.num_rows <= MEMO_MAX_ROWS:
+            with self._counts_lock:
+                self._memo[key] = table
+                while len(self._memo) > CACHED_COUNTS:
+                    self._memo.popitem(last=False)
+        return table
 
     def count(self, sql: str, params: Sequence[Any] = ()) -> int:
         """The single integer a ``SELECT count(*) …`` returns, cached: versions never

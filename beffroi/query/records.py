@@ -292,10 +292,20 @@ class Compiler:
         order = f"{order}, {ROW_COLUMN}" if order else ROW_COLUMN
         extra = "".join(f", {quote(c.name)} AS __k{i}" for i, (c, _desc) in enumerate(keys))
         listed = ", ".join(quote(c.name) for c in columns) or "NULL AS __none"
-        sql = (
-            f"SELECT {listed}{extra}, {ROW_COLUMN} FROM {self.source} "  # noqa: S608 - checked names
-            f"WHERE {where} ORDER BY {order} LIMIT {int(query.limit) + 1}"
-        )
+        limit = int(query.limit) + 1
+        if window is not None:
+            sql = (
+                f"SELECT {listed}{extra}, {ROW_COLUMN} FROM {self.source} "  # noqa: S608 - checked names
+                f"WHERE {where} ORDER BY {order} LIMIT {limit}"
+            )
+        else:
+            # Two phases: find the page's row numbers reading only the filtered and sorted
+            # columns, then fetch the page's rows by number (late materialisation).
+            sql = (
+                f"SELECT {listed}{extra}, {ROW_COLUMN} FROM {self.source} "  # noqa: S608 - checked names
+                f"WHERE {ROW_COLUMN} IN (SELECT {ROW_COLUMN} FROM {self.source} "
+                f"WHERE {where} ORDER BY {order} LIMIT {limit}) ORDER BY {order}"
+            )
         return Compiled(sql, params), columns, keys
 
     def count(self, query: RecordsQuery) -> Compiled:

@@ -117,8 +117,8 @@ def records_page(database: QueryDatabase, view: View, query: rec.RecordsQuery) -
     compiler = rec.Compiler(view)
     facets = {
         name: [
-            {"value": plain(value), "count": int(n)}
-            for value, n in database.rows(*_args(compiler.facet(query, name)))
+            {"value": plain(row["value"]), "count": int(row["n"])}
+            for row in database.memo(*_args(compiler.facet(query, name))).to_pylist()
         ]
         for name in dict.fromkeys(query.facets)
     }
@@ -195,8 +195,9 @@ def _groups(
                 "Curseur invalide pour un regroupement", hint="suivez le lien next tel quel"
             )
     page, total_sql, _outputs = compiler.grouped(query, offset)
-    columns = database.describe(page.sql, page.params)
-    rows = database.arrow(page.sql, page.params).to_pylist()
+    result = database.memo(page.sql, page.params)
+    columns = [Column(f.name, _duck_type(f.type)) for f in result.schema]
+    rows = result.to_pylist()
     has_next = len(rows) > query.limit
     rows = rows[: query.limit]
     total = database.count(*_args(total_sql))
@@ -213,6 +214,27 @@ def _groups(
         facets=facets,
         grouped=True,
     )
+
+
+def _duck_type(type_: pa.DataType) -> str:  # noqa: PLR0911 - one return per family
+    """A DuckDB type name for an Arrow type of an aggregate's result."""
+    if pa.types.is_integer(type_):
+        return "BIGINT"
+    if pa.types.is_floating(type_):
+        return "DOUBLE"
+    if pa.types.is_decimal(type_):
+        return "DECIMAL"
+    if pa.types.is_boolean(type_):
+        return "BOOLEAN"
+    if pa.types.is_date(type_):
+        return "DATE"
+    if pa.types.is_timestamp(type_):
+        return "TIMESTAMP"
+    if pa.types.is_list(type_) or pa.types.is_large_list(type_):
+        return "VARCHAR[]"
+    if pa.types.is_struct(type_):
+        return "STRUCT"
+    return "VARCHAR"
 
 
 def run_sql(

@@ -68,6 +68,7 @@ def list_records(
         request.query_params.multi_items(),
         version=number,
     )
+    base = str(request.base_url).rstrip("/")
     links: dict[str, Any] = {
         "self": str(request.url),
         "next": (
@@ -75,8 +76,8 @@ def list_records(
             if page.next_cursor
             else None
         ),
-        "dataset": str(request.url_for("show_dataset", slug=page.dataset)),
-        "versions": f"{request.url_for('show_dataset', slug=page.dataset)}/versions",
+        "dataset": f"{base}/api/v1/datasets/{page.dataset}",
+        "versions": f"{base}/api/v1/datasets/{page.dataset}/versions",
     }
     body: dict[str, Any] = {
         "dataset": page.dataset,
