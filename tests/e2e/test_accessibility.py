@@ -20,6 +20,13 @@ PUBLIC_PAGES = [
     ("search", "/jeux-de-donnees?q=bornes", 200),
     ("dataset", "/jeux-de-donnees/bornes-recharge-vehicules-electriques", 200),
     ("dataset-empty", "/jeux-de-donnees/arbres-alignement", 200),
+    (
+        "dataset-chart",
+        "/jeux-de-donnees/bornes-recharge-vehicules-electriques"
+        "?graphique=n_amenageur&mesure=nbre_pdc&colonne=acces_recharge&valeur=payant&tri=nbre_pdc",
+        200,
+    ),
+    ("dataset-bad-filter", "/jeux-de-donnees/codes-postaux?colonne=absente&valeur=1", 200),
     ("organization", "/organisations/direction-mobilites", 200),
     ("login", "/connexion", 200),
     ("not-found", "/jeux-de-donnees/atlantide", 404),

@@ -15,6 +15,7 @@ from markupsafe import Markup
 from beffroi.errors import BeffroiError
 from beffroi.settings import Settings
 from beffroi.web.i18n import LANG_COOKIE, negotiate, translator
+from beffroi.web.pages.charts import number
 from beffroi.web.security import csrf_token, set_csrf_cookie
 
 templates = Jinja2Templates(directory=str(resources.files("beffroi.web") / "templates"))
@@ -34,6 +35,7 @@ def plaintext(text: str) -> str:
 
 templates.env.filters["markdown"] = markdown
 templates.env.filters["plaintext"] = plaintext
+templates.env.globals["number"] = number
 
 
 def render(
