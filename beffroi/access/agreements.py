@@ -31,7 +31,7 @@ from beffroi.catalog.models import (
     agreement_dataset,
     agreement_grantee,
 )
-from beffroi.errors import ConflictError, InvalidInputError
+from beffroi.errors import AuthenticationError, ConflictError, InvalidInputError
 
 
 class AgreementCreate(BaseModel):
@@ -263,7 +263,12 @@ def list_agreements(
 ) -> list[SharingAgreement]:
     """Agreements the actor may know of, newest first (optionally by effective status)."""
     if not actor.is_authenticated:
-        return []
+        raise AuthenticationError(
+            "Connexion requise pour lister les conventions de partage",
+            hint="connectez-vous ou passez un jeton : Authorization: Bearer <jeton>",
+            message_en="Sign in to list sharing agreements",
+            hint_en="sign in or send a token: Authorization: Bearer <token>",
+        )
     found = list(
         session.scalars(
             select(SharingAgreement)

@@ -6,10 +6,17 @@ non-zero exit code; ``--debug`` shows the traceback instead.
 
 from __future__ import annotations
 
-import beffroi.cli.publish  # noqa: F401 - register the command group
+import beffroi.cli.agreement
+import beffroi.cli.publish
 import beffroi.cli.sql  # noqa: F401 - register the command
-from beffroi.cli import dataset, ingest, instance, org, user  # noqa: F401 - register commands
-from beffroi.cli import validate  # noqa: F401 - register the command
+from beffroi.cli import (  # noqa: F401 - register commands
+    dataset,
+    ingest,
+    instance,
+    org,
+    user,
+    validate,
+)
 from beffroi.cli.base import cli
 
 

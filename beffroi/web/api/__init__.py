@@ -3,6 +3,7 @@
 from fastapi import APIRouter
 
 from beffroi.web.api import (
+    agreements,
     ckan,
     datasets,
     dcat,
@@ -28,3 +29,4 @@ router.include_router(records.router, prefix="/api/v1")
 router.include_router(validate_api.router, prefix="/api/v1")
 router.include_router(sql.router, prefix="/api/v1")
 router.include_router(exports.router, prefix="/api/v1")
+router.include_router(agreements.router, prefix="/api/v1")

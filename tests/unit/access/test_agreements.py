@@ -17,6 +17,7 @@ from beffroi.catalog.db import transaction
 from beffroi.catalog.models import AgreementStatus, AuditEvent, Dataset
 from beffroi.catalog.schemas import parse
 from beffroi.errors import (
+    AuthenticationError,
     ConflictError,
     InvalidInputError,
     NotFoundError,
@@ -144,7 +145,8 @@ def test_permissions(world: World) -> None:
             ag.approve_agreement(db, world.actor(db, "other_steward"), created.id)
         with pytest.raises(NotFoundError):
             ag.get_agreement(db, Actor.anonymous(), created.id)
-        assert ag.list_agreements(db, Actor.anonymous()) == []
+        with pytest.raises(AuthenticationError):
+            ag.list_agreements(db, Actor.anonymous())
         assert created.id not in {a.id for a in ag.list_agreements(db, world.actor(db, "partner"))}
         assert created.id in {a.id for a in ag.list_agreements(db, world.actor(db, "commune_a"))}
         ag.end_agreement(db, world.actor(db, "steward"), created.id)
