@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from beffroi.access import Action, Actor, can, require
-from beffroi.catalog import audit
+from beffroi.catalog import audit, reviews
 from beffroi.catalog.models import Dataset, DatasetVersion, utcnow
 from beffroi.catalog.services import get_dataset
 from beffroi.errors import NotFoundError
@@ -97,7 +97,11 @@ def get_version(session: Session, actor: Actor, slug: str, number: int) -> Datas
 
 
 def publish_version(session: Session, actor: Actor, slug: str, number: int) -> DatasetVersion:
-    """Make a version the published one (also an older one: rollback), in one transaction."""
+    """Make a version the published one (also an older one: rollback), in one transaction.
+
+    Where the publisher requires review and the actor is no steward of it, records a
+    pending review instead (see :mod:`beffroi.catalog.reviews`) and leaves the version
+    unpublished: callers tell the two apart with :func:`reviews.pending_review`."""
     dataset = get_dataset(session, actor, slug)
     require(actor, Action.DATASET_UPDATE, dataset.publisher_id)
     version = session.scalar(
@@ -110,6 +114,10 @@ def publish_version(session: Session, actor: Actor, slug: str, number: int) -> D
             f"Version {number} introuvable pour le jeu de données {slug}",
             hint=f"`beffroi version list {slug}` liste les versions",
         )
+    if reviews.needs_review(session, actor, dataset):
+        # Review required and the actor is no steward: a pending request, nothing moves.
+        reviews.request_review(session, actor, dataset, version)
+        return version
     previous = dataset.published_version.number if dataset.published_version else None
     dataset.published_version = version
     if version.published_at is None:
@@ -124,6 +132,9 @@ def publish_version(session: Session, actor: Actor, slug: str, number: int) -> D
         dataset.slug,
         {"version": number, "previous": previous},
     )
+    from beffroi.indicators.stale import mark_sources_changed  # noqa: PLC0415 - issue 9
+
+    mark_sources_changed(session, dataset)  # its indicators are recomputed before next read
     return version
 
 

@@ -77,6 +77,7 @@ def build_world(client: TestClient, demo: DemoInstance, tmp_path: Path) -> World
             slug = f"releves-eau-{level.value}"
             make_dataset(session, slug=slug, publisher=OWNER, access_level=level)
             world.datasets[level.value] = slug
+    tmp_path.mkdir(parents=True, exist_ok=True)
     source = tmp_path / "releves.csv"
     source.write_text(CSV, encoding="utf-8")
     store = store_for(demo.settings)

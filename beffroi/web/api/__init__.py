@@ -12,6 +12,7 @@ from beffroi.web.api import (
     jobs,
     organizations,
     records,
+    reviews,
     sql,
     versions,
 )
@@ -30,3 +31,4 @@ router.include_router(validate_api.router, prefix="/api/v1")
 router.include_router(sql.router, prefix="/api/v1")
 router.include_router(exports.router, prefix="/api/v1")
 router.include_router(agreements.router, prefix="/api/v1")
+router.include_router(reviews.router, prefix="/api/v1")

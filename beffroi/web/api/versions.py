@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from beffroi.access import Action, require
-from beffroi.catalog import services
+from beffroi.catalog import reviews, services
 from beffroi.catalog import versions as version_services
 from beffroi.catalog.models import DatasetVersion
 from beffroi.errors import InvalidInputError, PayloadTooLargeError
@@ -206,11 +206,20 @@ def show_version(slug: str, number: int, session: SessionDep, actor: ActorDep) -
     return detail
 
 
-@router.post("/versions/{number}/publish", response_model=VersionPublic)
-def publish(slug: str, number: int, session: SessionDep, actor: ActorDep) -> VersionPublic:
-    """Publish this version (an older one too: rollback), atomically."""
+@router.post(
+    "/versions/{number}/publish",
+    response_model=VersionPublic,
+    responses={202: {"description": "Review required: a pending publication request"}},
+)
+def publish(slug: str, number: int, session: SessionDep, actor: ActorDep) -> Any:
+    """Publish this version (an older one too: rollback), atomically — or, where the
+    publisher requires review, request it (202 with the pending review)."""
     version = version_services.publish_version(session, actor, slug, number)
+    pending = reviews.pending_review(session, version)
     session.commit()
+    if pending is not None and version.dataset.published_version_id != version.id:
+        body = reviews.review_public(pending).model_dump(mode="json")
+        return JSONResponse(body, status_code=status.HTTP_202_ACCEPTED)
     view: VersionPublic = _view(version, version.id)
     return view
 

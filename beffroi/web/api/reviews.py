@@ -1,0 +1,87 @@
+"""Publication reviews: pending requests for stewards, approve, reject; review settings."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, Field
+
+from beffroi.catalog import reviews as service
+from beffroi.catalog import services
+from beffroi.catalog.reviews import GovernancePublic, ReviewPublic, ReviewStatus
+from beffroi.web.api.common import ERROR_RESPONSES
+from beffroi.web.deps import ActorDep, SessionDep
+
+router = APIRouter(prefix="/reviews", tags=["reviews"], responses=ERROR_RESPONSES)
+
+
+class Decision(BaseModel):
+    """A steward's decision; a rejection needs a comment."""
+
+    comment: str = Field(default="", max_length=5000)
+
+
+class GovernanceUpdate(BaseModel):
+    """Whether publications of the organisation need a steward's approval."""
+
+    review_required: bool
+
+
+@router.get("", response_model=list[ReviewPublic])
+def list_reviews(
+    session: SessionDep,
+    actor: ActorDep,
+    status: Annotated[
+        ReviewStatus | Literal["all"],
+        Query(description="pending (default), approved, rejected, all"),
+    ] = ReviewStatus.PENDING,
+    dataset: Annotated[str | None, Query(description="Only this dataset's slug.")] = None,
+) -> list[ReviewPublic]:
+    """Requests the caller decides on (stewards) or made (editors), oldest first."""
+    chosen = None if status == "all" else ReviewStatus(status)
+    found = service.list_reviews(session, actor, status=chosen, dataset=dataset)
+    return [service.review_public(r) for r in found]
+
+
+@router.get("/organizations/{slug}", response_model=GovernancePublic)
+def show_governance(slug: str, session: SessionDep) -> GovernancePublic:
+    """Whether an organisation requires review (public knowledge, like organisations)."""
+    return service.governance_public(session, services.get_organization(session, slug))
+
+
+@router.put("/organizations/{slug}", response_model=GovernancePublic)
+def update_governance(
+    slug: str, body: GovernanceUpdate, session: SessionDep, actor: ActorDep
+) -> GovernancePublic:
+    """Require review in an organisation, or stop requiring it (platform administrators)."""
+    organization = services.get_organization(session, slug)
+    service.set_review_required(session, actor, organization, body.review_required)
+    session.commit()
+    return service.governance_public(session, organization)
+
+
+@router.get("/{review_id}", response_model=ReviewPublic)
+def show_review(review_id: int, session: SessionDep, actor: ActorDep) -> ReviewPublic:
+    """One request and its decision."""
+    return service.review_public(service.get_review(session, actor, review_id))
+
+
+@router.post("/{review_id}/approve", response_model=ReviewPublic)
+def approve_review(
+    review_id: int, session: SessionDep, actor: ActorDep, body: Decision | None = None
+) -> ReviewPublic:
+    """Approve: the version is published atomically (stewards of the publisher)."""
+    review = service.approve_review(session, actor, review_id, body.comment if body else "")
+    session.commit()
+    return service.review_public(review)
+
+
+@router.post("/{review_id}/reject", response_model=ReviewPublic)
+def reject_review(
+    review_id: int, body: Decision, session: SessionDep, actor: ActorDep
+) -> ReviewPublic:
+    """Reject, with a comment saying what to fix (stewards of the publisher)."""
+    review = service.reject_review(session, actor, review_id, body.comment)
+    session.commit()
+    return service.review_public(review)
