@@ -45,7 +45,15 @@ class ReadableTable:
     @property
     def cache_key(self) -> tuple[object, ...]:
         """What the engine's view of this table depends on (equal keys: same view)."""
-        return (self.slug, self.store_key, self.store_version, self.row_filter, self.columns)
+        return (
+            self.slug,
+            self.store_key,
+            self.store_version,
+            self.version,
+            self.published,
+            self.row_filter,
+            self.columns,
+        )
 
 
 def _table(dataset: Dataset, version: DatasetVersion) -> ReadableTable:

@@ -28,12 +28,12 @@ import logging
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, TypeVar, cast
 
 import duckdb
 import pyarrow as pa
@@ -54,6 +54,8 @@ CACHED_DATABASES: Final = 16
 CACHED_FILE_LISTS: Final = 4096
 CACHED_COUNTS: Final = 1024
 MEMO_MAX_ROWS: Final = 1001
+CACHED_ANSWERS: Final = 256
+T = TypeVar("T")
 MEMORY_CATALOG: Final = "mem"
 
 
@@ -113,6 +115,7 @@ class QueryDatabase:
     _counts: OrderedDict[tuple[object, ...], int] = field(default_factory=OrderedDict)
     _counts_lock: threading.Lock = field(default_factory=threading.Lock)
     _memo: OrderedDict[tuple[object, ...], pa.Table] = field(default_factory=OrderedDict)
+    _answers: OrderedDict[tuple[object, ...], object] = field(default_factory=OrderedDict)
 
     def memo(self, sql: str, params: Sequence[Any] = ()) -> pa.Table:
         """A small result (aggregates: groups, facets), computed once per database: the
@@ -131,6 +134,20 @@ class QueryDatabase:
                 while len(self._memo) > CACHED_COUNTS:
                     self._memo.popitem(last=False)
         return table
+
+    def remember(self, key: tuple[object, ...], compute: Callable[[], T]) -> T:
+        """``compute()``, kept for ``key`` (LRU): an answer over immutable versions is the
+        same every time, so popular pages and aggregates are computed once."""
+        with self._counts_lock:
+            if key in self._answers:
+                self._answers.move_to_end(key)
+                return cast("T", self._answers[key])
+        value = compute()
+        with self._counts_lock:
+            self._answers[key] = value
+            while len(self._answers) > CACHED_ANSWERS:
+                self._answers.popitem(last=False)
+        return value
 
     def count(self, sql: str, params: Sequence[Any] = ()) -> int:
         """The single integer a ``SELECT count(*) …`` returns, cached: versions never

@@ -113,7 +113,13 @@ def records(
 
 def records_page(database: QueryDatabase, view: View, query: rec.RecordsQuery) -> RecordsPage:
     """One page of a parsed records query on a view of a database (access already
-    decided: the view is what the actor may read)."""
+    decided: the view is what the actor may read). Pages are remembered per database:
+    the version never changes, so the same question gets the same answer."""
+    key = ("records", view.table.slug, repr(query))
+    return database.remember(key, lambda: _records_page(database, view, query))
+
+
+def _records_page(database: QueryDatabase, view: View, query: rec.RecordsQuery) -> RecordsPage:
     compiler = rec.Compiler(view)
     facets = {
         name: [
