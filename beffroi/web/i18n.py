@@ -153,6 +153,21 @@ EN: dict[str, str] = {
     "somme de": "sum of",
     "sur": "of",
     "version": "version",
+    # Commune page
+    "Communes": "Communes",
+    "Département": "Département",
+    "Codes postaux": "Postal codes",
+    "Organisation sur la plateforme": "Organisation on the platform",
+    "Jeux de données couvrant la commune": "Datasets covering the commune",
+    "Jeux de données publiés par la commune": "Datasets published by the commune",
+    "Lignes qui concernent la commune": "Rows about the commune",
+    "Lignes des jeux de données publiés dont une colonne contient des codes INSEE de "
+    "communes, pour le code": "Rows of published datasets with a column of INSEE commune "
+    "codes, for the code",
+    "ligne(s) où": "row(s) where",
+    "voir toutes ces lignes": "see all these rows",
+    "données de": "data of",
+    "tout sur la commune": "everything about the commune",
     # Vocabulary labels (beffroi.catalog.vocabularies)
     "en continu": "continuous",
     "mise à jour continue": "continuously updated",

@@ -2,10 +2,11 @@
 
 from fastapi import APIRouter
 
-from beffroi.web.pages import auth, datasets, home, reference
+from beffroi.web.pages import auth, communes, datasets, home, reference
 
 router = APIRouter(include_in_schema=False)
 router.include_router(home.router)
 router.include_router(auth.router)
 router.include_router(datasets.router)
+router.include_router(communes.router)
 router.include_router(reference.router)
