@@ -9,7 +9,8 @@ machine ``code`` (used as the problem+json ``type`` fragment and documented in
     BeffroiError                       (500 internal-error)
     ├── UserError                      (400 bad-request)        terminal: fix the input
     │   ├── InvalidInputError          (422 invalid-input)
-    │   │   └── InvalidFileError       (422 invalid-file)       where: file, line, column
+    │   │   ├── InvalidFileError       (422 invalid-file)       where: file, line, column
+    │   │   └── NonConformingFileError (422 non-conforming-file) blocked by its schema
     │   ├── NotFoundError              (404 not-found)
     │   ├── ConflictError              (409 conflict)
     │   ├── MethodNotAllowedError      (405 method-not-allowed)
@@ -99,6 +100,16 @@ class InvalidFileError(InvalidInputError):
     status = 422
     title = "Fichier illisible"
     title_en = "Unreadable file"
+
+
+class NonConformingFileError(InvalidInputError):
+    """A file does not follow the Table Schema its dataset requires and the dataset blocks
+    such uploads; ``details`` hold the validation summary and first errors."""
+
+    code = "non-conforming-file"
+    status = 422
+    title = "Fichier non conforme"
+    title_en = "Non-conforming file"
 
 
 class NotFoundError(UserError):

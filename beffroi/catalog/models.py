@@ -585,3 +585,37 @@ class IndicatorAlert(Base):
     previous: Mapped[float | None] = mapped_column(Float)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     read_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+
+
+class DatasetConformance(Base):
+    """The Table Schema a dataset's uploads must follow, and what an invalid upload does:
+    ``block`` (refused) or ``flag`` (kept, shown « non conforme »)."""
+
+    __tablename__ = "dataset_conformance"
+
+    dataset_id: Mapped[int] = mapped_column(
+        ForeignKey("dataset.id", ondelete="CASCADE"), primary_key=True
+    )
+    schema_ref: Mapped[str] = mapped_column(String(500))  # registry name@version, URL
+    descriptor: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # as bound
+    on_invalid: Mapped[str] = mapped_column(String(10), default="flag")  # block / flag
+    modified_by: Mapped[str] = mapped_column(String(200))
+    modified_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class VersionConformance(Base):
+    """The validation of one version against its schema: verdict, counts, first errors."""
+
+    __tablename__ = "version_conformance"
+
+    version_id: Mapped[int] = mapped_column(
+        ForeignKey("dataset_version.id", ondelete="CASCADE"), primary_key=True
+    )
+    schema_ref: Mapped[str] = mapped_column(String(500))
+    schema_version: Mapped[str | None] = mapped_column(String(50))
+    valid: Mapped[bool] = mapped_column(Boolean)
+    rows: Mapped[int] = mapped_column(Integer)
+    error_count: Mapped[int] = mapped_column(Integer)
+    counts: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    report: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # first errors
+    checked_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -152,6 +152,7 @@ def ingest(
             hint_en="give --key column, or a --schema that declares its primaryKey",
         )
     run = _IngestRun(ctx, slug, mode, primary_key, publish, declared)
+    run.conformance_schema = schema_path  # validated against it too (beffroi.validate)
     from beffroi.ingest.model import parse_widths  # noqa: PLC0415 - keep --help fast
 
     run.options = _read_options(encoding, delimiter, sheet, fmt, parse_widths(widths))
@@ -209,6 +210,8 @@ def _progress(console: Console) -> Progress:
 
 class _IngestRun:
     """One ``beffroi ingest``: download (for a URL), then ingest with a progress bar."""
+
+    conformance_schema: Path | None = None
 
     def __init__(
         self,
@@ -276,6 +279,7 @@ class _IngestRun:
                 primary_key=self.primary_key,
                 source_name=name,
                 on_progress=on_progress,
+                conformance_schema=self.conformance_schema,
             )
             progress.update(task, completed=path.stat().st_size)
         _print_summary(slug, summary)
@@ -294,6 +298,12 @@ def _print_summary(slug: str, summary: Any) -> None:
     for note in summary.dialect.get("notes", []):
         out.print(f"  note : {note}")
     out.print(f"  upload : {summary.upload_id}")
+    if summary.conformance is not None:  # beffroi.validate
+        verdict = "conforme" if summary.conformance["valid"] else "NON CONFORME"
+        out.print(
+            f"  schéma : {summary.conformance['schema']} — {verdict} "
+            f"({summary.conformance['errors']} erreur(s))"
+        )
     if not summary.published:
         out.print(f"  publier : beffroi version publish {slug} {summary.version}")
 

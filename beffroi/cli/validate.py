@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from beffroi.cli.base import cli
+from beffroi.cli.base import CliContext, cli, pass_context
 from beffroi.errors import BeffroiError
 
 EXIT_VALID = 0
@@ -104,3 +104,54 @@ def validate_command(
     else:
         click.echo(report.text(), nl=False)
     sys.exit(EXIT_VALID if report.valid else EXIT_INVALID)
+
+
+@cli.group("conformance")
+def conformance() -> None:
+    """Lier un jeu de données à un schéma et consulter la conformité de ses versions."""
+
+
+@conformance.command("set")
+@click.argument("slug")
+@click.option(
+    "--schema",
+    "schema_ref",
+    required=True,
+    help="Schéma : chemin, URL, ou nom du registre (ex. scdl/subventions@2.1.1).",
+)
+@click.option(
+    "--on-invalid",
+    type=click.Choice(["block", "flag"]),
+    default="flag",
+    show_default=True,
+    help="block : refuser les fichiers non conformes ; flag : les garder marqués « non conforme ».",
+)
+@pass_context
+def conformance_set(ctx: CliContext, slug: str, schema_ref: str, on_invalid: str) -> None:
+    """Valider chaque nouveau fichier de SLUG selon un schéma."""
+    from beffroi.validate.conformance import set_policy  # noqa: PLC0415 - keep --help fast
+
+    with ctx.transaction() as session:
+        policy = set_policy(session, ctx.actor, slug, schema_ref, on_invalid)
+        action = "refusés" if policy.on_invalid == "block" else "gardés marqués « non conforme »"
+        click.echo(f"✓ {slug} : fichiers validés selon {schema_ref} ; non conformes : {action}.")
+
+
+@conformance.command("show")
+@click.argument("slug")
+@click.argument("version", type=int)
+@click.option("--json", "as_json", is_flag=True, help="Rapport JSON complet.")
+@pass_context
+def conformance_show(ctx: CliContext, slug: str, version: int, as_json: bool) -> None:
+    """Conformité de la version VERSION de SLUG (statut 0 conforme, 1 non conforme)."""
+    from beffroi.validate.conformance import version_conformance  # noqa: PLC0415
+
+    with ctx.transaction() as session:
+        row = version_conformance(session, ctx.actor, slug, version)
+        report, valid = row.report, row.valid
+        summary = f"{row.schema_ref} : {row.error_count} erreur(s) sur {row.rows} ligne(s)"
+    if as_json:
+        click.echo(json.dumps(report, ensure_ascii=False, indent=2, default=str))
+    else:
+        click.echo(f"{'✔ conforme' if valid else '✘ non conforme'} — {summary}")
+    sys.exit(EXIT_VALID if valid else EXIT_INVALID)

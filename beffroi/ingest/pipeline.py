@@ -49,6 +49,7 @@ class IngestSummary:
     published: bool
     columns: list[dict[str, Any]] = field(default_factory=list)
     dialect: dict[str, Any] = field(default_factory=dict)
+    conformance: dict[str, Any] | None = None  # validation summary (beffroi.validate)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-friendly form."""
@@ -60,6 +61,7 @@ class IngestSummary:
             "published": self.published,
             "columns": self.columns,
             "dialect": self.dialect,
+            "conformance": self.conformance,
         }
 
 
@@ -78,6 +80,7 @@ def ingest_file(
     source_name: str | None = None,
     upload_id: str | None = None,
     on_progress: ProgressCallback | None = None,
+    conformance_schema: str | Path | None = None,
 ) -> IngestSummary:
     """Ingest one file as a new version of a dataset (and publish it when asked).
 
@@ -109,6 +112,9 @@ def ingest_file(
                 hint_en="load a complete version (mode replace) to start again from a safe state",
             )
 
+    from beffroi.validate.conformance import check_upload, record_conformance  # noqa: PLC0415
+
+    checked = check_upload(factory, actor, slug, path, options or ReadOptions(), conformance_schema)
     source = open_table(path, options or ReadOptions())
     batches = source.batches()
     sample: list[pa.RecordBatch] = []
@@ -153,6 +159,8 @@ def ingest_file(
             source_name=source_name or path.name,
             source_bytes=source.bytes_total,
         )
+        if checked is not None:
+            record_conformance(session, version, checked)
         if publish:
             publish_version(session, actor, dataset.slug, version.number)
         number = version.number
@@ -164,6 +172,7 @@ def ingest_file(
         published=publish,
         columns=columns,
         dialect=source.dialect.as_dict(),
+        conformance=checked[1].summary() if checked is not None else None,
     )
 
 

@@ -103,6 +103,7 @@ class Schema:
     version: str | None = None
     source: str | None = None  # path, URL or registry name it came from
     custom_checks: list[dict[str, Any]] = field(default_factory=list)  # Validata's
+    descriptor: dict[str, Any] = field(default_factory=dict, repr=False)  # as loaded
     warnings: list[str] = field(default_factory=list)
 
     def field_missing_values(self, item: Field) -> tuple[str, ...]:
@@ -263,6 +264,7 @@ def parse_schema(descriptor: Any, source: str | None = None) -> Schema:  # noqa:
         version=str(descriptor["version"]) if descriptor.get("version") is not None else None,
         source=source,
         warnings=warnings,
+        descriptor=dict(descriptor),
     )
     missing = _strings(descriptor.get("missingValues"), "missingValues du schéma", warnings)
     if missing is not None:

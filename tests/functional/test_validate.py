@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from fastapi.testclient import TestClient
 from beffroi.cli import cli
 from beffroi.validate.registry import Registry
 from tests.conftest import SHARED_DATA
+from tests.functional.conftest import DemoInstance, bearer
 
 SUBVENTIONS = SHARED_DATA / "schemas" / "scdl-subventions"
 SCHEMA = SUBVENTIONS / "schema.json"
@@ -120,3 +122,105 @@ def test_api_validate_valid_file_and_errors(client: TestClient) -> None:
     )
     assert response.status_code == 422
     assert response.json()["code"] == "invalid-file"
+
+
+DATASET = "stationnement-cyclable"  # published by direction-mobilites in the demo
+EDITOR = "editeur-mobilites"
+
+
+def _upload(client: TestClient, path: Path, headers: dict[str, str]) -> dict[str, object]:
+    with path.open("rb") as handle:
+        response = client.post(
+            f"/api/v1/datasets/{DATASET}/uploads",
+            files={"file": (path.name, handle, "text/csv")},
+            headers=headers,
+        )
+    assert response.status_code == 202, response.text
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        job = client.get(response.headers["location"], headers=headers).json()
+        if job["status"] in {"succeeded", "failed"}:
+            return dict(job)
+        time.sleep(0.05)
+    pytest.fail("the ingestion job did not finish")
+
+
+def _bind(client: TestClient, headers: dict[str, str], on_invalid: str, root: Path) -> None:
+    registry = Registry(root / "schemas")
+    registry.add("scdl/subventions", "2.1.1", json.loads(SCHEMA.read_text("utf-8")))
+    response = client.put(
+        f"/api/v1/datasets/{DATASET}/conformance",
+        json={"schema": "scdl/subventions@2.1.1", "on_invalid": on_invalid},
+        headers=headers,
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["on_invalid"] == on_invalid
+
+
+def test_policy_flag_keeps_invalid_versions_flagged(
+    client: TestClient, demo_instance: DemoInstance
+) -> None:
+    headers = bearer(client, EDITOR)
+    assert (
+        client.put(
+            f"/api/v1/datasets/{DATASET}/conformance", json={"schema": "scdl/subventions"}
+        ).status_code
+        == 401
+    )
+    _bind(client, headers, "flag", demo_instance.settings.data_dir)
+    shown = client.get(f"/api/v1/datasets/{DATASET}/conformance", headers=headers).json()
+    assert shown["schema"] == "scdl/subventions@2.1.1"
+
+    job = _upload(client, INVALID, headers)
+    assert job["status"] == "succeeded", job
+    assert job["result"]["conformance"]["valid"] is False  # type: ignore[index]
+    report = client.get(f"/api/v1/datasets/{DATASET}/versions/1/conformance", headers=headers)
+    assert report.status_code == 200, report.text
+    body = report.json()
+    assert body["label"] == "non conforme"
+    assert body["counts"]["type-error"] == 5
+    assert body["report"]["errors"]
+    # Staged versions (and their reports) stay hidden from visitors.
+    assert client.get(f"/api/v1/datasets/{DATASET}/versions/1/conformance").status_code == 404
+
+    job = _upload(client, VALID, headers)
+    body = client.get(f"/api/v1/datasets/{DATASET}/versions/2/conformance", headers=headers)
+    assert body.json()["valid"] is True
+
+
+def test_policy_block_refuses_invalid_uploads(
+    client: TestClient, demo_instance: DemoInstance
+) -> None:
+    headers = bearer(client, EDITOR)
+    _bind(client, headers, "block", demo_instance.settings.data_dir)
+    job = _upload(client, INVALID, headers)
+    assert job["status"] == "failed"
+    assert job["error"]["code"] == "non-conforming-file"  # type: ignore[index]
+    versions = client.get(f"/api/v1/datasets/{DATASET}/versions", headers=headers).json()
+    assert versions == []
+    assert _upload(client, VALID, headers)["status"] == "succeeded"
+
+
+def test_cli_ingest_with_schema_records_conformance(demo_instance: DemoInstance) -> None:
+    runner = CliRunner()
+    env = {"BEFFROI_DATA_DIR": str(demo_instance.settings.data_dir)}
+    ingest = ["ingest", "--dataset", DATASET]
+    # --schema types the columns too: an invalid file is refused with its validation.
+    result = runner.invoke(cli, [*ingest, str(INVALID), "--schema", str(SCHEMA)], env=env)
+    assert result.exit_code == 1
+    assert "Fichier refusé" in result.output
+    result = runner.invoke(cli, [*ingest, str(VALID), "--schema", str(SCHEMA)], env=env)
+    assert result.exit_code == 0, result.output
+    assert "— conforme" in result.output
+    shown = runner.invoke(cli, ["conformance", "show", DATASET, "1"], env=env)
+    assert shown.exit_code == 0, shown.output
+    assert shown.output.startswith("✔ conforme")
+
+    bind = ["conformance", "set", DATASET, "--schema", str(SCHEMA), "--on-invalid", "flag"]
+    assert runner.invoke(cli, bind, env=env).exit_code == 0
+    result = runner.invoke(cli, [*ingest, str(INVALID)], env=env)
+    assert result.exit_code == 0, result.output
+    assert "NON CONFORME" in result.output
+    shown = runner.invoke(cli, ["conformance", "show", DATASET, "2", "--json"], env=env)
+    assert shown.exit_code == 1
+    assert json.loads(shown.output)["counts"]["type-error"] == 5

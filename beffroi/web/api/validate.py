@@ -6,13 +6,14 @@ import json
 import shutil
 import tempfile
 from pathlib import Path, PurePath
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, File, Form, UploadFile
+from pydantic import BaseModel, Field
 
-from beffroi.errors import InvalidInputError, PayloadTooLargeError
+from beffroi.errors import InvalidInputError, NotFoundError, PayloadTooLargeError
 from beffroi.web.api.common import ERROR_RESPONSES
-from beffroi.web.deps import SettingsDep
+from beffroi.web.deps import ActorDep, SessionDep, SettingsDep
 
 router = APIRouter(tags=["validation"], responses=ERROR_RESPONSES)
 
@@ -82,3 +83,72 @@ def _save(file: UploadFile, target: Path, limit_mb: int) -> None:
         raise InvalidInputError(
             "Fichier vide (0 octet).", hint="vérifiez que le bon fichier a été envoyé"
         )
+
+
+class ConformancePolicy(BaseModel):
+    """The Table Schema a dataset's uploads must follow, and what an invalid upload does."""
+
+    schema_ref: str = Field(
+        alias="schema", description="Registry name (scdl/subventions@2.1.1) or https URL."
+    )
+    on_invalid: Literal["block", "flag"] = Field(
+        "flag", description="block: refuse invalid uploads; flag: keep them « non conforme »."
+    )
+
+    model_config = {"populate_by_name": True}
+
+
+def _policy_view(row: Any) -> dict[str, Any]:
+    return {
+        "schema": row.schema_ref,
+        "on_invalid": row.on_invalid,
+        "modified_by": row.modified_by,
+        "modified_at": row.modified_at,
+    }
+
+
+@router.put("/datasets/{slug}/conformance")
+def set_conformance(
+    slug: str,
+    body: ConformancePolicy,
+    session: SessionDep,
+    actor: ActorDep,
+    settings: SettingsDep,
+) -> dict[str, Any]:
+    """Bind the dataset to a schema: every upload is then validated against it."""
+    from beffroi.validate.conformance import bindable_dataset, set_policy  # noqa: PLC0415
+    from beffroi.validate.service import web_schema  # noqa: PLC0415
+
+    bindable_dataset(session, actor, slug)  # who may, before looking at the schema
+    # A registry name or an allowed https URL: never a path on the server.
+    schema = web_schema(body.schema_ref, None, settings.data_dir / "schemas")
+    row = set_policy(session, actor, slug, body.schema_ref, body.on_invalid, schema)
+    view = _policy_view(row)
+    session.commit()
+    return view
+
+
+@router.get("/datasets/{slug}/conformance")
+def show_conformance(slug: str, session: SessionDep, actor: ActorDep) -> dict[str, Any]:
+    """The dataset's schema binding (404 when it has none)."""
+    from beffroi.validate.conformance import get_policy  # noqa: PLC0415
+
+    row = get_policy(session, actor, slug)
+    if row is None:
+        raise NotFoundError(
+            f"« {slug} » n'est lié à aucun schéma.",
+            hint='PUT /api/v1/datasets/{slug}/conformance avec {"schema": …}',
+        )
+    return _policy_view(row)
+
+
+@router.get("/datasets/{slug}/versions/{number}/conformance")
+def version_report(slug: str, number: int, session: SessionDep, actor: ActorDep) -> dict[str, Any]:
+    """A version's validation: verdict, counts, and the report with its first errors."""
+    from beffroi.validate.conformance import conformance_view, version_conformance  # noqa: PLC0415
+
+    row = version_conformance(session, actor, slug, number)
+    view = conformance_view(row) or {}
+    view["report"] = row.report
+    result: dict[str, Any] = json.loads(json.dumps(view, default=str))
+    return result
