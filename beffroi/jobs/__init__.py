@@ -52,7 +52,12 @@ def get_job(session: Session, actor: Actor, job_id: str) -> Job:
     if job is None or not (
         actor.is_platform_admin or (owner and job.actor_user_id == actor.user_id)
     ):
-        raise NotFoundError(f"Tâche introuvable : {job_id}", hint="vérifiez l'identifiant")
+        raise NotFoundError(
+            f"Tâche introuvable : {job_id}",
+            hint="vérifiez l'identifiant",
+            message_en=f"Job not found: {job_id}",
+            hint_en="check the identifier",
+        )
     return job
 
 

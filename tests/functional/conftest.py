@@ -60,6 +60,9 @@ def _no_instance_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     for name in list(os.environ):
         if name.startswith("BEFFROI_") and name not in _KEPT_ENV:
             monkeypatch.delenv(name)
+    # The CLI speaks English when the locale does: tests expect the French default.
+    for name in ("LANG", "LC_ALL", "LC_MESSAGES"):
+        monkeypatch.delenv(name, raising=False)
     yield
     for name in list(os.environ):
         if name.startswith("BEFFROI_") and name not in _KEPT_ENV:

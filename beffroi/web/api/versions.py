@@ -19,6 +19,7 @@ from beffroi.errors import InvalidInputError, PayloadTooLargeError
 from beffroi.ingest.fetch import check_url
 from beffroi.ingest.model import parse_widths
 from beffroi.jobs import job_view
+from beffroi.privacy import flags as privacy_flags
 from beffroi.web.api.common import ERROR_RESPONSES
 from beffroi.web.deps import ActorDep, JobsDep, SessionDep, SettingsDep
 
@@ -80,6 +81,9 @@ def _save(file: UploadFile, target: Path, limit_mb: int) -> None:
                 raise PayloadTooLargeError(
                     f"Fichier de plus de {limit_mb} Mo refusé",
                     hint="découpez le fichier ou demandez à l'administrateur de relever "
+                    "BEFFROI_UPLOAD_MAX_MB",
+                    message_en=f"File larger than {limit_mb} MB refused",
+                    hint_en="split the file or ask the administrator to raise "
                     "BEFFROI_UPLOAD_MAX_MB",
                 )
             out.write(chunk)
@@ -201,8 +205,10 @@ def list_versions(slug: str, session: SessionDep, actor: ActorDep) -> list[Versi
 def show_version(slug: str, number: int, session: SessionDep, actor: ActorDep) -> VersionDetail:
     """One version with its column profile."""
     version = version_services.get_version(session, actor, slug, number)
-    published = services.get_dataset(session, actor, slug).published_version_id
-    detail: VersionDetail = _view(version, published, detail=True)
+    dataset = services.get_dataset(session, actor, slug)
+    detail: VersionDetail = _view(version, dataset.published_version_id, detail=True)
+    # Personal columns: outsiders see their name and type, never their values.
+    detail.profile = privacy_flags.redact_profile(session, actor, dataset, detail.profile)
     return detail
 
 
