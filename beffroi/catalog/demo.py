@@ -29,6 +29,7 @@ from beffroi.catalog.schemas import (
     parse,
 )
 from beffroi.catalog.services import create_dataset, create_organization
+from beffroi.settings import Settings
 
 DEMO_EPCI_SIREN = "200042174"
 EPCI_SLUG = "lorient-agglomeration"
@@ -65,6 +66,7 @@ class DemoReport:
     created_organizations: list[str] = field(default_factory=list)
     created_users: dict[str, str] = field(default_factory=dict)  # username -> password
     created_datasets: list[str] = field(default_factory=list)
+    created_indicators: list[str] = field(default_factory=list)
 
 
 def _org(session: Session, slug: str) -> Organization | None:
@@ -172,8 +174,11 @@ def _datasets(communes: list[reference.Commune]) -> list[dict[str, Any]]:
     ]
 
 
-def load_demo(session: Session, actor: Actor) -> DemoReport:
-    """Create (or complete) the demo intercommunality. Idempotent."""
+def load_demo(session: Session, actor: Actor, settings: Settings | None = None) -> DemoReport:
+    """Create (or complete) the demo intercommunality. Idempotent.
+
+    With the instance ``settings``, also publish the demo data and create the demo
+    indicators (:mod:`beffroi.indicators.demo`)."""
     report = DemoReport()
     epci_ref = reference.epci(DEMO_EPCI_SIREN)
     members = reference.epci_members(DEMO_EPCI_SIREN)
@@ -245,4 +250,8 @@ def load_demo(session: Session, actor: Actor) -> DemoReport:
         if session.scalar(select(Dataset.id).where(Dataset.slug == fields["slug"])) is None:
             create_dataset(session, actor, parse(DatasetCreate, fields))
             report.created_datasets.append(fields["slug"])
+    if settings is not None:
+        from beffroi.indicators.demo import load_demo_indicators  # noqa: PLC0415 - heavy
+
+        report.created_indicators = load_demo_indicators(session, actor, settings)
     return report

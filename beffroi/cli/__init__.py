@@ -7,6 +7,7 @@ non-zero exit code; ``--debug`` shows the traceback instead.
 from __future__ import annotations
 
 import beffroi.cli.agreement
+import beffroi.cli.indicator
 import beffroi.cli.publish
 import beffroi.cli.review
 import beffroi.cli.sql  # noqa: F401 - register the command

@@ -61,7 +61,7 @@ def demo(ctx: CliContext) -> None:
 
     console = Console(highlight=False, soft_wrap=True)  # never break paths or passwords
     with ctx.transaction() as session:
-        report = load_demo(session, ctx.actor)
+        report = load_demo(session, ctx.actor, ctx.settings)
     console.print(
         f"[green]✓[/] Démo : {report.epci}, {report.communes} communes membres — "
         f"{len(report.created_organizations)} organisation(s), "

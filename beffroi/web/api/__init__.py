@@ -9,6 +9,7 @@ from beffroi.web.api import (
     dcat,
     exports,
     health,
+    indicators,
     jobs,
     organizations,
     records,
@@ -32,3 +33,4 @@ router.include_router(sql.router, prefix="/api/v1")
 router.include_router(exports.router, prefix="/api/v1")
 router.include_router(agreements.router, prefix="/api/v1")
 router.include_router(reviews.router, prefix="/api/v1")
+router.include_router(indicators.router, prefix="/api/v1")

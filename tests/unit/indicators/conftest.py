@@ -1,0 +1,47 @@
+"""A demo instance with the indicators' source data published, built once per module."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+from sqlalchemy.orm import Session, sessionmaker
+
+from beffroi.access import Actor
+from beffroi.catalog.db import make_engine, session_factory, transaction, upgrade
+from beffroi.catalog.demo import DemoReport, load_demo
+from beffroi.settings import Settings
+from tests.conftest import make_settings
+
+
+@dataclass
+class Instance:
+    settings: Settings
+    factory: sessionmaker[Session]
+    report: DemoReport
+
+
+@pytest.fixture(scope="module")
+def instance(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Instance]:
+    """``beffroi init && beffroi demo`` (with the demo data and indicators)."""
+    data_dir = tmp_path_factory.mktemp("indicators")
+    settings = make_settings(data_dir)
+    engine = make_engine(settings.catalog_url)
+    upgrade(engine)
+    factory = session_factory(engine)
+    with transaction(factory) as session:
+        report = load_demo(session, Actor.system(name="test"), settings)
+    yield Instance(settings=settings, factory=factory, report=report)
+    engine.dispose()
+
+
+@pytest.fixture
+def db(instance: Instance) -> Iterator[Session]:
+    """A session on the module's instance, rolled back at the end of the test."""
+    session = instance.factory()
+    try:
+        yield session
+    finally:
+        session.rollback()
+        session.close()
