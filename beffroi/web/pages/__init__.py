@@ -2,11 +2,14 @@
 
 from fastapi import APIRouter
 
-from beffroi.web.pages import auth, communes, datasets, home, reference
+from beffroi.web.pages import auth, communes, datasets, home, reference, upload
+from beffroi.web.pages import indicators as indicator_pages
 
 router = APIRouter(include_in_schema=False)
 router.include_router(home.router)
 router.include_router(auth.router)
+router.include_router(upload.router)
 router.include_router(datasets.router)
 router.include_router(communes.router)
 router.include_router(reference.router)
+router.include_router(indicator_pages.router)
