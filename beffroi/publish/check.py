@@ -3,8 +3,9 @@
 data.gouv.fr (udata) scores a dataset's metadata on: a sufficiently long description, an open
 licence, an update frequency that is declared *and* respected, a spatial coverage with its
 granularity, a temporal coverage, at least one resource in an open format, and (for datasets
-bound to a schema) conformity to that schema. Each check here names what is missing and how
-to fix it; ``status`` is ``ok``, ``warning``, ``error`` or ``unknown`` (nothing to judge on).
+bound to a schema) conformity to that schema — judged from the validation recorded for the
+published version, ``unknown`` without one. Each check here names what is missing and how to
+fix it; ``status`` is ``ok``, ``warning``, ``error`` or ``unknown`` (nothing to judge on).
 """
 
 from __future__ import annotations
@@ -14,9 +15,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Final, Literal
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from beffroi.catalog.models import Dataset, utcnow
+from beffroi.catalog.models import Dataset, VersionConformance, utcnow
 from beffroi.catalog.vocabularies import FREQUENCIES, LICENSES
 from beffroi.publish import formats, public
 
@@ -201,7 +203,22 @@ def _formats(dataset: Dataset) -> Check:
     return Check("open-format", "ok", f"Formats ouverts : {', '.join(open_ones)}")
 
 
-def _schema(dataset: Dataset) -> Check:
+def _schema(dataset: Dataset, conformance: VersionConformance | None) -> Check:
+    if conformance is not None:  # the published version was validated against its schema
+        if conformance.valid:
+            return Check(
+                "schema",
+                "ok",
+                f"Version publiée conforme au schéma « {conformance.schema_ref} »",
+            )
+        return Check(
+            "schema",
+            "error",
+            f"Version publiée non conforme au schéma « {conformance.schema_ref} » : "
+            f"{conformance.error_count} erreur(s)",
+            "corrigez le fichier d'après le rapport de validation "
+            "(GET /api/v1/datasets/<slug>/versions/<n>/conformance) puis publiez-le",
+        )
     if not dataset.schema_ref:
         return Check("schema", "ok", "Pas de schéma déclaré")
     schema = formats.resolve_schema(dataset.schema_ref)
@@ -212,18 +229,22 @@ def _schema(dataset: Dataset) -> Check:
             f"Schéma « {dataset.schema_ref} » sans adresse connue sur schema.data.gouv.fr",
             "écrivez-le propriétaire/nom (ex. scdl/subventions) ou donnez son URL",
         )
-    # Conformance of versions is recorded by the validation work; until a result exists for
-    # the published version, conformity cannot be judged.
     return Check(
         "schema",
         "unknown",
         f"Conformité au schéma « {dataset.schema_ref} » inconnue (pas de résultat de validation)",
-        "validez la version publiée contre son schéma",
+        "validez la version publiée contre son schéma (beffroi conformance set, puis un "
+        "nouveau chargement)",
     )
 
 
-def check_dataset(dataset: Dataset, now: dt.datetime | None = None) -> Readiness:
-    """Every readiness check of one dataset."""
+def check_dataset(
+    dataset: Dataset,
+    now: dt.datetime | None = None,
+    conformance: VersionConformance | None = None,
+) -> Readiness:
+    """Every readiness check of one dataset (``conformance``: the recorded validation of its
+    published version, if any)."""
     now = now or utcnow()
     checks = [
         _description(dataset),
@@ -232,7 +253,7 @@ def check_dataset(dataset: Dataset, now: dt.datetime | None = None) -> Readiness
         *_spatial(dataset),
         _temporal(dataset),
         _formats(dataset),
-        _schema(dataset),
+        _schema(dataset, conformance),
     ]
     return Readiness(dataset.slug, dataset.title, checks)
 
@@ -246,4 +267,11 @@ def check_public(
         datasets = public.public_datasets(session)
     else:
         datasets = [public.public_dataset_by_key(session, slug) for slug in slugs]
-    return [check_dataset(d, now) for d in datasets]
+    versions = [d.published_version_id for d in datasets if d.published_version_id]
+    verdicts = {
+        row.version_id: row
+        for row in session.scalars(
+            select(VersionConformance).where(VersionConformance.version_id.in_(versions))
+        )
+    }
+    return [check_dataset(d, now, verdicts.get(d.published_version_id or -1)) for d in datasets]

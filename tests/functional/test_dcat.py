@@ -3,6 +3,8 @@ and the shape data.gouv.fr's harvester (udata) reads."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
@@ -25,6 +27,14 @@ PARSERS = {
 }
 
 
+def public_datasets(client: TestClient) -> list[dict[str, Any]]:
+    """What an anonymous visitor sees through the JSON API (the same access layer)."""
+    body = client.get("/api/v1/datasets", params={"page_size": 500}).json()
+    assert body["meta"]["total"] == len(body["data"])
+    data: list[dict[str, Any]] = body["data"]
+    return data
+
+
 def parse(response_text: str, media_type: str) -> Graph:
     return Graph().parse(data=response_text, format=PARSERS[media_type])
 
@@ -45,7 +55,7 @@ def test_catalog_by_content_negotiation(client: TestClient, accept: str, media_t
     assert response.headers["content-type"] == f"{media_type}; charset=utf-8"
     assert response.headers["vary"] == "Accept"
     graph = parse(response.text, media_type)
-    assert len(list(graph.subjects(RDF.type, DCAT.Dataset))) == 4
+    assert len(list(graph.subjects(RDF.type, DCAT.Dataset))) == len(public_datasets(client)) >= 4
     assert validate(graph).violations == []
 
 
@@ -77,7 +87,7 @@ def test_a_signed_in_caller_still_sees_only_public_datasets(client: TestClient) 
     graph = parse(client.get("/catalog", headers=headers).text, "text/turtle")
     pages = {str(graph.value(d, DCAT.landingPage)) for d in graph.subjects(RDF.type, DCAT.Dataset)}
     assert f"{BASE}/jeux-de-donnees/budget-primitif-agglomeration" not in pages
-    assert len(pages) == 4
+    assert len(pages) == len(public_datasets(client))
 
 
 def test_paging_over_http(client: TestClient) -> None:
@@ -89,8 +99,9 @@ def test_paging_over_http(client: TestClient) -> None:
     next_page = first.value(view, HYDRA.next)
     assert next_page == URIRef(f"{BASE}/catalog.ttl?page=2")
     second = parse(client.get("/catalog.ttl?page=2").text, "text/turtle")
+    total = len(public_datasets(client))
     assert len(list(first.subjects(RDF.type, DCAT.Dataset))) == 3
-    assert len(list(second.subjects(RDF.type, DCAT.Dataset))) == 1
+    assert len(list(second.subjects(RDF.type, DCAT.Dataset))) == min(3, total - 3)
     assert client.get("/catalog?page=0").status_code == 422
 
 
@@ -165,7 +176,7 @@ def test_every_distribution_downloads(client: TestClient, demo_instance: DemoIns
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_catalogue_on_each_catalogue_backend(client: TestClient, backend: str) -> None:
     graph = parse(client.get("/catalog.ttl").text, "text/turtle")
-    assert len(list(graph.subjects(RDF.type, DCAT.Dataset))) == 4
+    assert len(list(graph.subjects(RDF.type, DCAT.Dataset))) == len(public_datasets(client))
     assert validate(graph).violations == []
 
 

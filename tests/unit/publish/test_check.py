@@ -13,6 +13,7 @@ from beffroi.access import Actor
 from beffroi.catalog.demo import DemoReport
 from beffroi.cli import cli
 from beffroi.publish.check import check_dataset, check_public
+from tests.conftest import SHARED_DATA
 from tests.factories import make_dataset
 from tests.unit.publish.conftest import full_dataset
 
@@ -91,9 +92,11 @@ def test_cli_publish_check(tmp_path: Path) -> None:
     assert "subventions-associations" in shown.output
     assert "temporal" in shown.output  # criterion codes (messages wrap in narrow terminals)
     assert "granularity" not in shown.output  # the demo sets it: not a problem
-    assert "0 jeu(x) prêt(s) sur 4 jeu(x) public(s)." in shown.output
     as_json = runner.invoke(cli, ["--data-dir", data_dir, "publish", "check", "--json"])
     rows = [json.loads(line) for line in as_json.output.splitlines()]
+    ready = sum(r["ready"] for r in rows)
+    assert f"{ready} jeu(x) prêt(s) sur {len(rows)} jeu(x) public(s)." in shown.output
+    assert len(rows) >= 4
     assert {r["slug"] for r in rows} >= {"arbres-alignement"}
     arbres = next(r for r in rows if r["slug"] == "arbres-alignement")
     checks = {c["code"]: c["status"] for c in arbres["checks"]}
@@ -120,3 +123,37 @@ def test_cli_publish_check_one_dataset(tmp_path: Path) -> None:
     )
     assert hidden.exit_code == 1
     assert "introuvable" in hidden.output
+
+
+SUBVENTIONS = SHARED_DATA / "schemas" / "scdl-subventions"
+
+
+def test_schema_conformity_from_recorded_validation(tmp_path: Path) -> None:
+    """A dataset bound to its schema: the published version's recorded verdict decides."""
+    runner = CliRunner()
+    data_dir = str(tmp_path / "instance")
+    slug = "subventions-associations"
+
+    def run(*args: str) -> str:
+        result = runner.invoke(cli, ["--data-dir", data_dir, *args])
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    def schema_check() -> dict[str, str]:
+        [row] = [json.loads(line) for line in run("publish", "check", "--json", "--dataset", slug)
+                 .splitlines()]  # fmt: skip
+        [check] = [c for c in row["checks"] if c["code"] == "schema"]
+        return check
+
+    run("init")
+    run("demo")
+    assert schema_check()["status"] == "unknown"  # declared, nothing validated yet
+    run("conformance", "set", slug, "--schema", str(SUBVENTIONS / "schema.json"))
+    run("ingest", str(SUBVENTIONS / "examples" / "exemple_valide.csv"), "--dataset", slug,
+        "--publish")  # fmt: skip
+    assert schema_check()["status"] == "ok"
+    invalid = SUBVENTIONS / "examples" / "exemple_invalide_erreurs_cellules.csv"
+    run("ingest", str(invalid), "--dataset", slug, "--publish")  # kept, flagged
+    check = schema_check()
+    assert check["status"] == "error", check
+    assert "non conforme" in check["message"]
