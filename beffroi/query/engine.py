@@ -417,6 +417,9 @@ class QueryEngine:
                 "memory_limit": f"{self.memory_mb}MiB",
                 "python_enable_replacements": False,
                 "allow_community_extensions": False,
+                # No spill directory: DuckDB lets a locked database write files into its
+                # temporary directory (by default ``.tmp`` under the working directory).
+                "temp_directory": "",
             },
         )
         try:

@@ -240,3 +240,17 @@ def test_bad_queries_are_user_errors(instance: Instance) -> None:
         sql(instance, "SELEC 1")
     with pytest.raises(InvalidInputError, match="vide"):
         sql(instance, "   ")
+
+
+def test_no_file_can_be_written_in_a_temporary_directory(
+    instance: Instance, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DuckDB's default spill directory is ``.tmp`` under the working directory, and a
+    locked database may still write there: the engine turns spilling off."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".tmp").mkdir()
+    database = QueryEngine(instance.settings).database([])
+    assert database.rows("SELECT current_setting('temp_directory')") == [("",)]
+    with pytest.raises(UserError):
+        database.rows("COPY (SELECT 1) TO '.tmp/evil.csv'")
+    assert list((tmp_path / ".tmp").iterdir()) == []
