@@ -40,12 +40,15 @@ def _field(name: str, kind: str) -> dict[str, Any]:
     return {"name": name, "type": "any"}
 
 
-def table_schema(version: DatasetVersion) -> dict[str, Any]:
-    """The Table Schema of a version: profile kinds, else the stored Arrow types."""
+def table_schema(version: DatasetVersion, visible: tuple[str, ...] | None = None) -> dict[str, Any]:
+    """The Table Schema of a version: profile kinds, else the stored Arrow types; only the
+    ``visible`` columns (in that order) when the reader may not see them all."""
     kinds = {str(p.get("name")): str(p.get("type")) for p in version.profile}
+    stored = {str(c.get("name")): c for c in version.columns}
+    names = list(visible) if visible is not None else list(stored)
     fields = []
-    for column in version.columns:
-        name = str(column.get("name"))
+    for name in names:
+        column = stored.get(name, {})
         kind = kinds.get(name)
         if kind is None:
             arrow = str(column.get("type", ""))
@@ -64,9 +67,16 @@ def _license(value: str) -> dict[str, str]:
     return {"path": value, "title": value}
 
 
-def datapackage(dataset: Dataset, base_url: str, *, data_path: str | None = None) -> dict[str, Any]:
+def datapackage(
+    dataset: Dataset,
+    base_url: str,
+    *,
+    data_path: str | None = None,
+    visible: tuple[str, ...] | None = None,
+) -> dict[str, Any]:
     """The ``datapackage.json`` descriptor of a dataset (``data_path``: the CSV's path inside
-    a zipped package instead of its download URL)."""
+    a zipped package instead of its download URL; ``visible``: the columns the reader may
+    see, None for all)."""
     publisher = dataset.publisher
     version = dataset.published_version
     package: dict[str, Any] = {
@@ -106,7 +116,7 @@ def datapackage(dataset: Dataset, base_url: str, *, data_path: str | None = None
         "format": "csv",
         "mediatype": "text/csv",
         "encoding": "utf-8",
-        "schema": table_schema(version),
+        "schema": table_schema(version, visible),
     }
     if schema is not None and schema.url:
         resource["sources"] = [{"title": f"Schéma déclaré : {schema.name}", "path": schema.url}]
@@ -148,7 +158,8 @@ def zipped_datapackage(
         session, actor, settings, dataset.slug, [], exports.FORMATS["csv"]
     )
     data_path = f"data/{dataset.slug}.csv"
-    descriptor = datapackage(dataset, settings.base_url, data_path=data_path)
+    visible = visible_columns(session, actor, dataset)
+    descriptor = datapackage(dataset, settings.base_url, data_path=data_path, visible=visible)
 
     def chunks() -> Iterator[bytes]:
         sink = _Sink()
@@ -163,3 +174,20 @@ def zipped_datapackage(
         yield sink.take()
 
     return f"{dataset.slug}-datapackage.zip", chunks()
+
+
+def visible_columns(session: Session, actor: Actor, dataset: Dataset) -> tuple[str, ...] | None:
+    """The columns of the published version ``actor`` may read (personal columns and
+    agreement subsets withheld), as the access layer grants them; None: every column."""
+    if dataset.published_version is None:
+        return None
+    from beffroi.access.reading import readable_table  # noqa: PLC0415
+
+    return readable_table(session, actor, dataset.slug).columns
+
+
+def datapackage_for(
+    session: Session, actor: Actor, dataset: Dataset, base_url: str
+) -> dict[str, Any]:
+    """The descriptor as ``actor`` may see it (its Table Schema lists only readable columns)."""
+    return datapackage(dataset, base_url, visible=visible_columns(session, actor, dataset))

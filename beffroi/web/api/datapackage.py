@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request, Response, status
 from fastapi.responses import JSONResponse, RedirectResponse, StreamingResponse
 
 from beffroi.catalog import services
-from beffroi.publish.datapackage import datapackage, zipped_datapackage
+from beffroi.publish.datapackage import datapackage_for, zipped_datapackage
 from beffroi.web.api.common import ERROR_RESPONSES
 from beffroi.web.deps import ActorDep, SessionDep, SettingsDep
 
@@ -29,7 +29,7 @@ def show_datapackage(
     if redirected:
         target = request.url_for("show_datapackage", slug=dataset.slug)
         return RedirectResponse(str(target), status_code=status.HTTP_308_PERMANENT_REDIRECT)
-    return JSONResponse(datapackage(dataset, settings.base_url))
+    return JSONResponse(datapackage_for(session, actor, dataset, settings.base_url))
 
 
 @router.get(
