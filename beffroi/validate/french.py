@@ -23,45 +23,44 @@ import pyarrow as pa
 from beffroi.reference import cog
 
 
-def _luhn(digits: str, length: int) -> str:
-    """SQL: the Luhn checksum of the ``length``-digit text ``digits`` is valid (unrolled:
-    no lambda, a few integer operations per digit)."""
-    terms = []
-    for position in range(1, length + 1):
-        digit = f"(ascii(substr({digits}, {position}, 1)) - 48)"
-        if (length - position) % 2 == 1:  # every second digit from the right is doubled
-            terms.append(f"({digit} * 2 - CASE WHEN {digit} > 4 THEN 9 ELSE 0 END)")
-        else:
-            terms.append(digit)
-    return f"(({' + '.join(terms)}) % 10 = 0)"
-
-
-def _digit_sum(digits: str, length: int) -> str:
-    return " + ".join(f"(ascii(substr({digits}, {p}, 1)) - 48)" for p in range(1, length + 1))
-
-
 def _compact(c: str) -> str:
     return f"regexp_replace({c}, '[ .]', '', 'g')"
 
 
-def siren_sql(c: str, _params: dict[str, Any]) -> str:
-    """A SIREN: 9 digits, Luhn checksum."""
-    d = _compact(c)
-    return f"CASE WHEN regexp_full_match({d}, '\\d{{9}}') THEN {_luhn(d, 9)} ELSE FALSE END"
-
-
-def siret_sql(c: str, _params: dict[str, Any]) -> str:
-    """A SIRET: 14 digits, Luhn checksum of the SIRET and of its SIREN; La Poste's
-    establishments (SIREN 356000000, but its head office): digit sum divisible by 5 (as
-    python-stdnum, which Validata uses)."""
-    d = _compact(c)
-    poste = f"(({_digit_sum(d, 14)}) % 5 = 0)"
-    siren = f"substr({d}, 1, 9)"
-    regular = f"({_luhn(d, 14)} AND {_luhn(siren, 9)})"
+def digits_value(c: str, length: int) -> str:
+    """SQL: the ``length``-digit identifier in the cell (spaces and dots allowed) as an
+    integer, null when it is not one — computed once per cell, then checked arithmetically."""
+    digits = f"\\d{{{length}}}"
+    compact = _compact(c)
     return (
-        f"CASE WHEN regexp_full_match({d}, '\\d{{14}}') THEN "
-        f"CASE WHEN starts_with({d}, '356000000') AND {d} <> '35600000000048' THEN {poste} "
-        f"ELSE {regular} END ELSE FALSE END"
+        f"CASE WHEN regexp_full_match({c}, '{digits}') THEN CAST({c} AS BIGINT) "
+        f"WHEN regexp_full_match({compact}, '{digits}') THEN CAST({compact} AS BIGINT) END"
+    )
+
+
+def _luhn_int(n: str, length: int) -> str:
+    """SQL: the Luhn checksum of the ``length``-digit integer ``n`` is valid."""
+    terms = []
+    for k in range(length):  # k-th digit from the right; every second one is doubled
+        digit = f"(({n} // {10**k}) % 10)" if k else f"({n} % 10)"
+        terms.append(f"(2 * {digit} - CASE WHEN {digit} > 4 THEN 9 ELSE 0 END)" if k % 2 else digit)
+    return f"(({' + '.join(terms)}) % 10 = 0)"
+
+
+def siren_sql(n: str, _params: dict[str, Any]) -> str:
+    """A SIREN (``n``: :func:`digits_value` of 9): Luhn checksum."""
+    return f"({n} IS NOT NULL AND {_luhn_int(n, 9)})"
+
+
+def siret_sql(n: str, _params: dict[str, Any]) -> str:
+    """A SIRET (``n``: :func:`digits_value` of 14): Luhn checksum of the SIRET and of its
+    SIREN; La Poste's establishments (SIREN 356000000, but its head office): digit sum
+    divisible by 5 — python-stdnum's rule, which Validata uses."""
+    digit_sum = " + ".join(f"(({n} // {10**k}) % 10)" for k in range(14))
+    siren = f"({n} // 100000)"
+    return (
+        f"({n} IS NOT NULL AND CASE WHEN {siren} = 356000000 AND {n} <> 35600000000048 "
+        f"THEN ({digit_sum}) % 5 = 0 ELSE {_luhn_int(n, 14)} AND {_luhn_int(siren, 9)} END)"
     )
 
 
@@ -123,6 +122,7 @@ class CustomCheck:
     note_en: str
     fix: str
     explain_cell: Callable[[str], tuple[str, str, str]] | None = None
+    prepare: Callable[[str], str] | None = None  # per-cell value the SQL then tests
 
     def explain(self, cell: str) -> tuple[str, str, str]:
         """(note, English note, how to fix) for one bad cell."""
@@ -141,6 +141,7 @@ CUSTOM_CHECKS: dict[str, CustomCheck] = {
             "n'est pas un SIREN valide (9 chiffres, clé de Luhn)",
             "is not a valid SIREN (9 digits, Luhn checksum)",
             "Recopiez le SIREN à 9 chiffres depuis https://annuaire-entreprises.data.gouv.fr.",
+            prepare=lambda c: digits_value(c, 9),
         ),
         CustomCheck(
             "french-siret-value",
@@ -150,6 +151,7 @@ CUSTOM_CHECKS: dict[str, CustomCheck] = {
             "is not a valid SIRET (14 digits, Luhn checksum)",
             "Recopiez le SIRET à 14 chiffres (SIREN + NIC) depuis "
             "https://annuaire-entreprises.data.gouv.fr.",
+            prepare=lambda c: digits_value(c, 14),
         ),
         CustomCheck(
             "french-insee-commune-value",
