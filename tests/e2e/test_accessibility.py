@@ -6,6 +6,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from tests.conftest import SHARED_DATA
+
 from .conftest import Portal, axe_violations, describe, sign_in
 
 if TYPE_CHECKING:
@@ -22,8 +24,11 @@ PUBLIC_PAGES = [
     ("dataset-empty", "/jeux-de-donnees/arbres-alignement", 200),
     (
         "dataset-chart",
-        "/jeux-de-donnees/bornes-recharge-vehicules-electriques"
-        "?graphique=n_amenageur&mesure=nbre_pdc&colonne=acces_recharge&valeur=payant&tri=nbre_pdc",
+        (
+            "/jeux-de-donnees/bornes-recharge-vehicules-electriques"
+            "?graphique=n_amenageur&mesure=nbre_pdc&colonne=acces_recharge&valeur=payant"
+            "&tri=nbre_pdc"
+        ),
         200,
     ),
     ("dataset-bad-filter", "/jeux-de-donnees/codes-postaux?colonne=absente&valeur=1", 200),
@@ -76,3 +81,20 @@ def test_the_checker_catches_a_violation(page: Page, portal: Portal) -> None:
     )
     found = {v["id"] for v in axe_violations(page)}
     assert {"label", "color-contrast"} <= found
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_upload_wizard_pages_have_no_axe_violation(page: Page, portal: Portal, lang: str) -> None:
+    sign_in(page, portal, "editeur-mobilites")
+    start = "/jeux-de-donnees/bornes-recharge-vehicules-electriques/deposer"
+    _check(page, portal, start, 200, lang)
+    page.locator("#fichier").set_input_files(
+        str(SHARED_DATA / "messy" / "bornes-irve-20190805.csv")
+    )
+    page.locator("form.form button[type=submit]").click()
+    page.wait_for_selector("#colonnes")
+    assert not axe_violations(page)
+    page.locator("button[value=verifier]").click()
+    page.wait_for_selector("#rapport")
+    violations = axe_violations(page)
+    assert not violations, describe(violations)

@@ -235,7 +235,7 @@ def _chart(
         )
     chart.svg = bar_chart(
         chart.bars,
-        title=f"{title} — {what} / {state.chart}",
+        title=f"{what} {'by' if locale == 'en' else 'par'} {state.chart} — {title}",
         description=description,
         ident="graphique",
         locale=locale,
