@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from beffroi.cli.base import CliContext, cli, pass_context
-from beffroi.errors import BeffroiError
+from beffroi.errors import BeffroiError, InvalidInputError
 
 EXIT_VALID = 0
 EXIT_INVALID = 1
@@ -155,3 +155,48 @@ def conformance_show(ctx: CliContext, slug: str, version: int, as_json: bool) ->
     else:
         click.echo(f"{'✔ conforme' if valid else '✘ non conforme'} — {summary}")
     sys.exit(EXIT_VALID if valid else EXIT_INVALID)
+
+
+@cli.group("schema")
+def schema_group() -> None:
+    """Registre local des schémas (catalogue schema.data.gouv.fr, versions)."""
+
+
+@schema_group.command("sync")
+@click.option(
+    "--from",
+    "source",
+    default=None,
+    help="Catalogue à lire : URL ou fichier schemas.json (défaut : schema.data.gouv.fr).",
+)
+@pass_context
+def schema_sync(ctx: CliContext, source: str | None) -> None:
+    """Synchroniser le registre depuis le catalogue schema.data.gouv.fr."""
+    from beffroi.validate.registry import CATALOGUE_URL, Registry  # noqa: PLC0415
+
+    registry = Registry(ctx.settings.data_dir / "schemas")
+    try:
+        known = registry.sync(source or CATALOGUE_URL)
+    except (OSError, ValueError) as exc:
+        raise InvalidInputError(
+            f"Catalogue illisible : {source or CATALOGUE_URL} ({exc})",
+            hint="vérifiez l'adresse ou la connexion, ou passez un fichier avec --from",
+        ) from exc
+    click.echo(f"✓ {known} schémas Table Schema connus ({registry.index_path}).")
+
+
+@schema_group.command("list")
+@pass_context
+def schema_list(ctx: CliContext) -> None:
+    """Lister les schémas du registre et leurs versions."""
+    from beffroi.validate.registry import Registry  # noqa: PLC0415
+
+    entries = Registry(ctx.settings.data_dir / "schemas").entries()
+    if not entries:
+        click.echo("Registre vide : lancez « beffroi schema sync ».")
+        return
+    for name, entry in sorted(entries.items()):
+        versions = ", ".join(sorted(entry.get("versions", {})))
+        click.echo(
+            f"{name} — {entry.get('title') or ''} (dernière : {entry.get('latest')}) [{versions}]"
+        )

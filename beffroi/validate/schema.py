@@ -338,7 +338,7 @@ def load_schema(source: str | Path | Mapping[str, Any], *, timeout: float = 20) 
     raise InvalidInputError(
         f"Schéma introuvable : « {text} » n'est ni un fichier, ni une URL, ni un nom du registre.",
         hint="indiquez le chemin d'un schema.json, son URL, ou synchronisez le registre "
-        "(beffroi validate --sync-registry) puis utilisez un nom comme "
+        "(beffroi schema sync) puis utilisez un nom comme "
         "« scdl/subventions » ou « scdl/subventions@2.1.0 »",
         details={"schema": text},
     )

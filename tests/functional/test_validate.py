@@ -224,3 +224,17 @@ def test_cli_ingest_with_schema_records_conformance(demo_instance: DemoInstance)
     shown = runner.invoke(cli, ["conformance", "show", DATASET, "2", "--json"], env=env)
     assert shown.exit_code == 1
     assert json.loads(shown.output)["counts"]["type-error"] == 5
+
+
+def test_cli_schema_registry(runner: CliRunner, tmp_path: Path) -> None:
+    env = {"BEFFROI_DATA_DIR": str(tmp_path)}
+    assert "Registre vide" in runner.invoke(cli, ["schema", "list"], env=env).output
+    catalogue = SHARED_DATA / "schemas" / "_catalog" / "schemas.json"
+    result = runner.invoke(cli, ["schema", "sync", "--from", str(catalogue)], env=env)
+    assert result.exit_code == 0, result.output
+    assert "schémas Table Schema connus" in result.output
+    listed = runner.invoke(cli, ["schema", "list"], env=env).output
+    assert "scdl/subventions — Subventions" in listed
+    result = runner.invoke(cli, ["schema", "sync", "--from", str(tmp_path / "absent")], env=env)
+    assert result.exit_code == 1
+    assert "Catalogue illisible" in result.output
