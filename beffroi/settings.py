@@ -205,6 +205,15 @@ class Settings(BaseSettings):
             "says when it was truncated; exports are not limited)."
         ),
     )
+    pseudonymisation_key_file: Path | None = Field(
+        default=None,
+        description=(
+            "File holding the secret key (at least 32 bytes) of pseudonymisation (keyed "
+            "HMAC-SHA256 hashes of personal values). Must lie outside the data directory, so "
+            "that a copy of the data does not carry the key. No default: pseudonymisation is "
+            "refused until it is set."
+        ),
+    )
 
     @classmethod
     def settings_customise_sources(

@@ -3,13 +3,16 @@
 :mod:`beffroi.access.reading` hands every table it grants through :func:`narrow`:
 
 * platform administrators, the local operator and members of the owner read everything;
-* other readers never see columns flagged personal (suggested or confirmed, see
-  :mod:`beffroi.privacy.flags`);
+* other readers never see columns flagged personal (confirmed, or suggested with a high
+  confidence: :func:`hiding_clause`; see :mod:`beffroi.privacy.flags`);
 * a reader to whom only sharing agreements open the dataset reads the rows of their row
   filters (OR across several agreements) and the columns of their column subsets
   (intersection across several: never more than each agreement grants), and each such
   read is written to the audit log (``agreement.read``) in a transaction of its own, so
-  that read-only requests, which roll back, keep it.
+  that read-only requests, which roll back, keep it;
+* for a dataset with a minimum cell size (statistical secrecy), other readers get the table
+  with ``min_cell_size`` set: the records API leaves out groups and facet values of fewer
+  rows, and SQL does not see the table at all (arbitrary SQL cannot be suppressed).
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import ColumnElement, Connection, and_, insert, or_, select
 from sqlalchemy.orm import Session
 
 from beffroi.access import clock
@@ -30,12 +33,15 @@ from beffroi.catalog.models import (
     AuditEvent,
     ColumnFlag,
     Dataset,
+    DatasetPrivacy,
     DatasetVersion,
     SharingAgreement,
 )
 from beffroi.errors import InvalidInputError
+from beffroi.privacy.detect import HIDE_CONFIDENCE
 
-FLAG_CLEARED = "cleared"
+FLAG_CONFIRMED = "confirmed"
+FLAG_SUGGESTED = "suggested"
 
 
 class _Table(Protocol):
@@ -47,17 +53,28 @@ class _Table(Protocol):
     def row_filter(self) -> str | None: ...
     @property
     def columns(self) -> tuple[str, ...] | None: ...
+    @property
+    def min_cell_size(self) -> int | None: ...
 
 
 T = TypeVar("T", bound=_Table)
 
 
+def hiding_clause() -> ColumnElement[bool]:
+    """SQL: the flag hides its column — confirmed by the référent, or suggested by detection
+    with a confidence of at least :data:`beffroi.privacy.detect.HIDE_CONFIDENCE`."""
+    return or_(
+        ColumnFlag.status == FLAG_CONFIRMED,
+        and_(ColumnFlag.status == FLAG_SUGGESTED, ColumnFlag.confidence >= HIDE_CONFIDENCE),
+    )
+
+
 def personal_columns(session: Session, dataset_id: int) -> set[str]:
-    """Columns of a dataset flagged personal (suggested or confirmed, not cleared)."""
+    """Columns of a dataset hidden as personal from readers outside the owner."""
     return set(
         session.scalars(
             select(ColumnFlag.column_name).where(
-                ColumnFlag.dataset_id == dataset_id, ColumnFlag.status != FLAG_CLEARED
+                ColumnFlag.dataset_id == dataset_id, hiding_clause()
             )
         )
     )
@@ -125,9 +142,13 @@ def narrow(session: Session, actor: Actor, table: T) -> T:
         _log_reads(session, actor, dataset, table.version, version, [a for a, _ in grants])
     visible = [n for n in allowed if n not in hidden]
     columns = None if visible == names else tuple(visible)
-    if row_filter is None and columns is None:
+    privacy = session.get(DatasetPrivacy, dataset.id)
+    cell = privacy.min_cell_size if privacy else None
+    if row_filter is None and columns is None and cell is None:
         return table
-    return dataclasses.replace(table, row_filter=row_filter, columns=columns)  # type: ignore[type-var]
+    return dataclasses.replace(  # type: ignore[type-var]
+        table, row_filter=row_filter, columns=columns, min_cell_size=cell
+    )
 
 
 def _log_reads(
@@ -166,4 +187,4 @@ def _log_reads(
             )
 
 
-__all__ = ["is_insider", "level_opens", "narrow", "personal_columns"]
+__all__ = ["hiding_clause", "is_insider", "level_opens", "narrow", "personal_columns"]

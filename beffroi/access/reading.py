@@ -41,6 +41,10 @@ class ReadableTable:
     """DuckDB SQL boolean expression over the table's columns; None: every row."""
     columns: tuple[str, ...] | None = None
     """Columns the actor may see, in order; None: every column."""
+    min_cell_size: int | None = None
+    """Statistical secrecy for this reader: groups (and facet values) of fewer rows are not
+    served, and SQL does not see the table (None: no secrecy). Set by
+    :mod:`beffroi.access.narrowing`."""
 
     @property
     def cache_key(self) -> tuple[object, ...]:
@@ -53,6 +57,7 @@ class ReadableTable:
             self.published,
             self.row_filter,
             self.columns,
+            self.min_cell_size,
         )
 
 
@@ -80,7 +85,9 @@ def readable_tables(
     )
     if slugs is not None:
         query = query.where(Dataset.slug.in_(sorted(set(slugs))))
-    return [narrow(session, actor, _table(d, v)) for d, v in session.execute(query)]
+    found = [narrow(session, actor, _table(d, v)) for d, v in session.execute(query)]
+    # Aggregate-only tables (minimum cell size) are not offered to SQL: no suppression there.
+    return [t for t in found if t.min_cell_size is None]
 
 
 def readable_table(

@@ -12,6 +12,7 @@ from beffroi.catalog import audit, reviews
 from beffroi.catalog.models import Dataset, DatasetVersion, utcnow
 from beffroi.catalog.services import get_dataset
 from beffroi.errors import NotFoundError
+from beffroi.privacy import flags as privacy_flags
 
 
 def record_version(
@@ -59,6 +60,7 @@ def record_version(
             "source": source_name,
         },
     )
+    privacy_flags.suggest(session, actor, dataset, version)  # personal columns (RGPD)
     return version
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import beffroi.cli.agreement
 import beffroi.cli.indicator
+import beffroi.cli.privacy
 import beffroi.cli.publish
 import beffroi.cli.review
 import beffroi.cli.sql  # noqa: F401 - register the command

@@ -320,9 +320,17 @@ class Compiler:
         q = quote(column.name)
         return Compiled(
             f"SELECT {q} AS value, count(*) AS n FROM {self.source} WHERE {where} "  # noqa: S608
-            f"GROUP BY {q} ORDER BY n DESC, {q} NULLS LAST LIMIT {FACET_VALUES}",
+            f"GROUP BY {q}{self._having_min_cell()} ORDER BY n DESC, {q} NULLS LAST "
+            f"LIMIT {FACET_VALUES}",
             params,
         )
+
+    # Statistical secrecy (access layer: ReadableTable.min_cell_size, set for readers outside
+    # the owner of a dataset with a minimum cell size): groups and facet values counting
+    # fewer rows are left out.
+    def _having_min_cell(self) -> str:
+        size = self.view.table.min_cell_size
+        return f" HAVING count(*) >= {int(size)}" if size else ""
 
     def grouped(self, query: RecordsQuery, offset: int) -> tuple[Compiled, Compiled, list[str]]:
         """Groups (page + total) and their column names."""
@@ -356,6 +364,7 @@ class Compiler:
         order_parts += [f"{quote(c.name)} NULLS LAST" for c in groups]
         order = f" ORDER BY {', '.join(order_parts)}" if order_parts else ""
         inner = f"SELECT {', '.join(expressions)} FROM {self.source} WHERE {where}{group_clause}"  # noqa: S608
+        inner += self._having_min_cell()
         page = Compiled(f"{inner}{order} LIMIT {int(query.limit) + 1} OFFSET {int(offset)}", params)
         total = Compiled(f"SELECT count(*) FROM ({inner})", list(params))  # noqa: S608
         return page, total, outputs

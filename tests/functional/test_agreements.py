@@ -197,7 +197,9 @@ def test_api_life_cycle(client: TestClient, world: World) -> None:
     assert approved.json()["approver"] == "referent-eau"
     rows = client.get(target, headers=viewer).json()["data"]
     assert {str(r["code_insee"]) for r in rows} == {LANESTER}
-    assert "abonne_email" in rows[0]  # no column subset in this agreement
+    # No column subset in this agreement, but the personal columns detected on upload
+    # (names, e-mails) never leave the owner.
+    assert set(rows[0]) == {"code_insee", "commune", "volume_m3"}
     # The grantee sees the agreement; another partner does not know it exists.
     assert client.get(f"/api/v1/agreements/{number}", headers=viewer).status_code == 200
     other = headers(client, "ancien-partenaire")

@@ -12,6 +12,7 @@ from beffroi.web.api import (
     indicators,
     jobs,
     organizations,
+    privacy,
     records,
     reviews,
     sql,
@@ -33,4 +34,5 @@ router.include_router(sql.router, prefix="/api/v1")
 router.include_router(exports.router, prefix="/api/v1")
 router.include_router(agreements.router, prefix="/api/v1")
 router.include_router(reviews.router, prefix="/api/v1")
+router.include_router(privacy.router, prefix="/api/v1")
 router.include_router(indicators.router, prefix="/api/v1")
