@@ -3,8 +3,8 @@
 The rows are generated deterministically (a seeded random generator over the real member
 communes and populations of the demo EPCI), with the columns of the real schemas:
 
-* ``subventions-communes`` — SCDL *Subventions* (``nomAttribuant``, ``idAttribuant``
-  SIRET, ``dateConvention``, ``montant``…) granted by the member communes;
+* ``subventions-associations`` — SCDL *Subventions* (``nomAttribuant``, ``idAttribuant``
+  SIRET, ``dateConvention``, ``montant``…): the member communes' files, consolidated;
 * ``bornes-recharge-vehicules-electriques`` — IRVE statique (``id_pdc_itinerance``,
   ``code_insee_commune``, ``puissance_nominale``, ``date_mise_en_service``…);
 * ``stationnement-cyclable`` — schéma stationnement cyclable (``code_com``, ``capacite``…);
@@ -30,9 +30,8 @@ from sqlalchemy.orm import Session
 
 from beffroi import reference
 from beffroi.access import Actor
-from beffroi.catalog.models import Dataset, DatasetPrivacy, DatasetVersion, Indicator
-from beffroi.catalog.schemas import DatasetCreate, parse
-from beffroi.catalog.services import create_dataset
+from beffroi.catalog.models import Dataset, DatasetVersion, Indicator
+from beffroi.catalog.schemas import parse
 from beffroi.catalog.versions import publish_version, record_version
 from beffroi.indicators.definitions import IndicatorCreate
 from beffroi.indicators.services import create_indicator
@@ -42,24 +41,9 @@ from beffroi.store import store_for
 EPCI_SIREN = "200042174"
 EPCI_SLUG = "lorient-agglomeration"
 PARTNER_SLUG = "eau-du-morbihan-delegataire"
-SUBSIDIES_SLUG = "subventions-communes"
-SUBSIDIES_MIN_CELL = 5
+SUBSIDIES_SLUG = "subventions-associations"
 YEARS = (2022, 2023, 2024, 2025)
 LEAK = ("56069", (2025, 12))  # Groix, December 2025
-
-SUBSIDIES_DATASET: dict[str, Any] = {
-    "slug": SUBSIDIES_SLUG,
-    "title": "Subventions des communes membres aux associations",
-    "publisher": EPCI_SLUG,
-    "description": "Attributions de subventions des communes membres, consolidées par "
-    "l'agglomération au format **SCDL Subventions** (données de démonstration générées).",
-    "keywords": ["subventions", "associations", "SCDL"],
-    "themes": ["GOVE"],
-    "frequency": "ANNUAL",
-    "spatial": [f"epci:{EPCI_SIREN}"],
-    "spatial_granularity": "fr:commune",
-    "schema_ref": "scdl/subventions",
-}
 
 NATURES = ["aide en numéraire", "aide en nature"]
 OBJECTS = [
@@ -247,7 +231,7 @@ SOURCES: list[tuple[str, Callable[[random.Random], pa.Table], int]] = [
 
 SUBSIDIES_SQL = """SELECT c.code_insee AS commune, s."dateConvention" AS period,
        sum(s.montant) AS value, count(*) AS n
-  FROM "subventions-communes" s
+  FROM "subventions-associations" s
   JOIN ref.communes c ON c.siren = siren_of_siret(s."idAttribuant")
  GROUP BY ALL"""
 
@@ -400,10 +384,6 @@ def load_demo_indicators(session: Session, actor: Actor, settings: Settings) -> 
 
     Returns the codes of the indicators created by this call.
     """
-    if session.scalar(select(Dataset.id).where(Dataset.slug == SUBSIDIES_SLUG)) is None:
-        dataset = create_dataset(session, actor, parse(DatasetCreate, SUBSIDIES_DATASET))
-        session.add(DatasetPrivacy(dataset_id=dataset.id, min_cell_size=SUBSIDIES_MIN_CELL))
-        session.flush()
     for slug, generate, seed in SOURCES:
         _publish_data(session, actor, settings, slug, generate(random.Random(seed)))  # noqa: S311
     created = []

@@ -17,6 +17,7 @@ from beffroi.cli import cli
 from beffroi.indicators.demo import load_demo_indicators
 from beffroi.web.app import create_app
 from tests.functional.conftest import DemoInstance, bearer
+from tests.unit.indicators.conftest import with_secrecy
 
 PUBLIC = {
     "subventions-associations-par-habitant",
@@ -34,6 +35,7 @@ def instance(demo_instance: DemoInstance) -> DemoInstance:
             created = load_demo_indicators(
                 session, Actor.system(name="test"), demo_instance.settings
             )
+            with_secrecy(session, demo_instance.settings)
     finally:
         engine.dispose()
     assert len(created) == 5

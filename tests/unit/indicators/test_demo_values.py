@@ -17,9 +17,9 @@ from beffroi.access import Actor
 from beffroi.catalog.models import Dataset, IndicatorAlert, Organization, Role
 from beffroi.errors import NotFoundError
 from beffroi.indicators import services
-from beffroi.indicators.demo import EPCI_SIREN, INDICATORS, LEAK, SUBSIDIES_MIN_CELL
+from beffroi.indicators.demo import EPCI_SIREN, INDICATORS, LEAK
 from beffroi.store import store_for
-from tests.unit.indicators.conftest import Instance
+from tests.unit.indicators.conftest import MIN_CELL, Instance
 
 MEMBERS = {c.code_insee: c for c in reference.epci_members(EPCI_SIREN)}
 EPCI_POPULATION = reference.epci(EPCI_SIREN).population_municipale
@@ -94,7 +94,7 @@ def test_bicycle_parking_capacity(instance: Instance, db: Session) -> None:
 def test_subsidies_per_inhabitant_through_the_siret(instance: Instance, db: Session) -> None:
     by_siren = {c.siren: c.code_insee for c in MEMBERS.values()}
     sums: dict[tuple[str | None, str], float] = defaultdict(float)
-    for row in rows_of(instance, db, "subventions-communes"):
+    for row in rows_of(instance, db, "subventions-associations"):
         commune = by_siren[row["idAttribuant"][:9]]
         year = str(row["dateConvention"].year)
         sums[(commune, year)] += row["montant"]
@@ -142,9 +142,7 @@ def test_statistical_secrecy_hides_small_cells_from_the_public(
     code = "subventions-associations-par-habitant"
     public = services.indicator_values(db, Actor.anonymous(), code)
     owner = services.indicator_values(db, ADMIN, code)
-    small = [
-        r for r in owner.rows if r.cell_count is not None and r.cell_count < SUBSIDIES_MIN_CELL
-    ]
+    small = [r for r in owner.rows if r.cell_count is not None and r.cell_count < MIN_CELL]
     assert small, "the demo has communes with fewer grants than the minimum cell size"
     hidden = {(r.commune, r.period) for r in public.rows if r.suppressed}
     assert hidden == {(r.commune, r.period) for r in small}
