@@ -40,6 +40,11 @@ PUBLIC_PAGES = [
     ("not-found", "/jeux-de-donnees/atlantide", 404),
     ("accessibility", "/accessibilite", 200),
     ("error-codes", "/docs/reference/errors", 200),
+    ("indicators", "/indicateurs", 200),
+    ("indicators-theme", "/indicateurs?theme=TRAN", 200),
+    ("indicators-commune", "/indicateurs/communes/56069", 200),
+    ("indicator", "/indicateurs/subventions-associations-par-habitant", 200),
+    ("indicator-failed-source", "/indicateurs/points-recharge-pour-1000-habitants", 200),
 ]
 LANGS = ["fr", "en"]
 
