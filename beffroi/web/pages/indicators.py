@@ -34,7 +34,7 @@ EN = {
     "Seuil d'alerte": "Alert threshold",
     "objectif atteint": "target reached",
     "en deçà de l'objectif": "target not reached",
-    "sous le seuil d'alerte": "past the alert threshold",
+    "seuil d'alerte franchi": "alert threshold crossed",
     "en hausse": "up",
     "en baisse": "down",
     "stable": "stable",
