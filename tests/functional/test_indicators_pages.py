@@ -99,4 +99,4 @@ def test_members_see_internal_indicators_and_alert_status(
     assert signed.status_code == 303
     page = site.get("/indicateurs/communes/56069", headers=HTML)
     assert "Consommation d&#39;eau potable par habitant" in page.text
-    assert "sous le seuil d&#39;alerte" in page.text
+    assert "seuil d&#39;alerte franchi" in page.text
