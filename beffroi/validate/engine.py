@@ -663,6 +663,12 @@ def _prefetched(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.Table]:
         except BaseException as error:  # noqa: BLE001 - handed to the consumer
             box.put(error)
             return
+        finally:
+            # Close the reader on this thread, now: an Arrow reader left open until the
+            # interpreter exits can hang it.
+            close = getattr(batches, "close", None)
+            if close is not None:
+                close()
         box.put(None)
 
     worker = threading.Thread(target=produce, name="beffroi-validate-read", daemon=True)
