@@ -116,6 +116,7 @@ class QueryDatabase:
     _counts_lock: threading.Lock = field(default_factory=threading.Lock)
     _memo: OrderedDict[tuple[object, ...], pa.Table] = field(default_factory=OrderedDict)
     _answers: OrderedDict[tuple[object, ...], object] = field(default_factory=OrderedDict)
+    _kept: dict[tuple[object, ...], object] = field(default_factory=dict)
 
     def memo(self, sql: str, params: Sequence[Any] = ()) -> pa.Table:
         """A small result (aggregates: groups, facets), computed once per database: the
@@ -148,6 +149,16 @@ class QueryDatabase:
             while len(self._answers) > CACHED_ANSWERS:
                 self._answers.popitem(last=False)
         return value
+
+    def keep(self, key: tuple[object, ...], compute: Callable[[], T]) -> T:
+        """``compute()``, kept for the life of the database (structures such as value
+        indexes: one per column at most, never evicted by the answers' LRU)."""
+        with self._counts_lock:
+            if key in self._kept:
+                return cast("T", self._kept[key])
+        value = compute()
+        with self._counts_lock:
+            return cast("T", self._kept.setdefault(key, value))
 
     def count(self, sql: str, params: Sequence[Any] = ()) -> int:
         """The single integer a ``SELECT count(*) …`` returns, cached: versions never

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from beffroi.access import Actor
 from beffroi.access.reading import ReadableTable, readable_table, readable_tables
 from beffroi.errors import InvalidInputError
-from beffroi.query import exports
+from beffroi.query import exports, lookup
 from beffroi.query import records as rec
 from beffroi.query.engine import ROW_COLUMN, Column, QueryDatabase, View, engine_for
 from beffroi.settings import Settings
@@ -138,6 +138,9 @@ def _records_page(database: QueryDatabase, view: View, query: rec.RecordsQuery) 
         found = database.rows(fast.sql, fast.params)
         if len(found) <= query.limit:
             found = None  # a gap in the numbers, or the last page: ask the general query
+    total: int | None = None
+    if found is None and not keys and not query.q and len(query.filters) == 1:
+        found, total = _indexed(database, view, query, columns)
     if found is None:
         found = database.rows(page.sql, page.params)
     has_next = len(found) > query.limit
@@ -154,7 +157,8 @@ def _records_page(database: QueryDatabase, view: View, query: rec.RecordsQuery) 
                 "r": int(last[-1]),
             }
         )
-    total = database.count(*_args(compiler.count(query)))
+    if total is None:
+        total = database.count(*_args(compiler.count(query)))
     return RecordsPage(
         dataset=view.table.slug,
         version=view.table.version,
@@ -167,6 +171,31 @@ def _records_page(database: QueryDatabase, view: View, query: rec.RecordsQuery) 
         next_cursor=next_cursor,
         facets=facets,
     )
+
+
+def _indexed(
+    database: QueryDatabase, view: View, query: rec.RecordsQuery, columns: list[Column]
+) -> tuple[list[tuple[Any, ...]] | None, int | None]:
+    """A ``field=value`` page in upload order through the field's value index, if any."""
+    [item] = query.filters
+    column = view.column(item.field)
+    if item.op != "eq" or column is None:
+        return None, None
+    numbers = lookup.row_numbers(database, view, column, item.value)
+    if numbers is None:
+        return None, None
+    after = int(rec.decode_cursor(query.cursor).get("r", -1)) if query.cursor else -1
+    wanted = lookup.page_numbers(numbers, after, query.limit)
+    if not wanted:
+        return [], len(numbers)
+    listed = ", ".join(_q(c.name) for c in columns) or "NULL AS __none"
+    numbers_sql = ", ".join(str(int(n)) for n in wanted)
+    found = database.rows(
+        f"SELECT {listed}, {ROW_COLUMN} FROM {_rows_source(view)} "  # noqa: S608 - ints, quoted
+        f"WHERE {ROW_COLUMN} BETWEEN {wanted[0]} AND {wanted[-1]} "
+        f"AND {ROW_COLUMN} IN ({numbers_sql}) ORDER BY {ROW_COLUMN}"
+    )
+    return found, len(numbers)
 
 
 def _rows_source(view: View) -> str:

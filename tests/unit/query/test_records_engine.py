@@ -98,3 +98,32 @@ def test_row_filter_and_columns_from_the_access_layer(
         )
     [(count,)] = database.rows('SELECT count(*) FROM "public"')
     assert count == len(expected)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("nature", "aide en numéraire"),
+        ("dateConvention", "2018-04-14"),
+        ("nomBeneficiaire", "nobody"),
+        ("pourcentageSubvention", "1"),
+    ],
+)
+def test_value_index_pages_agree_with_the_general_path(
+    instance: Instance, public: ReadableTable, field: str, value: str
+) -> None:
+    memory = QueryEngine(instance.settings)
+    parquet = QueryEngine(make_settings(instance.settings.data_dir, query_memory_rows=0))
+    indexed = walk(memory, public, [(field, value)])
+    assert indexed == walk(parquet, public, [(field, value)])
+    expected = [r["objet"] for r in EXPECTED if r[field] == value]
+    assert [r["objet"] for r in indexed] == expected
+    database = memory.database([public], in_memory=True)
+    page = records_page(
+        database,
+        database.views["public"],
+        rec.parse([(field, value)], default_limit=5, max_limit=5),
+    )
+    assert page.total == len(expected)
+    # The index was built, and used (kept for the database's life).
+    assert ("value-index", "public", field) in database._kept
