@@ -209,3 +209,116 @@ def bar_chart(
         )
     parts.append("</svg>")
     return Markup("".join(parts))  # noqa: S704 - every text above is escaped
+
+
+# ---------------------------------------------------------------- choropleth map
+
+SHADES = ("#dce6f2", "#a9c1de", "#6f96c4", "#3c6ca6", "#143a66")
+"""Light to dark blue; borders in white; a missing value is hatched grey."""
+MISSING = "#b8bec7"
+
+
+@dataclass(frozen=True, slots=True)
+class Area:
+    """A commune's shape (rings of (lon, lat) in WGS 84) and its value."""
+
+    code: str
+    name: str
+    rings: Sequence[Sequence[tuple[float, float]]]
+    value: float | None
+    highlight: bool = False
+    note: str = ""
+
+
+def _classes(values: list[float]) -> list[float]:
+    """Upper bounds of five classes of (about) equal counts (quantiles)."""
+    ordered = sorted(values)
+    if not ordered:
+        return []
+    bounds = [
+        ordered[min(len(ordered) - 1, math.ceil(len(ordered) * k / 5) - 1)] for k in (1, 2, 3, 4)
+    ]
+    return [*bounds, ordered[-1]]
+
+
+def choropleth(
+    areas: Sequence[Area],
+    *,
+    title: str,
+    description: str,
+    ident: str,
+    fmt: Formatter,
+    missing_label: str,
+) -> Markup:
+    """A map of communes coloured by value in five quantile classes, with a legend."""
+    width, legend_w, pad = 720, 230, 8
+    points = [p for a in areas for ring in a.rings for p in ring]
+    if not points:
+        return Markup("")
+    lons = [p[0] for p in points]
+    lats = [p[1] for p in points]
+    middle = math.radians((min(lats) + max(lats)) / 2)
+    span_x = (max(lons) - min(lons)) * math.cos(middle) or 1.0
+    span_y = (max(lats) - min(lats)) or 1.0
+    scale = (width - legend_w - 2 * pad) / span_x
+    height = max(int(span_y * scale + 2 * pad), 180)
+
+    def project(lon: float, lat: float) -> tuple[float, float]:
+        return (
+            pad + (lon - min(lons)) * math.cos(middle) * scale,
+            pad + (max(lats) - lat) * scale,
+        )
+
+    bounds = _classes([a.value for a in areas if a.value is not None])
+
+    def shade(value: float | None) -> str:
+        if value is None:
+            return f"url(#{ident}-hachures)"
+        for bound, colour in zip(bounds, SHADES, strict=False):
+            if value <= bound:
+                return colour
+        return SHADES[-1]
+
+    parts = _head(ident, width, height, title, description)
+    parts.append(
+        f'<defs><pattern id="{ident}-hachures" width="6" height="6" '
+        f'patternUnits="userSpaceOnUse" patternTransform="rotate(45)">'
+        f'<rect width="6" height="6" fill="#eef0f3"/>'
+        f'<line x1="0" y1="0" x2="0" y2="6" stroke="{MISSING}" stroke-width="3"/></pattern></defs>'
+    )
+    for area in areas:
+        path = " ".join(
+            "M" + " L".join(f"{x:.1f},{y:.1f}" for x, y in (project(*p) for p in ring)) + " Z"
+            for ring in area.rings
+        )
+        stroke = (
+            f'stroke="{INK}" stroke-width="2.5"'
+            if area.highlight
+            else ('stroke="#ffffff" stroke-width="1"')
+        )
+        shown = fmt(area.value) if area.value is not None else area.note or missing_label
+        parts.append(
+            f'<path d="{path}" fill="{shade(area.value)}" {stroke}>'
+            f"<title>{escape(area.name)} : {escape(shown)}</title></path>"
+        )
+    legend_x = width - legend_w + 12
+    low = min((a.value for a in areas if a.value is not None), default=None)
+    entries: list[tuple[str, str]] = []
+    previous = low
+    for bound, colour in zip(bounds, SHADES, strict=False):
+        if previous is not None:
+            entries.append((colour, f"{fmt(previous)} – {fmt(bound)}"))  # noqa: RUF001
+        previous = bound
+    entries.append((f"url(#{ident}-hachures)", missing_label))
+    for index, (fill, label) in enumerate(entries):
+        y = pad + 10 + index * 24
+        parts.append(
+            f'<rect x="{legend_x}" y="{y}" width="18" height="16" fill="{fill}" '
+            f'stroke="{GRID}" stroke-width="0.5"/>'
+        )
+        parts.append(
+            f'<text x="{legend_x + 26}" y="{y + 8}" dominant-baseline="central" font-size="12" '
+            f'fill="{INK}">{escape(label)}</text>'
+        )
+    parts.append("</svg>")
+    return Markup("".join(parts))  # noqa: S704 - every text above is escaped

@@ -8,8 +8,11 @@ commune's, beside the territory's. Values go through :func:`services.indicator_v
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
 from typing import Any
 
 from markupsafe import Markup
@@ -30,7 +33,29 @@ EN = {
     "Valeurs par période : {values}.": "Values by period: {values}.",
     "Valeurs par commune : {values}.": "Values by commune: {values}.",
     "Objectif : {target}.": "Target: {target}.",
+    "Carte de « {title} », {period}": "Map of “{title}”, {period}",
+    "pas de valeur": "no value",
+    "sans valeur publiée": "no published value",
 }
+
+
+@cache
+def shapes(siren: str) -> dict[str, tuple[str, list[list[tuple[float, float]]]]]:
+    """The shipped commune outlines of an EPCI (code → name, rings); empty when none."""
+    source = resources.files("beffroi.indicators") / "data" / f"communes-{siren}.geojson"
+    if not source.is_file():
+        return {}
+    found: dict[str, tuple[str, list[list[tuple[float, float]]]]] = {}
+    for feature in json.loads(source.read_text(encoding="utf-8"))["features"]:
+        geometry = feature["geometry"]
+        polygons = (
+            [geometry["coordinates"]] if geometry["type"] == "Polygon" else geometry["coordinates"]
+        )
+        rings = [
+            [(float(x), float(y)) for x, y in ring] for polygon in polygons for ring in polygon
+        ]
+        found[feature["properties"]["code_insee"]] = (feature["properties"]["nom"], rings)
+    return found
 
 
 def tr(text: str, locale: str) -> str:
@@ -66,6 +91,7 @@ class Card:
     territory_value: float | None = None
     series: Markup | None = None
     bars: Markup | None = None
+    map: Markup | None = None
     series_rows: list[tuple[str, float | None, float | None]] = field(default_factory=list)
     bar_rows: list[tuple[str, str, float | None, bool]] = field(default_factory=list)
     lineage: dict[str, Any] | None = None
@@ -92,7 +118,12 @@ def _trend(previous: float | None, value: float | None) -> str | None:
 
 
 def _card(
-    session: Session, actor: Actor, indicator: Indicator, commune: str | None, locale: str
+    session: Session,
+    actor: Actor,
+    indicator: Indicator,
+    commune: str | None,
+    locale: str,
+    siren: str | None = None,
 ) -> Card:
     title = (indicator.title_en or indicator.title) if locale == "en" else indicator.title
     values = services.indicator_values(session, actor, indicator.code)
@@ -178,6 +209,32 @@ def _card(
             fmt=fmt,
             target=indicator.target,
         )
+        outlines = shapes(siren) if siren else {}
+        if outlines:
+            by_code = {code: (value, highlight) for _l, code, value, highlight in card.bar_rows}
+            areas = [
+                charts.Area(
+                    code,
+                    name,
+                    rings,
+                    by_code.get(code, (None, False))[0],
+                    code == commune,
+                    secret if code in by_code else tr("pas de valeur", locale),
+                )
+                for code, (name, rings) in sorted(outlines.items())
+            ]
+            card.map = charts.choropleth(
+                areas,
+                title=tr("Carte de « {title} », {period}", locale).format(
+                    title=title, period=card.period or "—"
+                ),
+                description=tr("Valeurs par commune : {values}.", locale).format(
+                    values=listed + unit
+                ),
+                ident=f"{ident}-carte",
+                fmt=fmt,
+                missing_label=tr("sans valeur publiée", locale),
+            )
     return card
 
 
@@ -210,5 +267,5 @@ def dashboard(
         indicators = [i for i in indicators if i.code in codes]
     if commune is not None:
         indicators = [i for i in indicators if i.breakdown == "commune"]
-    cards = [_card(session, actor, i, commune, locale) for i in indicators]
+    cards = [_card(session, actor, i, commune, locale, where.siren) for i in indicators]
     return Dashboard(cards=cards, communes=communes, themes=themes, commune=chosen, theme=theme)

@@ -100,3 +100,12 @@ def test_members_see_internal_indicators_and_alert_status(
     page = site.get("/indicateurs/communes/56069", headers=HTML)
     assert "Consommation d&#39;eau potable par habitant" in page.text
     assert "seuil d&#39;alerte franchi" in page.text
+
+
+def test_choropleth_map_of_the_communes(site: TestClient) -> None:
+    page = site.get("/indicateurs/places-stationnement-velo", headers=HTML).text
+    [carte] = [c for c in svgs(page) if 'id="g-places-stationnement-velo-carte-titre"' in c]
+    shapes = re.findall(r"<path d=\"M[^\"]+\" fill=\"([^\"]+)\"[^>]*><title>([^<]+)</title>", carte)
+    assert len(shapes) == 25
+    assert ("#143a66", "Lorient : 572") in shapes  # the largest value: the darkest class
+    assert "sans valeur publiée" in carte

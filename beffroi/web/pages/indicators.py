@@ -44,6 +44,8 @@ EN = {
     "(statistical secrecy): too few units.",
     "Évolution": "Trend",
     "Comparaison des communes": "Comparison of the communes",
+    "Carte des communes": "Map of the communes",
+    "valeurs dans le tableau ci-dessous": "values in the table below",
     "Valeurs du graphique": "Values of the chart",
     "Provenance": "Provenance",
     "Calculé le": "Computed on",
