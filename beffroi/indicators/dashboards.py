@@ -269,3 +269,66 @@ def dashboard(
         indicators = [i for i in indicators if i.breakdown == "commune"]
     cards = [_card(session, actor, i, commune, locale, where.siren) for i in indicators]
     return Dashboard(cards=cards, communes=communes, themes=themes, commune=chosen, theme=theme)
+
+
+@dataclass(slots=True)
+class Comparison:
+    """Chosen communes side by side: per indicator, their latest values and series."""
+
+    communes: list[tuple[str, str]]  # chosen (INSEE code, name)
+    choices: list[tuple[str, str]]  # every member commune
+    cards: list[Card]
+
+
+MAX_COMPARED = 3
+
+
+def comparison(
+    session: Session, actor: Actor, communes: list[str], *, locale: str = "fr"
+) -> Comparison:
+    """Up to three member communes compared on every visible per-commune indicator."""
+    where = territory(session)
+    names = reference.communes()
+    choices = sorted(((c, names[c].name) for c in where.members if c in names), key=lambda c: c[1])
+    known = dict(choices)
+    chosen = [(c, known[c]) for c in dict.fromkeys(communes) if c in known][:MAX_COMPARED]
+    cards = []
+    for indicator in services.list_indicators(session, actor):
+        if indicator.breakdown != "commune":
+            continue
+        title = (indicator.title_en or indicator.title) if locale == "en" else indicator.title
+        values = services.indicator_values(session, actor, indicator.code)
+        card = Card(indicator=indicator, title=title, lineage=values.lineage())
+        by_key = {(r.commune, r.period): r.value for r in values.rows}
+        periods = sorted({r.period for r in values.rows})
+        card.period = periods[-1] if periods else None
+        card.bar_rows = [
+            (name, code, by_key.get((code, card.period or "")), False) for code, name in chosen
+        ]
+        if len(periods) > 1 and chosen:
+
+            def fmt(value: float | None) -> str:
+                return number(value, locale)
+
+            lines = [
+                charts.Series(name, [(p, by_key.get((code, p))) for p in periods])
+                for code, name in chosen
+            ]
+            listed = "; ".join(
+                f"{name}, {p} : {fmt(by_key.get((code, p)))}"
+                for code, name in chosen
+                for p in periods
+            )
+            card.series = charts.line_chart(
+                lines,
+                title=tr("Évolution de « {title} »", locale).format(title=title),
+                description=tr("Valeurs par période : {values}.", locale).format(
+                    values=f"{listed} {indicator.unit}"
+                ),
+                ident=f"g-{indicator.code}-comparaison",
+                fmt=fmt,
+                target=indicator.target,
+                target_label=tr("objectif", locale),
+            )
+        cards.append(card)
+    return Comparison(communes=chosen, choices=choices, cards=cards)

@@ -45,6 +45,7 @@ PUBLIC_PAGES = [
     ("indicators-commune", "/indicateurs/communes/56069", 200),
     ("indicator", "/indicateurs/subventions-associations-par-habitant", 200),
     ("indicator-failed-source", "/indicateurs/points-recharge-pour-1000-habitants", 200),
+    ("indicators-comparison", "/indicateurs-comparaison?communes=56121&communes=56098", 200),
 ]
 LANGS = ["fr", "en"]
 

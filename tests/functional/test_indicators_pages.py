@@ -109,3 +109,21 @@ def test_choropleth_map_of_the_communes(site: TestClient) -> None:
     assert len(shapes) == 25
     assert ("#143a66", "Lorient : 572") in shapes  # the largest value: the darkest class
     assert "sans valeur publiée" in carte
+
+
+def test_comparison_of_chosen_communes(site: TestClient) -> None:
+    page = site.get(
+        "/indicateurs-comparaison",
+        params=[("communes", "56121"), ("communes", "56098"), ("communes", "75056")],
+        headers=HTML,
+    )
+    assert page.status_code == 200
+    html = page.text
+    assert '<a href="/indicateurs/communes/56121">Lorient</a>' in html
+    assert '<a href="/indicateurs/communes/56098">Lanester</a>' in html
+    assert "75056" not in html.split("<form")[0] + html.split("</form>")[1]  # not a member
+    charts = svgs(html)
+    assert charts
+    assert all("Lorient, " in c and "Lanester, " in c for c in charts)
+    empty = site.get("/indicateurs-comparaison", headers=HTML)
+    assert "Choisissez une à trois communes." in empty.text

@@ -69,6 +69,11 @@ EN = {
     "Sens": "Direction",
     "Retour au tableau de bord": "Back to the dashboard",
     "Ensemble du territoire": "Whole territory",
+    "Comparer des communes": "Compare communes",
+    "Communes comparées (trois au plus)": "Communes compared (three at most)",
+    "Comparer": "Compare",
+    "Choisissez une à trois communes.": "Choose one to three communes.",
+    "Dernière période": "Latest period",
 }
 
 
@@ -145,4 +150,24 @@ def indicator_page(
             "_": _translator(locale),
             "fmt": dashboards.number,
         },
+    )
+
+
+@router.get("/indicateurs-comparaison", response_class=HTMLResponse, name="indicators_comparison")
+def compare_communes(
+    request: Request,
+    session: SessionDep,
+    actor: ActorDep,
+    settings: SettingsDep,
+    communes: Annotated[list[str] | None, Query()] = None,
+) -> HTMLResponse:
+    """Up to three member communes side by side on every per-commune indicator."""
+    comp.refresh_stale(session, settings)
+    session.commit()
+    locale = negotiate(request, settings.default_locale)
+    compared = dashboards.comparison(session, actor, communes or [], locale=locale)
+    return render(
+        request,
+        "indicators/comparison.html",
+        {"actor": actor, "compared": compared, "_": _translator(locale), "fmt": dashboards.number},
     )
