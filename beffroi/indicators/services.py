@@ -472,3 +472,36 @@ def code_of(session: Session, indicator_id: int) -> str:
     """The code of an indicator by id."""
     indicator = session.get(Indicator, indicator_id)
     return indicator.code if indicator is not None else str(indicator_id)
+
+
+def mark_alert_read(session: Session, actor: Actor, alert_id: int) -> IndicatorAlert:
+    """Mark one of the actor's alerts read (stewards of the owner, administrators)."""
+    for alert in list_alerts(session, actor):
+        if alert.id == alert_id:
+            if alert.read_at is None:
+                alert.read_at = utcnow()
+                session.flush()
+            return alert
+    raise not_found("Alerte", str(alert_id))
+
+
+@dataclass(slots=True)
+class AlertView:
+    """An alert as listed on the alerts page."""
+
+    alert: IndicatorAlert
+    indicator: Indicator
+    commune_name: str | None
+
+
+def alert_views(session: Session, actor: Actor) -> list[AlertView]:
+    """The actor's alerts with their indicator and commune name, newest first."""
+    names = reference.communes()
+    views = []
+    for alert in list_alerts(session, actor):
+        indicator = session.get(Indicator, alert.indicator_id)
+        if indicator is None:
+            continue
+        place = names.get(alert.commune) if alert.commune else None
+        views.append(AlertView(alert, indicator, place.name if place else None))
+    return views

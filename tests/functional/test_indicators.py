@@ -173,3 +173,17 @@ def test_cli_list_compute_show(instance: DemoInstance, tmp_path: Path) -> None:
     missing = runner.invoke(cli, [*base, "indicator", "show", "nope"])
     assert missing.exit_code == 1
     assert "Indicateur introuvable : nope" in missing.output
+
+
+def test_mark_an_alert_read(api: TestClient) -> None:
+    admin = bearer(api, "admin")
+    [alert] = api.get("/api/v1/indicator-alerts", headers=admin).json()["data"]
+    assert alert["read"] is False
+    viewer = bearer(api, "lecteur-eau")
+    assert (
+        api.post(f"/api/v1/indicator-alerts/{alert['id']}/read", headers=viewer).status_code == 404
+    )
+    marked = api.post(f"/api/v1/indicator-alerts/{alert['id']}/read", headers=admin)
+    assert marked.json()["read"] is True
+    unread = api.get("/api/v1/indicator-alerts", params={"unread": True}, headers=admin).json()
+    assert unread["data"] == []

@@ -127,3 +127,12 @@ def test_comparison_of_chosen_communes(site: TestClient) -> None:
     assert all("Lorient, " in c and "Lanester, " in c for c in charts)
     empty = site.get("/indicateurs-comparaison", headers=HTML)
     assert "Choisissez une à trois communes." in empty.text
+
+
+def test_alerts_page_for_stewards(site: TestClient, demo_instance: DemoInstance) -> None:
+    assert site.get("/indicateurs/alertes", headers=HTML).status_code == 401
+    login(site, "admin", demo_instance.password("admin"))
+    page = site.get("/indicateurs/alertes", headers=HTML)
+    assert page.status_code == 200
+    assert '<a href="/indicateurs/communes/56069">Groix</a>' in page.text
+    assert "non lue" in page.text

@@ -208,3 +208,11 @@ def list_alerts(
             services.alert_public(a, services.code_of(session, a.indicator_id)) for a in alerts
         ]
     }
+
+
+@router.post("/indicator-alerts/{alert_id}/read")
+def read_alert(alert_id: int, session: SessionDep, actor: ActorDep) -> dict[str, Any]:
+    """Mark an alert read (stewards of the indicator's owner)."""
+    alert = services.mark_alert_read(session, actor, alert_id)
+    session.commit()
+    return services.alert_public(alert, services.code_of(session, alert.indicator_id))

@@ -74,6 +74,14 @@ EN = {
     "Comparer": "Compare",
     "Choisissez une à trois communes.": "Choose one to three communes.",
     "Dernière période": "Latest period",
+    "Alertes des indicateurs": "Indicator alerts",
+    "Aucune alerte.": "No alert.",
+    "Indicateur": "Indicator",
+    "Valeur précédente": "Previous value",
+    "Seuil": "Threshold",
+    "Le": "On",
+    "lue": "read",
+    "non lue": "unread",
 }
 
 
@@ -122,6 +130,26 @@ def commune_dashboard(
         request,
         "indicators/dashboard.html",
         {"actor": actor, "board": board, "_": _translator(locale), "fmt": dashboards.number},
+    )
+
+
+@router.get("/indicateurs/alertes", response_class=HTMLResponse, name="indicator_alerts")
+def alerts_page(
+    request: Request, session: SessionDep, actor: ActorDep, settings: SettingsDep
+) -> HTMLResponse:
+    """Threshold alerts for the stewards of the indicators' owners (sign-in required)."""
+    comp.refresh_stale(session, settings)
+    session.commit()
+    locale = negotiate(request, settings.default_locale)
+    return render(
+        request,
+        "indicators/alerts.html",
+        {
+            "actor": actor,
+            "alerts": services.alert_views(session, actor),
+            "_": _translator(locale),
+            "fmt": dashboards.number,
+        },
     )
 
 
