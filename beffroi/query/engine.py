@@ -69,10 +69,6 @@ def literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-class QueryTimeoutError(UserError):
-    """Raised (as a plain :class:`UserError`) when a query runs past the time limit."""
-
-
 @dataclass(frozen=True, slots=True)
 class Column:
     """A column of a view: name and DuckDB type."""
@@ -328,7 +324,7 @@ def _translate(exc: BaseException, seconds: float) -> BaseException:
     if isinstance(exc, BeffroiError) or not isinstance(exc, duckdb.Error):
         return exc
     if isinstance(exc, duckdb.InterruptException):
-        return QueryTimeoutError(
+        return UserError(
             f"Requête interrompue après {seconds:g} s (durée maximale)",
             hint="restreignez la requête (filtres, LIMIT) ou exportez les données "
             "(BEFFROI_QUERY_TIMEOUT_SECONDS fixe la limite)",
