@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import getpass
+import importlib
 import json
 import os
 import sys
@@ -141,7 +142,26 @@ def cli_error(error: BeffroiError, lang: str | None = None) -> CliError:
 
 
 class BeffroiGroup(click.Group):
-    """Turns Beffroi errors (and any unexpected one) into a one-line message."""
+    """Turns Beffroi errors (and any unexpected one) into a one-line message, and imports
+    a command's module only when that command runs (``lazy_commands``: name → module), so
+    that ``beffroi ingest`` does not pay for DuckDB, RDF or the web stack."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy_commands: dict[str, str] = {}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:  # noqa: ARG002 - click API
+        return sorted(set(self.commands) | set(self.lazy_commands))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:  # noqa: ARG002
+        if cmd_name not in self.commands and cmd_name in self.lazy_commands:
+            importlib.import_module(self.lazy_commands[cmd_name])  # registers the command
+        return self.commands.get(cmd_name)
+
+    def load_all(self) -> None:
+        """Import every command module (for the generated reference and the tests)."""
+        for module in sorted(set(self.lazy_commands.values())):
+            importlib.import_module(module)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:

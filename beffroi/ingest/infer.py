@@ -84,6 +84,7 @@ import pyarrow.compute as pc
 
 from beffroi.errors import InvalidFileError, InvalidInputError
 from beffroi.ingest import semantic
+from beffroi.ingest.names import name_tokens
 
 Values: TypeAlias = "pa.Array[Any]"
 
@@ -439,7 +440,7 @@ def _infer_text(name: str, column: Values, context: _Context) -> ColumnType:
     values, _ = _distinct_values(column, context.null_values)
     if len(values) == 0:
         return ColumnType(name, "string", note="vide / empty")
-    tokens = semantic.name_tokens(name)
+    tokens = name_tokens(name)
     for candidate in (
         _detect_geometry(name, values),
         _detect_date(name, values, context.day_first),

@@ -33,8 +33,6 @@ reference decides, then the header (``cp``, ``postal`` vs ``insee``, ``cog``, ``
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cache
@@ -44,6 +42,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from stdnum.fr import siren as stdnum_siren
 from stdnum.fr import siret as stdnum_siret
+
+from beffroi.ingest.names import name_tokens
 
 Values: TypeAlias = "pa.Array[Any]"
 ChunkedValues: TypeAlias = "pa.ChunkedArray[Any]"
@@ -107,14 +107,6 @@ class SemanticType:
     def as_dict(self) -> dict[str, Any]:
         """JSON-friendly form."""
         return {"label": self.label, "confidence": round(self.confidence, 4)}
-
-
-def name_tokens(name: str) -> list[str]:
-    """The words of a column header, lower-case and accent-free: ``"idAttribuant"`` →
-    ``["id", "attribuant"]``, ``"Code_Postal"`` → ``["code", "postal"]``."""
-    split = re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", name)
-    folded = unicodedata.normalize("NFKD", split).encode("ascii", "ignore").decode().lower()
-    return [token for token in re.split(r"[^a-z0-9]+", folded) if token]
 
 
 def distinct_values(values: Values | ChunkedValues, limit: int = MAX_DISTINCT) -> Values:

@@ -1,6 +1,6 @@
 """Detection of columns likely to hold personal data, from a version's column profile.
 
-Each rule looks at the column header (its words, :func:`beffroi.ingest.semantic.name_tokens`),
+Each rule looks at the column header (its words, :func:`beffroi.ingest.names.name_tokens`),
 at the semantic type the profile detected (e-mail, telephone, latitude/longitude) and at the
 profile's example values. It gives a *category* and a *confidence* between 0 and 1:
 
@@ -31,7 +31,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from beffroi.ingest.semantic import name_tokens
+from beffroi.ingest.names import name_tokens
 
 HIDE_CONFIDENCE: Final = 0.8
 KEEP_CONFIDENCE: Final = 0.3  # below this, no suggestion is recorded

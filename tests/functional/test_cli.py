@@ -433,7 +433,37 @@ def _command_paths(command: click.Command, path: tuple[str, ...] = ()) -> Iterat
             yield from _command_paths(sub, (*path, name))
 
 
+cli.load_all()
 COMMANDS = list(_command_paths(cli))
+
+
+def test_the_lazy_command_table_matches_the_modules() -> None:
+    """Every module under beffroi/cli registers exactly the commands COMMAND_MODULES names."""
+    import importlib
+    import pkgutil
+
+    import beffroi.cli as package
+    from beffroi.cli import COMMAND_MODULES
+
+    for info in pkgutil.iter_modules(package.__path__):
+        importlib.import_module(f"beffroi.cli.{info.name}")
+    registered = {name: command.callback.__module__ for name, command in cli.commands.items()}  # type: ignore[union-attr]
+    assert registered == COMMAND_MODULES
+
+
+def test_starting_the_cli_imports_no_heavy_library() -> None:
+    """`beffroi --help` and `beffroi ingest` must not pay for what other commands use."""
+    import subprocess
+    import sys
+
+    heavy = ("duckdb", "pyarrow", "deltalake", "rdflib", "numpy", "fastapi", "frictionless")
+    code = (
+        "import sys, beffroi.cli; from beffroi.cli import cli; "
+        "cli.get_command(None, 'ingest'); "
+        f"print(sorted(m for m in {heavy!r} if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
 
 
 def test_every_command_is_listed() -> None:
