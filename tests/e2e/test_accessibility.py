@@ -46,6 +46,7 @@ PUBLIC_PAGES = [
     ("indicator", "/indicateurs/subventions-associations-par-habitant", 200),
     ("indicator-failed-source", "/indicateurs/points-recharge-pour-1000-habitants", 200),
     ("indicators-comparison", "/indicateurs-comparaison?communes=56121&communes=56098", 200),
+    ("indicators-embed", "/indicateurs/communes/56121/integration", 200),
 ]
 LANGS = ["fr", "en"]
 

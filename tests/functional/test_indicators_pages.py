@@ -136,3 +136,20 @@ def test_alerts_page_for_stewards(site: TestClient, demo_instance: DemoInstance)
     assert page.status_code == 200
     assert '<a href="/indicateurs/communes/56069">Groix</a>' in page.text
     assert "non lue" in page.text
+
+
+def test_embeddable_view_is_public_and_frameable(
+    site: TestClient, demo_instance: DemoInstance
+) -> None:
+    login(site, "lecteur-eau", demo_instance.password("lecteur-eau"))
+    page = site.get("/indicateurs/communes/56069/integration", headers=HTML)
+    assert page.status_code == 200
+    assert "frame-ancestors *" in page.headers["content-security-policy"]
+    assert page.headers["x-frame-options"] != "DENY"
+    assert "Indicateurs de la commune : Groix" in page.text
+    assert "Consommation d&#39;eau" not in page.text  # always what anyone sees
+    assert "Se déconnecter" not in page.text  # no header, no form
+    assert "<form" not in page.text
+    board = site.get("/indicateurs/communes/56069", headers=HTML)
+    assert "frame-ancestors 'none'" in board.headers["content-security-policy"]
+    assert "/indicateurs/communes/56069/integration" in board.text

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
+from beffroi.access import Actor
 from beffroi.indicators import compute as comp
 from beffroi.indicators import dashboards, services
 from beffroi.web.deps import ActorDep, SessionDep, SettingsDep
@@ -82,6 +83,10 @@ EN = {
     "Le": "On",
     "lue": "read",
     "non lue": "unread",
+    "Indicateurs de la commune": "Indicators of the commune",
+    "Voir le tableau de bord complet": "See the full dashboard",
+    "Intégrer ce tableau de bord": "Embed this dashboard",
+    "Copiez ce code dans une page de votre site :": "Copy this code into a page of your site:",
 }
 
 
@@ -131,6 +136,43 @@ def commune_dashboard(
         "indicators/dashboard.html",
         {"actor": actor, "board": board, "_": _translator(locale), "fmt": dashboards.number},
     )
+
+
+#: The embeddable view is public, read-only and has no form: any site may frame it.
+EMBED_CSP = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+    "object-src 'none'; base-uri 'self'; form-action 'none'; frame-ancestors *"
+)
+
+
+@router.get(
+    "/indicateurs/communes/{insee}/integration",
+    response_class=HTMLResponse,
+    name="commune_dashboard_embed",
+)
+def commune_embed(
+    insee: str,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    theme: Annotated[str | None, Query()] = None,
+) -> HTMLResponse:
+    """A commune's public indicators for an iframe on its own website (no header, no
+    sign-in: always what an anonymous visitor sees)."""
+    comp.refresh_stale(session, settings)
+    session.commit()
+    locale = negotiate(request, settings.default_locale)
+    board = dashboards.dashboard(
+        session, Actor.anonymous(), commune=insee, theme=theme or None, locale=locale
+    )
+    response = render(
+        request,
+        "indicators/embed.html",
+        {"board": board, "_": _translator(locale), "fmt": dashboards.number},
+    )
+    response.headers["Content-Security-Policy"] = EMBED_CSP
+    response.headers["X-Frame-Options"] = "ALLOWALL"  # not DENY: frame-ancestors decides
+    return response
 
 
 @router.get("/indicateurs/alertes", response_class=HTMLResponse, name="indicator_alerts")
