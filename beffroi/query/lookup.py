@@ -81,10 +81,13 @@ def row_numbers(
     )
     if index is None:
         return None
-    try:
-        [(typed,)] = database.rows(f"SELECT CAST(? AS {column.type})", [value])
-    except UserError:
-        return None  # the general path reports the bad value
+    if column.type == "VARCHAR":
+        typed: Any = value
+    else:
+        try:
+            [(typed,)] = database.rows(f"SELECT CAST(? AS {column.type})", [value])
+        except UserError:
+            return None  # the general path reports the bad value
     return index.rows.get(typed, array.array("q"))
 
 
