@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlencode
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -43,6 +44,7 @@ from beffroi.errors import (
 )
 from beffroi.indicators import compute as comp
 from beffroi.indicators.definitions import (
+    DeclarativeDefinition,
     IndicatorCreate,
     IndicatorUpdate,
     check_consistency,
@@ -426,9 +428,53 @@ def indicator_public(indicator: Indicator) -> dict[str, Any]:
     }
 
 
+def _period_bounds(period: str) -> tuple[str, str] | None:
+    """First day of a period and first day of the next (``2025-Q2`` → 2025-04-01, 2025-07-01)."""
+    if not period:
+        return None
+    year = int(period[:4])
+    if len(period) == 4:
+        return f"{year}-01-01", f"{year + 1}-01-01"
+    if period[5] == "Q":
+        first = (int(period[6]) - 1) * 3 + 1
+        end_year, end_month = (year + 1, 1) if first == 10 else (year, first + 3)
+        return f"{year}-{first:02d}-01", f"{end_year}-{end_month:02d}-01"
+    month = int(period[5:7])
+    end_year, end_month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return f"{year}-{month:02d}-01", f"{end_year}-{end_month:02d}-01"
+
+
+def rows_link(indicator: Indicator, run: IndicatorComputation, row: ValueRow) -> str | None:
+    """The records API query of the source rows behind a value (declarative definitions),
+    at the source version the value was computed from; ``None`` for SQL definitions."""
+    definition = comp.definition_of(indicator)
+    if not isinstance(definition, DeclarativeDefinition) or not run.sources:
+        return None
+    params: list[tuple[str, str]] = [("version", str(run.sources[0]["version"]))]
+    if row.commune is not None and definition.commune:
+        params.append((definition.commune, row.commune))
+    bounds = _period_bounds(row.period) if definition.date else None
+    if bounds and definition.date:
+        if not indicator.cumulative:  # a cumulated value counts every row up to its period
+            params.append((f"{definition.date}__gte", bounds[0]))
+        params.append((f"{definition.date}__lt", bounds[1]))
+    for item in definition.filters:
+        if item.op == "eq":
+            params.append((item.column, str(item.value)))
+        elif item.op in {"null", "notnull"}:
+            params.append((f"{item.column}__null", "true" if item.op == "null" else "false"))
+        elif isinstance(item.value, list):
+            params.append((f"{item.column}__in", ",".join(str(v) for v in item.value)))
+        else:
+            params.append((f"{item.column}__{item.op}", str(item.value)))
+    return f"/api/v1/datasets/{definition.dataset}/records?{urlencode(params)}"
+
+
 def values_public(values: IndicatorValues) -> dict[str, Any]:
-    """The values and their lineage as served by the API."""
+    """The values and their lineage as served by the API (with, for declarative
+    definitions, the records query of each value's source rows)."""
     failure = values.last_failure
+    run = values.computation
     return {
         "indicator": values.indicator.code,
         "unit": values.indicator.unit,
@@ -447,6 +493,9 @@ def values_public(values: IndicatorValues) -> dict[str, Any]:
                 "cell_count": r.cell_count,
                 "suppressed": r.suppressed,
                 "target_status": target_status(values.indicator, r.value),
+                "rows": None
+                if run is None or r.suppressed
+                else rows_link(values.indicator, run, r),
             }
             for r in values.rows
         ],

@@ -187,3 +187,32 @@ def test_mark_an_alert_read(api: TestClient) -> None:
     assert marked.json()["read"] is True
     unread = api.get("/api/v1/indicator-alerts", params={"unread": True}, headers=admin).json()
     assert unread["data"] == []
+
+
+@pytest.mark.parametrize(
+    ("code", "commune", "period", "measure"),
+    [
+        ("consommation-eau-par-habitant", "56121", "2025-12", "volume_m3"),
+        ("points-recharge-pour-1000-habitants", "56098", "2023", None),
+        ("places-stationnement-velo", "56083", "", "capacite"),
+    ],
+)
+def test_each_value_links_to_its_source_rows(
+    api: TestClient, code: str, commune: str, period: str, measure: str | None
+) -> None:
+    """From a number to the exact rows and version it was computed from."""
+    admin = bearer(api, "admin")
+    params = {"commune": commune, "period": period}
+    [value] = api.get(f"/api/v1/indicators/{code}/values", params=params, headers=admin).json()[
+        "data"
+    ]
+    link = value["rows"]
+    assert "version=1" in link
+    answer = api.get(f"{link}&limit=500", headers=admin)
+    assert answer.status_code == 200, answer.text
+    records = answer.json()
+    rows = records["data"]
+    assert rows
+    assert records["version"] == 1
+    raw = sum(r[measure] for r in rows) if measure else len(rows)
+    assert raw == value["raw"]
