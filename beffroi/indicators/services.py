@@ -12,6 +12,7 @@ owner's members and platform administrators.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
@@ -554,3 +555,44 @@ def alert_views(session: Session, actor: Actor) -> list[AlertView]:
         place = names.get(alert.commune) if alert.commune else None
         views.append(AlertView(alert, indicator, place.name if place else None))
     return views
+
+
+#: Days after which a source is late, by declared update frequency (EU vocabulary).
+FREQUENCY_DAYS = {
+    "DAILY": 2,
+    "WEEKLY": 8,
+    "BIWEEKLY": 15,
+    "MONTHLY": 32,
+    "BIMONTHLY": 62,
+    "QUARTERLY": 93,
+    "ANNUAL_2": 184,
+    "ANNUAL": 366,
+    "BIENNIAL": 731,
+    "TRIENNIAL": 1096,
+}
+
+
+def source_freshness(
+    session: Session, indicator: Indicator, now: dt.datetime | None = None
+) -> list[dict[str, Any]]:
+    """Each source's declared frequency, last publication and whether it is late."""
+    moment = now or utcnow()
+    result = []
+    for dataset in session.scalars(select(Dataset).where(Dataset.slug.in_(indicator.sources))):
+        version = dataset.published_version
+        published = version.published_at if version is not None else None
+        days = FREQUENCY_DAYS.get(dataset.frequency or "")
+        late = (
+            days is not None
+            and published is not None
+            and moment - published > dt.timedelta(days=days)
+        )
+        result.append(
+            {
+                "dataset": dataset.slug,
+                "frequency": dataset.frequency,
+                "published_at": published.isoformat() if published else None,
+                "late": late,
+            }
+        )
+    return result

@@ -78,7 +78,11 @@ def show_indicator(
     comp.refresh_stale(session, settings, [code])
     session.commit()
     values = services.indicator_values(session, actor, code, commune="epci")
-    return {**services.indicator_public(values.indicator), "lineage": values.lineage()}
+    return {
+        **services.indicator_public(values.indicator),
+        "lineage": values.lineage(),
+        "freshness": services.source_freshness(session, values.indicator),
+    }
 
 
 @router.patch("/indicators/{code}")

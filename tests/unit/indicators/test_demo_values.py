@@ -3,6 +3,7 @@ from the very rows the demo published (read back from the store)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import math
 from collections import defaultdict
@@ -179,3 +180,13 @@ def test_the_demo_leak_raises_an_alert_for_the_partner_stewards(db: Session) -> 
     )
     assert [a.id for a in services.list_alerts(db, steward)] == [alert.id]
     assert services.list_alerts(db, viewer) == []
+
+
+def test_sources_late_against_their_update_frequency(db: Session) -> None:
+    indicator = services.get_indicator(db, ADMIN, "consommation-eau-par-habitant")
+    [now] = services.source_freshness(db, indicator)
+    assert now["frequency"] == "MONTHLY"
+    assert now["late"] is False
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(days=40)
+    [then] = services.source_freshness(db, indicator, now=later)
+    assert then["late"] is True
