@@ -163,13 +163,15 @@ def ingest_file(
             record_conformance(session, version, checked)
         if publish:
             publish_version(session, actor, dataset.slug, version.number)
+        # A publisher that requires review turns the publication into a pending request.
+        published = dataset.published_version_id == version.id
         number = version.number
     return IngestSummary(
         dataset=slug,
         version=number,
         upload_id=upload_id,
         rows=stored.rows,
-        published=publish,
+        published=published,
         columns=columns,
         dialect=source.dialect.as_dict(),
         conformance=checked[1].summary() if checked is not None else None,

@@ -142,7 +142,10 @@ def test_ingest_with_publish_goes_through_review(
         editor = Actor.for_user(get_user(session, "editeur-eau"), surface="api")
     source = tmp_path / "nouveau.csv"
     source.write_text(NEW_ROWS, encoding="utf-8")
-    ingest_file(factory, store_for(demo_instance.settings), editor, slug, source, publish=True)
+    summary = ingest_file(
+        factory, store_for(demo_instance.settings), editor, slug, source, publish=True
+    )
+    assert summary.published is False  # a pending review, not a publication
     assert public_volumes(client, slug) == before
     pending = client.get("/api/v1/reviews", headers=bearer(client, "referent-eau")).json()
     assert [r["dataset"] for r in pending] == [slug]
