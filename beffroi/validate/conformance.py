@@ -158,6 +158,11 @@ def version_conformance(
     return found
 
 
+def conformance_of(session: Session, version: DatasetVersion) -> dict[str, Any] | None:
+    """The API view of a version already shown to the actor (``None``: never validated)."""
+    return conformance_view(session.get(VersionConformance, version.id))
+
+
 def conformance_view(row: VersionConformance | None) -> dict[str, Any] | None:
     """What the API shows of a version's conformance."""
     if row is None:

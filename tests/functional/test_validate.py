@@ -180,6 +180,9 @@ def test_policy_flag_keeps_invalid_versions_flagged(
     assert body["label"] == "non conforme"
     assert body["counts"]["type-error"] == 5
     assert body["report"]["errors"]
+    detail = client.get(f"/api/v1/datasets/{DATASET}/versions/1", headers=headers).json()
+    assert detail["conformance"]["label"] == "non conforme"
+    assert detail["conformance"]["counts"]["type-error"] == 5
     # Staged versions (and their reports) stay hidden from visitors.
     assert client.get(f"/api/v1/datasets/{DATASET}/versions/1/conformance").status_code == 404
 

@@ -20,6 +20,7 @@ from beffroi.ingest.fetch import check_url
 from beffroi.ingest.model import parse_widths
 from beffroi.jobs import job_view
 from beffroi.privacy import flags as privacy_flags
+from beffroi.validate.conformance import conformance_of
 from beffroi.web.api.common import ERROR_RESPONSES
 from beffroi.web.deps import ActorDep, JobsDep, SessionDep, SettingsDep
 
@@ -46,9 +47,11 @@ class VersionPublic(BaseModel):
 
 
 class VersionDetail(VersionPublic):
-    """A version with its column profile."""
+    """A version with its column profile and, for a dataset bound to a schema, its
+    conformance (schema, version, verdict, error counts)."""
 
     profile: list[dict[str, Any]]
+    conformance: dict[str, Any] | None = None
 
 
 def _view(version: DatasetVersion, published_id: int | None, *, detail: bool = False) -> Any:
@@ -209,6 +212,7 @@ def show_version(slug: str, number: int, session: SessionDep, actor: ActorDep) -
     detail: VersionDetail = _view(version, dataset.published_version_id, detail=True)
     # Personal columns: outsiders see their name and type, never their values.
     detail.profile = privacy_flags.redact_profile(session, actor, dataset, detail.profile)
+    detail.conformance = conformance_of(session, version)
     return detail
 
 
