@@ -217,6 +217,7 @@ class JobRunner:
                 options=options,
                 mode=params.get("mode", "replace"),
                 primary_key=params.get("key"),
+                declared=params.get("declared") or None,  # types corrected in the wizard
                 publish=bool(params.get("publish")),
                 source_name=source_name,
                 upload_id=job_id,

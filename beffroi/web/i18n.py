@@ -256,12 +256,8 @@ EN: dict[str, str] = {
     "texte": "text",
     "virgule ,": "comma ,",
     "Étapes du dépôt": "Upload steps",
-    (
-        "Les types corrigés servent à l'aperçu et au contrôle ; au chargement, les types sont "
-        "de nouveau détectés (leur prise en compte par le chargement est prévue)."
-    ): (
-        "Corrected types are used by the preview and the check; when loading, types are "
-        "detected again (applying them when loading is planned)."
+    "Les types corrigés sont appliqués au chargement du fichier.": (
+        "The corrected types are applied when the file is loaded."
     ),
     # Vocabulary labels (beffroi.catalog.vocabularies)
     "en continu": "continuous",

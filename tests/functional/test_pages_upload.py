@@ -127,6 +127,34 @@ def test_submit_publishes_through_the_jobs_runner(editor: TestClient) -> None:
     assert editor.get(url, headers=HTML).status_code == 404  # the wizard folder is gone
 
 
+def test_corrected_types_are_applied_when_loading(editor: TestClient) -> None:
+    url = send_file(editor)
+    page = editor.get(url, headers=HTML).text
+    detected = column_types(page)
+    column = next(name for name, kind in detected.items() if kind == "number")
+    form = types_form(page)
+    form[f"type-{list(detected).index(column)}"] = "string"  # kept as text on purpose
+    checked = editor.post(f"{url}/verifier", data={**form, "action": "verifier"}, headers=HTML)
+    assert column_types(checked.text)[column] == "string"
+    response = editor.post(
+        f"{url}/envoyer",
+        data={"csrf_token": csrf_from(checked.text), "publish": "oui"},
+        headers=HTML,
+        follow_redirects=False,
+    )
+    assert response.status_code == 303, response.text
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        versions = editor.get(f"/api/v1/datasets/{SLUG}/versions").json()
+        if versions:
+            break
+        time.sleep(0.2)
+    types = {c["name"]: c["type"] for c in versions[0]["columns"]}
+    assert types[column] == "string"
+    others = [name for name, kind in detected.items() if kind == "number" and name != column]
+    assert all(types[name] == "double" for name in others)
+
+
 def test_left_staged_is_not_published(editor: TestClient) -> None:
     url = send_file(editor)
     page = editor.get(url, headers=HTML).text
