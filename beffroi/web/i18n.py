@@ -17,6 +17,7 @@ EN: dict[str, str] = {
     "Aller au contenu": "Skip to content",
     "Accueil": "Home",
     "Jeux de données": "Datasets",
+    "Indicateurs": "Indicators",
     "Organisations": "Organisations",
     "Se connecter": "Sign in",
     "Se déconnecter": "Sign out",
