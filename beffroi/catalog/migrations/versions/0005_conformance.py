@@ -4,8 +4,8 @@ of each version (verdict, counts, first errors).
 Only new tables (no change to existing ones), so that this revision can be re-chained
 after any other by changing ``down_revision`` alone.
 
-Revision ID: 0003
-Revises: 0005
+Revision ID: 0005
+Revises: 0004
 Create Date: 2026-12-02
 """
 
@@ -14,8 +14,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0003"
-down_revision = "0005"
+revision = "0005"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 

@@ -4,7 +4,7 @@ publication reviews, personal-data column flags, minimum cell size.
 Only new tables (no change to existing ones), so that this revision can be re-chained
 after any other by changing ``down_revision`` alone.
 
-Revision ID: 0004
+Revision ID: 0003
 Revises: 0002
 Create Date: 2026-12-02
 """
@@ -14,7 +14,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0004"
+revision = "0003"
 down_revision = "0002"
 branch_labels = None
 depends_on = None
