@@ -50,16 +50,19 @@ pytest: $(VENV)/.installed-test
 docs: $(VENV)/.installed
 	$(BIN)/beffroi docs
 
-## bench: startup figures (idle RSS, cold start, install size) beside the peer tool
+## bench: every benchmark beside its peer tool (peers get virtual environments of their own)
 bench: $(VENV)/.installed-test
-	$(BIN)/pip install $(PIP_FLAGS) -c constraints.txt -e '.[test,bench]'
 	$(BIN)/python bench/startup.py
 	$(BIN)/python bench/ingest.py
+	cd bench && ../$(BIN)/python validate.py
+	$(BIN)/python bench/serve.py
+	$(BIN)/python bench/pages.py
+	$(BIN)/python bench/indicators.py
 
 ## constraints: re-pin every dependency from a fresh virtual environment
 constraints:
 	rm -rf .venv-pin && $(PYTHON) -m venv .venv-pin
-	.venv-pin/bin/pip install $(PIP_FLAGS) '.[test,bench]'
+	.venv-pin/bin/pip install $(PIP_FLAGS) '.[test]'
 	{ echo "# Exact pins of every runtime and test dependency (pip install -c constraints.txt ...)."; \
 	  echo "# Regenerate: make constraints (fresh venv, pip freeze). DuckDB must stay 1.5.5 with its extension wheels."; \
 	  .venv-pin/bin/pip freeze --exclude beffroi | sort -f; } > constraints.txt
