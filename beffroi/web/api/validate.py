@@ -11,13 +11,12 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, File, Form, UploadFile
 from pydantic import BaseModel, Field
 
-from beffroi.errors import InvalidInputError, NotFoundError, PayloadTooLargeError
+from beffroi.errors import InvalidInputError, NotFoundError
 from beffroi.web.api.common import ERROR_RESPONSES
 from beffroi.web.deps import ActorDep, SessionDep, SettingsDep
+from beffroi.web.uploads import save_upload
 
 router = APIRouter(tags=["validation"], responses=ERROR_RESPONSES)
-
-CHUNK = 1024 * 1024
 
 
 @router.post("/validate")
@@ -68,20 +67,12 @@ def validate_upload(
 
 
 def _save(file: UploadFile, target: Path, limit_mb: int) -> None:
-    written = 0
-    with target.open("wb") as out:
-        while chunk := file.file.read(CHUNK):
-            written += len(chunk)
-            if written > limit_mb * 1024 * 1024:
-                raise PayloadTooLargeError(
-                    f"Fichier de plus de {limit_mb} Mo refusé",
-                    hint="validez-le en ligne de commande (beffroi validate) ou demandez à "
-                    "l'administrateur de relever BEFFROI_UPLOAD_MAX_MB",
-                )
-            out.write(chunk)
-    if not written:
+    if not save_upload(file, target, limit_mb):
         raise InvalidInputError(
-            "Fichier vide (0 octet).", hint="vérifiez que le bon fichier a été envoyé"
+            "Fichier vide (0 octet).",
+            hint="vérifiez que le bon fichier a été envoyé",
+            message_en="Empty file (0 bytes).",
+            hint_en="check that the right file was sent",
         )
 
 

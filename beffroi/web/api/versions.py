@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
-from pathlib import Path, PurePath
+from pathlib import PurePath
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile, status
@@ -15,7 +15,7 @@ from beffroi.access import Action, require
 from beffroi.catalog import reviews, services
 from beffroi.catalog import versions as version_services
 from beffroi.catalog.models import DatasetVersion
-from beffroi.errors import InvalidInputError, PayloadTooLargeError
+from beffroi.errors import InvalidInputError
 from beffroi.ingest.fetch import check_url
 from beffroi.ingest.model import parse_widths
 from beffroi.jobs import job_view
@@ -23,10 +23,9 @@ from beffroi.privacy import flags as privacy_flags
 from beffroi.validate.conformance import conformance_of
 from beffroi.web.api.common import ERROR_RESPONSES
 from beffroi.web.deps import ActorDep, JobsDep, SessionDep, SettingsDep
+from beffroi.web.uploads import save_upload
 
 router = APIRouter(prefix="/datasets/{slug}", tags=["versions"], responses=ERROR_RESPONSES)
-
-CHUNK = 1024 * 1024
 
 
 class VersionPublic(BaseModel):
@@ -72,24 +71,6 @@ def _view(version: DatasetVersion, published_id: int | None, *, detail: bool = F
     if detail:
         return VersionDetail(**fields, profile=version.profile)
     return VersionPublic(**fields)
-
-
-def _save(file: UploadFile, target: Path, limit_mb: int) -> None:
-    """Copy the upload to ``target`` in chunks, refusing it past ``limit_mb``."""
-    written = 0
-    with target.open("wb") as out:
-        while chunk := file.file.read(CHUNK):
-            written += len(chunk)
-            if written > limit_mb * 1024 * 1024:
-                raise PayloadTooLargeError(
-                    f"Fichier de plus de {limit_mb} Mo refusé",
-                    hint="découpez le fichier ou demandez à l'administrateur de relever "
-                    "BEFFROI_UPLOAD_MAX_MB",
-                    message_en=f"File larger than {limit_mb} MB refused",
-                    hint_en="split the file or ask the administrator to raise "
-                    "BEFFROI_UPLOAD_MAX_MB",
-                )
-            out.write(chunk)
 
 
 @router.post("/uploads", status_code=status.HTTP_202_ACCEPTED)
@@ -145,7 +126,7 @@ def upload(
             name = (PurePath(file.filename or "upload").name or "upload")[:200]
             suffix = "".join(c for c in PurePath(name).suffix.lower() if c.isalnum() or c == ".")
             target = directory / f"source{suffix[:10]}"
-            _save(file, target, settings.upload_max_mb)
+            save_upload(file, target, settings.upload_max_mb)
         else:
             assert url is not None  # noqa: S101 - checked above
             url = url.strip()

@@ -30,7 +30,7 @@ from starlette.datastructures import FormData
 from beffroi.access import Action, Actor, require
 from beffroi.catalog import services
 from beffroi.catalog.models import Dataset
-from beffroi.errors import BeffroiError, InvalidInputError, NotFoundError, PayloadTooLargeError
+from beffroi.errors import BeffroiError, InvalidInputError, NotFoundError
 from beffroi.ingest.model import ReadOptions
 from beffroi.ingest.preview import FilePreview, preview_file
 from beffroi.jobs import get_job, job_view
@@ -41,10 +41,10 @@ from beffroi.validate.registry import Registry
 from beffroi.web.deps import ActorDep, JobsDep, SessionDep, SettingsDep
 from beffroi.web.pages.rendering import render
 from beffroi.web.security import check_csrf
+from beffroi.web.uploads import save_upload
 
 router = APIRouter()
 
-CHUNK = 1024 * 1024
 SHOWN_ERRORS = 50
 _TOKEN = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
 KIND_LABELS = {
@@ -72,23 +72,6 @@ def _editable(session: SessionDep, actor: Actor, slug: str) -> Dataset:
 
 def _login_redirect(request: Request) -> RedirectResponse:
     return RedirectResponse(f"/connexion?next={request.url.path}", status_code=303)
-
-
-def _save(file: UploadFile, target: Path, limit_mb: int) -> None:
-    written = 0
-    with target.open("wb") as out:
-        while chunk := file.file.read(CHUNK):
-            written += len(chunk)
-            if written > limit_mb * 1024 * 1024:
-                raise PayloadTooLargeError(
-                    f"Fichier de plus de {limit_mb} Mo refusé",
-                    hint="découpez le fichier ou demandez à l'administrateur de relever "
-                    "BEFFROI_UPLOAD_MAX_MB",
-                    message_en=f"File larger than {limit_mb} MB refused",
-                    hint_en="split the file or ask the administrator to raise "
-                    "BEFFROI_UPLOAD_MAX_MB",
-                )
-            out.write(chunk)
 
 
 class Wizard:
@@ -226,7 +209,7 @@ def upload_file(
     wizard = Wizard.create(settings, actor, dataset.slug)
     suffix = "".join(c for c in PurePath(name).suffix.lower() if c.isalnum() or c == ".")[:10]
     try:
-        _save(file, wizard.directory / f"source{suffix}", settings.upload_max_mb)
+        save_upload(file, wizard.directory / f"source{suffix}", settings.upload_max_mb)
     except BaseException:
         shutil.rmtree(wizard.directory, ignore_errors=True)
         raise
