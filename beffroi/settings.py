@@ -215,6 +215,44 @@ class Settings(BaseSettings):
         ),
     )
 
+    indicators_refresh_s: float = Field(
+        default=300.0,
+        ge=0,
+        le=7 * 24 * 3600,
+        description="Interval, in seconds, at which the web server recomputes stale indicators "
+        "in the background and checks their sources against their declared update frequency "
+        "(late sources raise an alert once). 0: no background recomputation.",
+    )
+    smtp_host: str | None = Field(
+        default=None,
+        description="SMTP server the indicator alerts are e-mailed through (to the stewards of "
+        "the indicator's owner organisation). Unset: no e-mail.",
+    )
+    smtp_port: int = Field(default=25, ge=1, le=65535, description="Port of the SMTP server.")
+    smtp_from: str = Field(
+        default="beffroi@localhost", description="Sender address of the alert e-mails."
+    )
+    smtp_username: str | None = Field(
+        default=None, description="User name to log in to the SMTP server (optional)."
+    )
+    smtp_password: SecretStr | None = Field(
+        default=None, description="Password to log in to the SMTP server (no default)."
+    )
+    smtp_starttls: bool = Field(
+        default=False, description="Upgrade the SMTP connection with STARTTLS before sending."
+    )
+    smtp_timeout_s: float = Field(
+        default=10.0, gt=0, le=600, description="Time limit of the SMTP connection, in seconds."
+    )
+    alert_webhook_url: str | None = Field(
+        default=None,
+        description="URL every indicator alert is POSTed to as JSON (set by the administrator; "
+        "failures are logged and never stop a computation). Unset: no webhook.",
+    )
+    alert_webhook_timeout_s: float = Field(
+        default=5.0, gt=0, le=600, description="Time limit of the alert webhook call, in seconds."
+    )
+
     @classmethod
     def settings_customise_sources(
         cls,

@@ -36,6 +36,7 @@ from beffroi.catalog.models import (
     utcnow,
 )
 from beffroi.errors import BeffroiError, InvalidInputError
+from beffroi.indicators import notify
 from beffroi.indicators.definitions import (
     DeclarativeDefinition,
     Definition,
@@ -378,7 +379,10 @@ def compute(
     run.value_count = len(cells)
     indicator.stale_since = None
     session.flush()
-    raise_alerts(session, indicator, run, previous)
+    alerts = raise_alerts(session, indicator, run, previous)
+    notify.after_commit(
+        session, settings, indicator, [notify.threshold_payload(indicator, a) for a in alerts]
+    )
     return run
 
 
@@ -465,13 +469,17 @@ def raise_alerts(
 
 
 def refresh_stale(
-    session: Session, settings: Settings, codes: list[str] | None = None
+    session: Session,
+    settings: Settings,
+    codes: list[str] | None = None,
+    *,
+    trigger: str = "publication d'une source",
 ) -> list[IndicatorComputation]:
     """Recompute the stale indicators (optionally only among ``codes``)."""
     query = select(Indicator).where(Indicator.stale_since.is_not(None)).order_by(Indicator.code)
     if codes is not None:
         query = query.where(Indicator.code.in_(codes))
     return [
-        compute(session, settings, indicator, trigger="publication d'une source")
+        compute(session, settings, indicator, trigger=trigger)
         for indicator in session.scalars(query).all()
     ]

@@ -5,6 +5,8 @@ store writes are never visible: see ``beffroi.ingest.pipeline``)."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import os
 import shutil
@@ -12,6 +14,7 @@ import socket
 import threading
 import time
 import uuid
+from collections.abc import AsyncIterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -128,6 +131,45 @@ class JobRunner:
         self.uploads_dir = settings.data_dir / "uploads"
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="beffroi-job")
         self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._scheduler: threading.Thread | None = None
+
+    def start_scheduler(self) -> None:
+        """Start the thread recomputing stale indicators every ``indicators_refresh_s``."""
+        interval = self.settings.indicators_refresh_s
+        if interval <= 0 or self._scheduler is not None:
+            return
+        self._scheduler = threading.Thread(
+            target=self._schedule, args=(interval,), name="beffroi-scheduler", daemon=True
+        )
+        self._scheduler.start()
+
+    def stop_scheduler(self) -> None:
+        """Stop the scheduler thread (a tick under way finishes first)."""
+        self._stop.set()
+        if self._scheduler is not None:
+            self._scheduler.join()
+            self._scheduler = None
+        self._stop.clear()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(self, _app: object) -> AsyncIterator[None]:
+        """The web application's lifespan: the scheduler runs while the server does."""
+        self.start_scheduler()
+        try:
+            yield
+        finally:
+            await asyncio.to_thread(self.stop_scheduler)
+
+    def _schedule(self, interval: float) -> None:
+        from beffroi.indicators.schedule import tick  # noqa: PLC0415 - on demand
+
+        notified: set[tuple[int, str, str]] = set()
+        while not self._stop.wait(interval):
+            try:
+                tick(self.factory, self.settings, notified)
+            except Exception:  # a failed tick (catalogue down…) must not end the scheduler
+                logger.exception("scheduled indicator recomputation failed")
 
     def new_upload_dir(self) -> tuple[str, Path]:
         """A fresh job id and the private directory its uploaded file goes to."""
@@ -290,5 +332,6 @@ class JobRunner:
         return fetched.path, fetched.name
 
     def shutdown(self) -> None:
-        """Wait for running jobs (used by tests and on server shutdown)."""
+        """Stop the scheduler and wait for running jobs (used by tests and on server shutdown)."""
+        self.stop_scheduler()
         self._pool.shutdown(wait=True)
