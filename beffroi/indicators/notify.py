@@ -165,4 +165,9 @@ def after_commit(
             target=deliver, args=(settings, to, payloads), name="beffroi-alerts", daemon=True
         ).start()
 
+    def forget(_: Session) -> None:  # rolled back: the alerts were never recorded
+        if event.contains(session, "after_commit", start):
+            event.remove(session, "after_commit", start)
+
     event.listen(session, "after_commit", start, once=True)
+    event.listen(session, "after_rollback", forget, once=True)

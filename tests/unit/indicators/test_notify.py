@@ -181,3 +181,24 @@ def test_scheduler_runs_with_the_runner_and_stops_with_it(instance: Instance) ->
     assert thread.is_alive()
     on.shutdown()
     assert not thread.is_alive()
+
+
+def test_nothing_is_delivered_when_the_transaction_rolls_back(
+    instance: Instance, webhook: tuple[list[dict[str, Any]], str]
+) -> None:
+    received, url = webhook
+    settings = instance.settings.model_copy(update={"alert_webhook_url": url})
+    payload = {"kind": "late-source", "indicator": READER, "title": "T", "dataset": LATE}
+    with instance.factory() as session:
+        indicator = session.scalar(select(Indicator).where(Indicator.code == READER))
+        assert indicator is not None
+        notify.after_commit(session, settings, indicator, [payload])
+        session.rollback()
+        session.commit()  # a later commit of the same session does not send them either
+        notify.after_commit(session, settings, indicator, [payload | {"dataset": "sent"}])
+        session.commit()
+    deadline = time.monotonic() + 30
+    while not received and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.3)
+    assert [b["dataset"] for b in received] == ["sent"]
