@@ -587,6 +587,22 @@ class IndicatorAlert(Base):
     read_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
 
 
+class IndicatorSourceAlert(Base):
+    """An in-app notification: a source of an indicator is late against its declared update
+    frequency (one per indicator, source and publication)."""
+
+    __tablename__ = "indicator_source_alert"
+    __table_args__ = (UniqueConstraint("indicator_id", "dataset", "published_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    indicator_id: Mapped[int] = mapped_column(ForeignKey("indicator.id", ondelete="CASCADE"))
+    dataset: Mapped[str] = mapped_column(String(100))  # the source's slug
+    frequency: Mapped[str | None] = mapped_column(String(40))
+    published_at: Mapped[str] = mapped_column(String(40))  # its last publication, ISO 8601
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    read_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+
+
 class DatasetConformance(Base):
     """The Table Schema a dataset's uploads must follow, and what an invalid upload does:
     ``block`` (refused) or ``flag`` (kept, shown « non conforme »)."""

@@ -3,8 +3,9 @@
 Every ``BEFFROI_INDICATORS_REFRESH_S`` seconds the :class:`beffroi.jobs.JobRunner`'s
 scheduler thread calls :func:`tick`: the stale indicators (a source published a new
 version) are recomputed, and each indicator's sources are checked against their declared
-update frequency; a late source raises an alert once per publication (remembered by the
-process: a restart may repeat it once).
+update frequency; a late source raises an alert once per publication: an in-app record
+(:class:`~beffroi.catalog.models.IndicatorSourceAlert`, listed with the threshold alerts)
+whose unique key also keeps a restart from repeating the e-mail and the webhook.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from beffroi.catalog.db import transaction
-from beffroi.catalog.models import Indicator
+from beffroi.catalog.models import Indicator, IndicatorSourceAlert
 from beffroi.indicators import notify
 from beffroi.settings import Settings
 
@@ -41,9 +42,29 @@ def tick(
             late = []
             for source in source_freshness(session, indicator):
                 key = (indicator.id, source["dataset"], str(source["published_at"]))
-                if source["late"] and key not in notified:
-                    notified.add(key)
-                    late.append(notify.late_payload(indicator, source))
-                    log.warning("source %s of %s is late", source["dataset"], indicator.code)
+                if not source["late"] or key in notified or _recorded(session, *key):
+                    continue
+                notified.add(key)
+                session.add(
+                    IndicatorSourceAlert(
+                        indicator_id=indicator.id,
+                        dataset=source["dataset"],
+                        frequency=source["frequency"],
+                        published_at=key[2],
+                    )
+                )
+                late.append(notify.late_payload(indicator, source))
+                log.warning("source %s of %s is late", source["dataset"], indicator.code)
             notify.after_commit(session, settings, indicator, late)
     return len(runs)
+
+
+def _recorded(session: Session, indicator_id: int, dataset: str, published_at: str) -> bool:
+    found = session.scalar(
+        select(IndicatorSourceAlert.id).where(
+            IndicatorSourceAlert.indicator_id == indicator_id,
+            IndicatorSourceAlert.dataset == dataset,
+            IndicatorSourceAlert.published_at == published_at,
+        )
+    )
+    return found is not None

@@ -31,6 +31,7 @@ from beffroi.catalog.models import (
     Indicator,
     IndicatorAlert,
     IndicatorComputation,
+    IndicatorSourceAlert,
     IndicatorValue,
     Organization,
     Role,
@@ -401,6 +402,35 @@ def list_alerts(session: Session, actor: Actor, *, unread: bool = False) -> list
     return list(session.scalars(query))
 
 
+def list_source_alerts(
+    session: Session, actor: Actor, *, unread: bool = False
+) -> list[IndicatorSourceAlert]:
+    """Late-source alerts of the indicators whose owner the actor is a steward (or admin) of."""
+    list_alerts(session, actor)  # same sign-in requirement
+    query = select(IndicatorSourceAlert).order_by(IndicatorSourceAlert.id.desc())
+    if unread:
+        query = query.where(IndicatorSourceAlert.read_at.is_(None))
+    if not actor.is_platform_admin:
+        owned = [org for org, role in actor.roles.items() if role.rank >= Role.STEWARD.rank]
+        query = query.join(Indicator, Indicator.id == IndicatorSourceAlert.indicator_id).where(
+            Indicator.owner_id.in_(owned)
+        )
+    return list(session.scalars(query))
+
+
+def source_alert_public(alert: IndicatorSourceAlert, code: str) -> dict[str, Any]:
+    """The public view of a late-source alert."""
+    return {
+        "id": alert.id,
+        "indicator": code,
+        "dataset": alert.dataset,
+        "frequency": alert.frequency,
+        "published_at": alert.published_at,
+        "created_at": alert.created_at.isoformat(),
+        "read": alert.read_at is not None,
+    }
+
+
 # ---------------------------------------------------------------- public shapes
 
 
@@ -554,6 +584,18 @@ def alert_views(session: Session, actor: Actor) -> list[AlertView]:
             continue
         place = names.get(alert.commune) if alert.commune else None
         views.append(AlertView(alert, indicator, place.name if place else None))
+    return views
+
+
+def source_alert_views(
+    session: Session, actor: Actor
+) -> list[tuple[IndicatorSourceAlert, Indicator]]:
+    """The actor's late-source alerts with their indicator, newest first."""
+    views = []
+    for alert in list_source_alerts(session, actor):
+        indicator = session.get(Indicator, alert.indicator_id)
+        if indicator is not None:
+            views.append((alert, indicator))
     return views
 
 

@@ -115,7 +115,8 @@ def test_csv_export_with_lineage_headers(api: TestClient) -> None:
 def test_alerts_for_stewards_only(api: TestClient) -> None:
     assert api.get("/api/v1/indicator-alerts").status_code == 401
     assert api.get("/api/v1/indicator-alerts", headers=bearer(api, "lecteur-eau")).json() == {
-        "data": []
+        "data": [],
+        "late_sources": [],
     }
     admin = api.get("/api/v1/indicator-alerts", headers=bearer(api, "admin")).json()["data"]
     assert [(a["indicator"], a["commune"], a["period"]) for a in admin] == [
@@ -173,6 +174,35 @@ def test_cli_list_compute_show(instance: DemoInstance, tmp_path: Path) -> None:
     missing = runner.invoke(cli, [*base, "indicator", "show", "nope"])
     assert missing.exit_code == 1
     assert "Indicateur introuvable : nope" in missing.output
+
+
+def test_a_late_source_is_listed_for_the_stewards(api: TestClient) -> None:
+    import datetime as dt
+
+    from sqlalchemy import select
+
+    from beffroi.catalog.models import Dataset, utcnow
+    from beffroi.indicators.schedule import tick
+
+    factory = api.app.state.session_factory  # type: ignore[attr-defined]
+    with transaction(factory) as session:
+        dataset = session.scalar(select(Dataset).where(Dataset.slug == "stationnement-cyclable"))
+        assert dataset is not None
+        assert dataset.published_version is not None
+        dataset.published_version.published_at = utcnow() - dt.timedelta(days=200)
+    settings = api.app.state.settings  # type: ignore[attr-defined]
+    tick(factory, settings, set())
+    tick(factory, settings, set())  # a restarted scheduler: no second alert
+    admin = api.get("/api/v1/indicator-alerts", headers=bearer(api, "admin")).json()
+    assert [(a["indicator"], a["dataset"], a["frequency"]) for a in admin["late_sources"]] == [
+        ("places-stationnement-velo", "stationnement-cyclable", "QUARTERLY")
+    ]
+    reader = api.get("/api/v1/indicator-alerts", headers=bearer(api, "lecteur-eau")).json()
+    assert reader["late_sources"] == []
+    page = api.get("/indicateurs/alertes", headers={**bearer(api, "admin"), "Accept": "text/html"})
+    assert page.status_code == 200
+    assert "Sources en retard" in page.text
+    assert "/jeux-de-donnees/stationnement-cyclable" in page.text
 
 
 def test_mark_an_alert_read(api: TestClient) -> None:

@@ -205,12 +205,17 @@ def list_alerts(
     actor: ActorDep,
     unread: Annotated[bool, Query(description="Unread alerts only.")] = False,
 ) -> dict[str, Any]:
-    """Threshold alerts of the indicators owned by organisations the caller is a steward of."""
+    """Alerts of the indicators owned by organisations the caller is a steward of: threshold
+    crossings (``data``) and sources late against their update frequency (``late_sources``)."""
     alerts = services.list_alerts(session, actor, unread=unread)
+    late = services.list_source_alerts(session, actor, unread=unread)
     return {
         "data": [
             services.alert_public(a, services.code_of(session, a.indicator_id)) for a in alerts
-        ]
+        ],
+        "late_sources": [
+            services.source_alert_public(a, services.code_of(session, a.indicator_id)) for a in late
+        ],
     }
 
 

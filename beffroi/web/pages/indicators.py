@@ -18,6 +18,11 @@ from beffroi.web.pages.rendering import render
 router = APIRouter()
 
 EN = {
+    "Sources en retard": "Late sources",
+    "Source en retard": "Late source",
+    "Fréquence déclarée": "Declared frequency",
+    "Dernière publication": "Last publication",
+    "Aucune source en retard.": "No late source.",
     "Indicateurs": "Indicators",
     "Tableau de bord": "Dashboard",
     "Tableau de bord du territoire": "Dashboard of the territory",
@@ -190,6 +195,7 @@ def alerts_page(
         {
             "actor": actor,
             "alerts": services.alert_views(session, actor),
+            "late_sources": services.source_alert_views(session, actor),
             "_": _translator(locale),
             "fmt": dashboards.number,
         },

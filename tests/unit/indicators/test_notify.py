@@ -17,7 +17,16 @@ import pytest
 from sqlalchemy import select
 
 from beffroi.catalog.db import transaction
-from beffroi.catalog.models import Dataset, Indicator, Membership, Organization, Role, User, utcnow
+from beffroi.catalog.models import (
+    Dataset,
+    Indicator,
+    IndicatorSourceAlert,
+    Membership,
+    Organization,
+    Role,
+    User,
+    utcnow,
+)
 from beffroi.indicators import notify
 from beffroi.indicators.demo import PARTNER_SLUG
 from beffroi.indicators.schedule import tick
@@ -78,6 +87,17 @@ def test_a_late_source_is_alerted_once(
         ("late-source", READER, LATE)
     ]
     assert received[0]["frequency"] == "QUARTERLY"
+    # The in-app record is kept once, and a restarted server (a fresh memory) repeats nothing.
+    restarted: set[tuple[int, str, str]] = set()
+    tick(instance.factory, settings, restarted)
+    time.sleep(0.3)
+    assert len(received) == 1
+    with transaction(instance.factory) as session:
+        rows = session.scalars(select(IndicatorSourceAlert)).all()
+        assert [(r.dataset, r.frequency, r.read_at) for r in rows] == [(LATE, "QUARTERLY", None)]
+        indicator = session.get(Indicator, rows[0].indicator_id)
+        assert indicator is not None
+        assert indicator.code == READER
 
 
 def test_messages_are_french_then_english() -> None:
