@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 from sqlalchemy import select
@@ -382,8 +382,13 @@ def compute_indicators(
 # ---------------------------------------------------------------- alerts
 
 
-def list_alerts(session: Session, actor: Actor, *, unread: bool = False) -> list[IndicatorAlert]:
-    """Alerts of the indicators whose owner the actor is a steward (or admin) of."""
+AlertRow = TypeVar("AlertRow", IndicatorAlert, IndicatorSourceAlert)
+
+
+def _alerts_of(
+    session: Session, actor: Actor, model: type[AlertRow], *, unread: bool
+) -> list[AlertRow]:
+    """Rows of ``model`` for the indicators whose owner the actor is a steward (or admin) of."""
     if not actor.is_authenticated:
         raise AuthenticationError(
             "Connexion requise pour lire les alertes",
@@ -391,31 +396,27 @@ def list_alerts(session: Session, actor: Actor, *, unread: bool = False) -> list
             message_en="Sign in to read the alerts",
             hint_en="sign in or send a token: Authorization: Bearer <token>",
         )
-    query = select(IndicatorAlert).order_by(IndicatorAlert.id.desc())
+    query = select(model).order_by(model.id.desc())
     if unread:
-        query = query.where(IndicatorAlert.read_at.is_(None))
+        query = query.where(model.read_at.is_(None))
     if not actor.is_platform_admin:
         owned = [org for org, role in actor.roles.items() if role.rank >= Role.STEWARD.rank]
-        query = query.join(Indicator, Indicator.id == IndicatorAlert.indicator_id).where(
+        query = query.join(Indicator, Indicator.id == model.indicator_id).where(
             Indicator.owner_id.in_(owned)
         )
     return list(session.scalars(query))
+
+
+def list_alerts(session: Session, actor: Actor, *, unread: bool = False) -> list[IndicatorAlert]:
+    """Threshold alerts of the indicators whose owner the actor is a steward (or admin) of."""
+    return _alerts_of(session, actor, IndicatorAlert, unread=unread)
 
 
 def list_source_alerts(
     session: Session, actor: Actor, *, unread: bool = False
 ) -> list[IndicatorSourceAlert]:
     """Late-source alerts of the indicators whose owner the actor is a steward (or admin) of."""
-    list_alerts(session, actor)  # same sign-in requirement
-    query = select(IndicatorSourceAlert).order_by(IndicatorSourceAlert.id.desc())
-    if unread:
-        query = query.where(IndicatorSourceAlert.read_at.is_(None))
-    if not actor.is_platform_admin:
-        owned = [org for org, role in actor.roles.items() if role.rank >= Role.STEWARD.rank]
-        query = query.join(Indicator, Indicator.id == IndicatorSourceAlert.indicator_id).where(
-            Indicator.owner_id.in_(owned)
-        )
-    return list(session.scalars(query))
+    return _alerts_of(session, actor, IndicatorSourceAlert, unread=unread)
 
 
 def source_alert_public(alert: IndicatorSourceAlert, code: str) -> dict[str, Any]:
