@@ -8,6 +8,7 @@ commune's, beside the territory's. Values go through :func:`services.indicator_v
 
 from __future__ import annotations
 
+import gzip
 import json
 import math
 from dataclasses import dataclass, field
@@ -41,12 +42,24 @@ EN = {
 
 @cache
 def shapes(siren: str) -> dict[str, tuple[str, list[list[tuple[float, float]]]]]:
-    """The shipped commune outlines of an EPCI (code → name, rings); empty when none."""
-    source = resources.files("beffroi.indicators") / "data" / f"communes-{siren}.geojson"
-    if not source.is_file():
-        return {}
+    """The shipped commune outlines of an EPCI (code → name, rings); empty when none.
+
+    An EPCI's own file (``communes-<SIREN>.geojson``) is read when shipped; otherwise its
+    member communes are taken from the national layer (``communes-france.geojson.gz``,
+    every commune with its EPCI's SIREN), so that any EPCI gets its map.
+    """
+    data = resources.files("beffroi.indicators") / "data"
+    source = data / f"communes-{siren}.geojson"
+    if source.is_file():
+        features = json.loads(source.read_text(encoding="utf-8"))["features"]
+    else:
+        features = [
+            feature
+            for feature in _national_features()
+            if feature["properties"].get("epci_siren") == siren
+        ]
     found: dict[str, tuple[str, list[list[tuple[float, float]]]]] = {}
-    for feature in json.loads(source.read_text(encoding="utf-8"))["features"]:
+    for feature in features:
         geometry = feature["geometry"]
         polygons = (
             [geometry["coordinates"]] if geometry["type"] == "Polygon" else geometry["coordinates"]
@@ -56,6 +69,14 @@ def shapes(siren: str) -> dict[str, tuple[str, list[list[tuple[float, float]]]]]
         ]
         found[feature["properties"]["code_insee"]] = (feature["properties"]["nom"], rings)
     return found
+
+
+@cache
+def _national_features() -> list[dict[str, Any]]:
+    """Every commune of the national simplified layer (read once, on the first map)."""
+    source = resources.files("beffroi.indicators") / "data" / "communes-france.geojson.gz"
+    features: list[dict[str, Any]] = json.loads(gzip.decompress(source.read_bytes()))["features"]
+    return features
 
 
 def tr(text: str, locale: str) -> str:
