@@ -14,7 +14,6 @@ cell missing from a short row), ``_row`` (row number), ``_n`` (cells in the row)
 
 from __future__ import annotations
 
-import codecs
 import csv
 import io
 from collections.abc import Iterator
@@ -30,9 +29,9 @@ from beffroi.ingest import sniff
 from beffroi.ingest.model import Dialect, ReadOptions
 from beffroi.ingest.readers import open_table
 from beffroi.ingest.readers._common import check_size
+from beffroi.ingest.readers.csv import Utf8Stream
 from beffroi.ingest.sniff import EncodingGuess, invalid
 
-CHUNK_BYTES = 1 << 20
 BLOCK_BYTES = 2 << 20
 EXTRA = pa.list_(pa.string())
 PYTHON_BATCH_ROWS = 65_536
@@ -188,56 +187,6 @@ def _split_rows(text: str, delimiter: str, quotechar: str) -> list[list[str]]:
     return list(reader)
 
 
-class _Utf8Stream(io.RawIOBase):
-    """The file from a byte offset, as UTF-8 bytes (transcoded when it is not UTF-8)."""
-
-    def __init__(self, path: Path, start: int, guess: EncodingGuess) -> None:
-        super().__init__()
-        self._path = path
-        self._file = path.open("rb")
-        self._file.seek(start)
-        self._guess = guess
-        self._decoder = (
-            None
-            if guess.codec == "utf-8"
-            else codecs.getincrementaldecoder(guess.codec)(errors="strict")
-        )
-        self._buffer = bytearray()
-        self._eof = False
-        self._line = 1  # lines of the data read so far (for messages)
-
-    def readable(self) -> bool:
-        return True
-
-    def _fill(self) -> None:
-        chunk = self._file.read(CHUNK_BYTES)
-        if not chunk:
-            self._eof = True
-        if self._decoder is None:
-            self._buffer += chunk
-            return
-        try:
-            data = self._decoder.decode(chunk, final=not chunk).encode("utf-8")
-        except UnicodeDecodeError as error:
-            line = self._line + chunk[: error.start].count(b"\n")
-            raise sniff.decode_error(error, self._guess, self._path, line=line) from None
-        self._line += data.count(b"\n")
-        self._buffer += data
-
-    def readinto(self, target: Any) -> int:
-        size = len(target)
-        while not self._eof and len(self._buffer) < size:
-            self._fill()
-        data = bytes(self._buffer[:size])
-        del self._buffer[:size]
-        target[: len(data)] = data
-        return len(data)
-
-    def close(self) -> None:
-        self._file.close()
-        super().close()
-
-
 def _csv_batches(
     path: Path,
     start: int,
@@ -254,7 +203,8 @@ def _csv_batches(
         irregular.append((int(row.number), str(row.text)))
         return "skip"
 
-    stream = _Utf8Stream(path, start, guess)
+    # The readers' stream: transcoded to UTF-8, lines bounded, decoding errors located.
+    stream = Utf8Stream(path, start, guess, 1, [0])
     handler: Any = on_invalid
     reader: Any = None
     source: Any
@@ -321,6 +271,7 @@ def _csv_batches(
             path,
         ) from None
     finally:
+        stream.stopped = True  # an abandoned read hands Arrow an end of file
         if reader is not None:
             reader.close()
         source.close()

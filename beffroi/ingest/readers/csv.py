@@ -190,7 +190,7 @@ def _line_too_long(path: Path, line: int) -> InvalidFileError:
     )
 
 
-class _Utf8Stream(io.RawIOBase):
+class Utf8Stream(io.RawIOBase):
     """The file from a byte offset, as UTF-8 bytes: transcoded when needed, lines bounded."""
 
     def __init__(
@@ -426,7 +426,7 @@ class CsvSource(BaseSource):
         self._counter[0] = self.bytes_total
         self._check_ragged(final=True)
 
-    def _open_source(self) -> tuple[Any, _Utf8Stream | None, Callable[[], None]]:
+    def _open_source(self) -> tuple[Any, Utf8Stream | None, Callable[[], None]]:
         """What Arrow parses: the file itself when UTF-8, else a transcoding stream.
 
         UTF-8 needs no transcoding: Arrow reads the file without calling back into Python
@@ -443,7 +443,7 @@ class CsvSource(BaseSource):
                 self._counter[0] = source.tell()
 
             return source, None, progress
-        stream = _Utf8Stream(
+        stream = Utf8Stream(
             self.path, self._data_start, self._guess, self._sniff.data_line, self._counter
         )
         return pa.PythonFile(stream, mode="r"), stream, _nothing
