@@ -34,8 +34,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-import duckdb
 from _instance import BEFFROI, clean_env, demo_instance, peer_python
+from serve import generate  # the same 1M-row file as the serving benchmark
 
 REPO = Path(__file__).resolve().parents[1]
 SLUG = "bench-subventions"
@@ -61,23 +61,6 @@ def wait_200(url: str, timeout: float = 120.0) -> None:
             time.sleep(0.2)
     msg = f"{url} did not answer 200 within {timeout} s"
     raise SystemExit(msg)
-
-
-def generate(path: Path, rows: int) -> None:
-    listed = ", ".join(f"'{c}'" for c in CODES)
-    con = duckdb.connect()
-    con.execute(
-        f"""COPY (
-            SELECT i AS id,
-                   list_extract([{listed}], (i % {len(CODES)})::INT + 1) AS commune,
-                   'categorie-' || (i % 12) AS categorie,
-                   round(((i * 7919) % 100000) / 7.0, 2) AS montant,
-                   DATE '2015-01-01' + ((i * 13) % 3650)::INT AS date_decision,
-                   'Subvention n° ' || i || ' – association ' || (i % 997) AS objet
-            FROM range({rows}) t(i)
-        ) TO '{path}' (HEADER, DELIMITER ',')"""  # noqa: S608 - constants only
-    )
-    con.close()
 
 
 def timed(port: int, paths: list[str]) -> list[float]:
@@ -158,7 +141,7 @@ def main() -> None:
     options = parser.parse_args()
     work, data_dir = demo_instance("beffroi-bench-pages-")
     csv_path = work / "subventions.csv"
-    generate(csv_path, options.rows)
+    generate(csv_path, options.rows, CODES)
     results: dict[str, Any] = {
         "rows": options.rows,
         "requests": options.requests,

@@ -77,9 +77,8 @@ def wait_200(url: str, timeout: float = 60.0) -> None:
     raise RuntimeError(msg)
 
 
-def generate(path: Path, rows: int) -> None:
+def generate(path: Path, rows: int, codes: list[str] = CODES) -> None:
     """The CSV, written by DuckDB (deterministic: derived from the row number)."""
-    codes = CODES
     listed = ", ".join(f"'{c}'" for c in codes)
     con = duckdb.connect()
     con.execute(
