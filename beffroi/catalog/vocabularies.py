@@ -68,3 +68,25 @@ GRANULARITIES: dict[str, str] = {
     "poi": "point d'intérêt",
     "other": "autre",
 }
+
+# EU High-Value Datasets categories (Implementing Regulation (EU) 2023/138), from the
+# Publications Office "high-value dataset category" table (dcatap:hvdCategory).
+HVD_VOCABULARY = "http://data.europa.eu/bna/"
+HVD_CATEGORIES: dict[str, str] = {
+    "c_ac64a52d": "Géospatiales",
+    "c_dd313021": "Observation de la Terre et environnement",
+    "c_164e0bf5": "Météorologiques",
+    "c_e1da4e07": "Statistiques",
+    "c_a9135398": "Entreprises et propriété d'entreprises",
+    "c_b79e35eb": "Mobilité",
+}
+HVD_CATEGORIES_EN: dict[str, str] = {
+    "c_ac64a52d": "Geospatial",
+    "c_dd313021": "Earth observation and environment",
+    "c_164e0bf5": "Meteorological",
+    "c_e1da4e07": "Statistics",
+    "c_a9135398": "Companies and company ownership",
+    "c_b79e35eb": "Mobility",
+}
+# ELI of the HVD implementing regulation: every HVD dataset declares it.
+HVD_LEGISLATION = "http://data.europa.eu/eli/reg_impl/2023/138/oj"
