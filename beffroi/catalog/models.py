@@ -231,6 +231,8 @@ class Dataset(Base):
     published_version_id: Mapped[int | None] = mapped_column(
         ForeignKey("dataset_version.id", ondelete="SET NULL", use_alter=True), index=True
     )
+    hvd_category: Mapped[str | None] = mapped_column(String(40))  # EU HVD code (c_…)
+    applicable_legislation: Mapped[list[str] | None] = mapped_column(JSON)  # ELI URIs
 
     publisher: Mapped[Organization] = relationship()
     published_version: Mapped[DatasetVersion | None] = relationship(
@@ -654,6 +656,81 @@ class OidcIdentity(Base):
     last_login_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
 
     user: Mapped[User] = relationship()
+
+
+# ---------------------------------------------------------------- harvesting in (issue 7)
+
+
+class HarvestSource(Base):
+    """A remote source harvested on a schedule: a DCAT catalogue, a CKAN API (datasets into
+    ``organization``), or one remote file feeding one dataset (kind ``file``)."""
+
+    __tablename__ = "harvest_source"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    kind: Mapped[str] = mapped_column(String(10))  # dcat / ckan / file
+    url: Mapped[str] = mapped_column(String(2000))
+    organization_id: Mapped[int] = mapped_column(
+        ForeignKey("organization.id", ondelete="RESTRICT"), index=True
+    )
+    dataset_id: Mapped[int | None] = mapped_column(
+        ForeignKey("dataset.id", ondelete="CASCADE"), index=True
+    )  # kind file: the dataset fed
+    interval_s: Mapped[int | None] = mapped_column(Integer)  # None: run by hand only
+    auto_publish: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(20), default="new")  # new/running/ok/failed
+    last_run_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    next_run_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), index=True)
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    organization: Mapped[Organization] = relationship()
+    dataset: Mapped[Dataset | None] = relationship()
+
+
+class HarvestRun(Base):
+    """One run of a harvest source: counts and errors."""
+
+    __tablename__ = "harvest_run"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source_id: Mapped[int] = mapped_column(
+        ForeignKey("harvest_source.id", ondelete="CASCADE"), index=True
+    )
+    trigger: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(20))  # running/succeeded/failed
+    created: Mapped[int] = mapped_column(Integer, default=0)
+    updated: Mapped[int] = mapped_column(Integer, default=0)
+    unchanged: Mapped[int] = mapped_column(Integer, default=0)
+    failed: Mapped[int] = mapped_column(Integer, default=0)
+    errors: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+
+
+class HarvestRecord(Base):
+    """A remote dataset as last harvested: its stable identifier, the local dataset, and
+    what tells a change (metadata digest; data ETag, Last-Modified and content digest)."""
+
+    __tablename__ = "harvest_record"
+    __table_args__ = (UniqueConstraint("source_id", "remote_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source_id: Mapped[int] = mapped_column(
+        ForeignKey("harvest_source.id", ondelete="CASCADE"), index=True
+    )
+    remote_id: Mapped[str] = mapped_column(String(500))
+    remote_uri: Mapped[str | None] = mapped_column(String(2000))
+    dataset_id: Mapped[int] = mapped_column(
+        ForeignKey("dataset.id", ondelete="CASCADE"), unique=True
+    )
+    metadata_digest: Mapped[str | None] = mapped_column(String(64))
+    data_url: Mapped[str | None] = mapped_column(String(2000))
+    data_etag: Mapped[str | None] = mapped_column(String(300))
+    data_last_modified: Mapped[str | None] = mapped_column(String(100))
+    data_digest: Mapped[str | None] = mapped_column(String(64))
+    harvested_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 # ------------------------------------------------ metadata-change reviews (issue 6 §4)
