@@ -762,3 +762,67 @@ class MetadataReview(Base):
     comment: Mapped[str] = mapped_column(Text, default="")
 
     dataset: Mapped[Dataset] = relationship()
+
+
+# ---------------------------------------------------------------- crossings (issue 5 §5)
+
+
+class CrossingView(Base):
+    """A derived dataset (« croisement »): SQL or a declarative join over source datasets
+    and ``ref.*``, materialised as versions of its target dataset.
+
+    ``definition`` is ``{"kind": "sql", "sql": …}`` or ``{"kind": "join", …}`` (validated
+    by :mod:`beffroi.crossings.definitions`); ``sql`` is the query actually run (the
+    compiled join, shown by the API). ``published_aggregate`` records a steward of the owner
+    opening the view wider than its most restrictive source (who and when).
+    """
+
+    __tablename__ = "crossing_view"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    dataset_id: Mapped[int] = mapped_column(
+        ForeignKey("dataset.id", ondelete="CASCADE"), unique=True
+    )
+    kind: Mapped[str] = mapped_column(String(10))  # sql / join
+    definition: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    sql: Mapped[str] = mapped_column(Text, default="")
+    creator_user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("user_account.id", ondelete="SET NULL")
+    )
+    created_by: Mapped[str] = mapped_column(String(200))
+    published_aggregate: Mapped[bool] = mapped_column(Boolean, default=False)
+    aggregate_by: Mapped[str | None] = mapped_column(String(200))
+    aggregate_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    stale_since: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    modified_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    dataset: Mapped[Dataset] = relationship()
+
+
+class CrossingSource(Base):
+    """A source dataset a view reads (the dependency graph of the views)."""
+
+    __tablename__ = "crossing_source"
+
+    view_id: Mapped[int] = mapped_column(
+        ForeignKey("crossing_view.id", ondelete="CASCADE"), primary_key=True
+    )
+    dataset_id: Mapped[int] = mapped_column(
+        ForeignKey("dataset.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
+class VersionLineage(Base):
+    """Which source version produced a view's version (one row per source)."""
+
+    __tablename__ = "version_lineage"
+    __table_args__ = (UniqueConstraint("version_id", "source_version_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version_id: Mapped[int] = mapped_column(
+        ForeignKey("dataset_version.id", ondelete="CASCADE"), index=True
+    )
+    source_version_id: Mapped[int] = mapped_column(
+        ForeignKey("dataset_version.id", ondelete="CASCADE"), index=True
+    )
