@@ -18,7 +18,14 @@ from pydantic import (
 
 from beffroi.catalog.identifiers import SLUG_RE, is_insee_commune_code, is_siren
 from beffroi.catalog.models import AccessLevel, OrgKind, Role
-from beffroi.catalog.vocabularies import FREQUENCIES, GRANULARITIES, LICENSES, THEMES
+from beffroi.catalog.vocabularies import (
+    FREQUENCIES,
+    GRANULARITIES,
+    HVD_CATEGORIES,
+    HVD_LEGISLATION,
+    LICENSES,
+    THEMES,
+)
 from beffroi.errors import InvalidInputError
 
 M = TypeVar("M", bound=BaseModel)
@@ -68,6 +75,20 @@ def _in_vocabulary(what: str, vocabulary: Mapping[str, str]) -> Callable[[str], 
 _frequency = _in_vocabulary("fréquence", FREQUENCIES)
 _theme = _in_vocabulary("thème", THEMES)
 _granularity = _in_vocabulary("granularité", GRANULARITIES)
+_hvd_category = _in_vocabulary("catégorie de données de forte valeur (HVD)", HVD_CATEGORIES)
+
+
+def _legislation(values: list[str]) -> list[str]:
+    for value in values:
+        if not value.startswith(
+            ("http://data.europa.eu/eli/", "https://www.legifrance.gouv.fr/eli/")
+        ):
+            msg = (
+                f"« {value} » n'est pas une URI ELI : écrivez par exemple {HVD_LEGISLATION} "
+                "(législation européenne) ou https://www.legifrance.gouv.fr/eli/…"
+            )
+            raise ValueError(msg)
+    return list(dict.fromkeys(values))
 
 
 def _spatial(values: list[str]) -> list[str]:
@@ -97,6 +118,8 @@ Granularity = Annotated[str, AfterValidator(_granularity)]
 Spatial = Annotated[list[str], AfterValidator(_spatial)]
 Keywords = Annotated[list[str], AfterValidator(_keywords)]
 Title = Annotated[str, Field(min_length=3, max_length=300)]
+HvdCategory = Annotated[str, AfterValidator(_hvd_category)]
+Legislation = Annotated[list[str], AfterValidator(_legislation)]
 
 
 class _Input(BaseModel):
@@ -159,12 +182,25 @@ class _DatasetFields(_Input):
     temporal_end: dt.date | None = None
     access_level: AccessLevel | None = None
     schema_ref: Annotated[str, Field(max_length=500)] | None = None
+    hvd_category: HvdCategory | None = Field(
+        default=None, description="EU high-value dataset category (code c_… of data.europa.eu/bna)."
+    )
+    applicable_legislation: Legislation | None = Field(
+        default=None, description="ELI URIs of the legislation the dataset is published under."
+    )
 
     @model_validator(mode="after")
     def _period_in_order(self) -> Self:
         if self.temporal_start and self.temporal_end and self.temporal_start > self.temporal_end:
             msg = "la période couverte finit avant de commencer (temporal_start > temporal_end)"
             raise ValueError(msg)
+        return self
+
+    @model_validator(mode="after")
+    def _hvd_has_its_regulation(self) -> Self:
+        # A high-value dataset is published under the HVD implementing regulation.
+        if self.hvd_category and HVD_LEGISLATION not in (self.applicable_legislation or []):
+            self.applicable_legislation = [*(self.applicable_legislation or []), HVD_LEGISLATION]
         return self
 
 
@@ -209,6 +245,8 @@ class DatasetPublic(BaseModel):
     schema_ref: str | None
     created_at: dt.datetime
     modified_at: dt.datetime
+    hvd_category: str | None = None
+    applicable_legislation: list[str] | None = None
 
 
 class UserCreate(_Input):

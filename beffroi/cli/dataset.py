@@ -41,6 +41,17 @@ def dataset() -> None:
 @click.option("--spatial", multiple=True, help="commune:<INSEE> ou epci:<SIREN> (répétable).")
 @click.option("--granularity", "spatial_granularity", help="fr:commune, fr:epci, poi…")
 @click.option("--schema", "schema_ref", help="Schéma de données (nom ou URL).")
+@click.option(
+    "--hvd",
+    "hvd_category",
+    help="Catégorie de données de forte valeur (UE), ex. c_ac64a52d (géospatiales).",
+)
+@click.option(
+    "--legislation",
+    "applicable_legislation",
+    multiple=True,
+    help="URI ELI de la législation applicable (répétable ; ajoutée d'office pour --hvd).",
+)
 @pass_context
 def dataset_create(
     ctx: CliContext, /, title: str, license_: str, **options: str | tuple[str, ...] | None

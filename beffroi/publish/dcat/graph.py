@@ -19,21 +19,35 @@ from sqlalchemy.orm import Session
 
 from beffroi import __version__, reference
 from beffroi.catalog.models import AccessLevel, Dataset, Organization, OrgKind
-from beffroi.catalog.vocabularies import EU_AUTHORITY, FREQUENCIES, LICENSES, THEMES
+from beffroi.catalog.vocabularies import (
+    EU_AUTHORITY,
+    FREQUENCIES,
+    HVD_CATEGORIES,
+    HVD_LEGISLATION,
+    HVD_VOCABULARY,
+    LICENSES,
+    THEMES,
+)
 from beffroi.publish import formats, public
+from beffroi.publish.dcat.geometry import outline
 from beffroi.publish.dcat.vocab import (
     ADMS,
     BEFFROI,
     DCAT,
+    DCATAP,
+    ELI,
+    GSP,
     HYDRA,
     INSEE_COMMUNE,
     INSEE_EPCI,
+    LOCN,
     PREFIXES,
     PUBLISHER_TYPE,
     VCARD,
 )
 
 FR: Final = "fr"
+HVD_SCHEME: Final = "asd487ae75"  # the HVD category concept scheme of data.europa.eu/bna
 
 ACCESS_RIGHTS: Final = {
     AccessLevel.PUBLIC.value: ("PUBLIC", "public"),
@@ -76,6 +90,14 @@ def dataset_uri(base_url: str, dataset: Dataset) -> URIRef:
     return URIRef(f"{base_url}/catalog/datasets/{dataset.store_key}")
 
 
+def legislation(dataset: Dataset) -> list[str]:
+    """ELI URIs a dataset is published under (the HVD regulation for every HVD dataset)."""
+    laws = list(dataset.applicable_legislation or [])
+    if dataset.hvd_category and HVD_LEGISLATION not in laws:
+        laws.append(HVD_LEGISLATION)
+    return laws
+
+
 def organization_uri(base_url: str, org: Organization) -> URIRef:
     """An organisation's IRI: its portal page."""
     return URIRef(f"{base_url}/organisations/{org.slug}")
@@ -91,6 +113,7 @@ class _Builder:
         for prefix, namespace in PREFIXES.items():
             self.g.bind(prefix, namespace, override=True)
         self._done: set[Node] = set()
+        self._harvested: dict[int, tuple[str, str | None]] | None = None
 
     # ------------------------------------------------------------ shared nodes
 
@@ -183,7 +206,40 @@ class _Builder:
             self.g.add((node, RDF.type, DCTERMS.Location))
             self.g.add((node, DCTERMS.identifier, Literal(code)))
             self.g.add((node, SKOS.prefLabel, Literal(found.name if found else code, lang=FR)))
+            shape = outline(item)
+            if shape is not None:
+                geometry = BNode(f"geometry-{kind}-{code}")
+                self.g.add((node, LOCN.geometry, geometry))
+                self.g.add((geometry, RDF.type, LOCN.Geometry))
+                self.g.add((geometry, GSP.asWKT, Literal(shape.wkt, datatype=GSP.wktLiteral)))
+                self.g.add((node, DCAT.bbox, Literal(shape.bbox, datatype=GSP.wktLiteral)))
         return node
+
+    def hvd_category(self, code: str) -> URIRef:
+        """An EU high-value dataset category, labelled and in its scheme."""
+        node = URIRef(HVD_VOCABULARY + code)
+        if self._once(node):
+            scheme = URIRef(HVD_VOCABULARY + HVD_SCHEME)
+            if self._once(scheme):
+                self.g.add((scheme, RDF.type, SKOS.ConceptScheme))
+                self.g.add(
+                    (scheme, DCTERMS.title, Literal("High-value dataset categories", lang="en"))
+                )
+            self.g.add((node, RDF.type, SKOS.Concept))
+            self.g.add((node, SKOS.prefLabel, Literal(HVD_CATEGORIES[code], lang=FR)))
+            self.g.add((node, SKOS.inScheme, scheme))
+        return node
+
+    def law(self, uri: str) -> URIRef:
+        """A piece of legislation (``eli:LegalResource``) by its ELI."""
+        return self.typed(uri, ELI.LegalResource)
+
+    def hvd(self, node: URIRef, dataset: Dataset) -> None:
+        """``dcatap:hvdCategory`` and ``dcatap:applicableLegislation`` of a dataset's resource."""
+        if dataset.hvd_category:
+            self.g.add((node, DCATAP.hvdCategory, self.hvd_category(dataset.hvd_category)))
+        for uri in legislation(dataset):
+            self.g.add((node, DCATAP.applicableLegislation, self.law(uri)))
 
     def license(self, value: str) -> URIRef | None:
         """The licence document of a licence id or URI (None: not open, no licence)."""
@@ -210,8 +266,13 @@ class _Builder:
                 self.g.add((node, DCAT.version, Literal(schema.version)))
         return node
 
-    def services(self, publisher: URIRef | None) -> list[URIRef]:
-        """The JSON API and the CKAN-compatible API as ``dcat:DataService``."""
+    def services(self, publisher: URIRef | None, hvd: list[Dataset] | None = None) -> list[URIRef]:
+        """The JSON API and the CKAN-compatible API as ``dcat:DataService``.
+
+        A service serving high-value datasets carries their categories, the HVD regulation,
+        a contact point and a documentation page (as the HVD profile requires).
+        """
+        hvd = [d for d in hvd or [] if d.hvd_category]
         nodes = []
         for key, title, endpoint, description, standard in (
             (
@@ -244,6 +305,15 @@ class _Builder:
             g.add((node, DCTERMS.accessRights, self.access_rights(AccessLevel.PUBLIC.value)))
             if publisher is not None:
                 g.add((node, DCTERMS.publisher, publisher))
+            if hvd:
+                for dataset in hvd:
+                    self.hvd(node, dataset)
+                g.add((node, FOAF.page, self.document(f"{self.base}/api/docs")))
+                contact = BNode(f"contact-service-{key}")
+                g.add((node, DCAT.contactPoint, contact))
+                g.add((contact, RDF.type, VCARD.Kind))
+                g.add((contact, VCARD.fn, Literal(hvd[0].publisher.name)))
+                g.add((contact, VCARD.hasURL, self.typed(f"{self.base}/", RDFS.Resource)))
         return nodes
 
     # ------------------------------------------------------------ datasets
@@ -283,6 +353,8 @@ class _Builder:
         standard = self.standard(dataset.schema_ref)
         if standard is not None:
             g.add((node, DCTERMS.conformsTo, standard))
+        self.hvd(node, dataset)
+        self.source(node, dataset)
         version = dataset.published_version
         if version is not None:
             g.add((node, DCAT.version, Literal(str(version.number))))
@@ -300,7 +372,27 @@ class _Builder:
         g.add((contact, RDF.type, VCARD.Kind))
         g.add((contact, VCARD.fn, Literal(dataset.contact_name or dataset.publisher.name)))
         if dataset.contact_email:
-            g.add((contact, VCARD.hasEmail, URIRef(f"mailto:{dataset.contact_email}")))
+            email = self.typed(f"mailto:{dataset.contact_email}", RDFS.Resource)
+            g.add((contact, VCARD.hasEmail, email))
+
+    def source(self, node: URIRef, dataset: Dataset) -> None:
+        """A harvested dataset's remote identifier (``adms:identifier``), kept for good."""
+        remote = self.harvested().get(dataset.id)
+        if remote is None:
+            return
+        remote_id, remote_uri = remote
+        identifier = BNode(f"harvested-{dataset.store_key}")
+        self.g.add((node, ADMS.identifier, identifier))
+        self.g.add((identifier, RDF.type, ADMS.Identifier))
+        self.g.add((identifier, SKOS.notation, Literal(remote_uri or remote_id)))
+
+    def harvested(self) -> dict[int, tuple[str, str | None]]:
+        """Remote identifiers of the harvested datasets (one query per graph)."""
+        if self._harvested is None:
+            from beffroi.harvest.records import remote_identifiers  # noqa: PLC0415
+
+            self._harvested = remote_identifiers(self.session)
+        return self._harvested
 
     def temporal(self, node: URIRef, dataset: Dataset) -> None:
         """``dct:temporal``: one ``dct:PeriodOfTime``, either bound optional."""
@@ -328,6 +420,9 @@ class _Builder:
         g.add((node, DCTERMS.title, Literal(f"{dataset.title} — {fmt.title}", lang=FR)))
         g.add((node, DCAT.accessURL, url))
         g.add((node, DCAT.downloadURL, url))
+        g.add((url, RDF.type, RDFS.Resource))
+        for uri in legislation(dataset):
+            g.add((node, DCATAP.applicableLegislation, self.law(uri)))
         g.add((node, DCAT.mediaType, self.typed(fmt.media_type_uri, DCTERMS.MediaType)))
         g.add(
             (
@@ -391,7 +486,7 @@ class _Builder:
         g.add((node, DCAT.themeTaxonomy, self.scheme("data-theme")))
         if epci is not None and epci.siren:
             g.add((node, DCTERMS.spatial, self.location(f"epci:{epci.siren}")))
-        services = self.services(publisher)
+        services = self.services(publisher, datasets)
         for service in services:
             g.add((node, DCAT.service, service))
         latest: dt.datetime | None = None
@@ -456,7 +551,7 @@ def dataset_graph(session: Session, base_url: str, key: str) -> Graph:
     """One public dataset (by store key or slug), with its distributions and publisher."""
     dataset = public.public_dataset_by_key(session, key)
     builder = _Builder(session, base_url)
-    services = builder.services(None)
+    services = builder.services(None, [dataset])
     node = builder.dataset(dataset, services)
     builder.g.add((catalog_uri(base_url), DCAT.dataset, node))
     return builder.g

@@ -16,6 +16,7 @@ DCATAP: Final = Namespace("http://data.europa.eu/r5r/")
 LOCN: Final = Namespace("http://www.w3.org/ns/locn#")
 HYDRA: Final = Namespace("http://www.w3.org/ns/hydra/core#")
 GSP: Final = Namespace("http://www.opengis.net/ont/geosparql#")
+ELI: Final = Namespace("http://data.europa.eu/eli/ontology#")
 # Properties DCAT-AP has no term for (data.gouv.fr's spatial granularity): validators accept
 # them, other harvesters ignore them.
 BEFFROI: Final = Namespace("https://w3id.org/beffroi/ns#")
@@ -37,5 +38,6 @@ PREFIXES: Final = {
     "locn": str(LOCN),
     "hydra": str(HYDRA),
     "gsp": str(GSP),
+    "eli": str(ELI),
     "beffroi": str(BEFFROI),
 }
