@@ -44,6 +44,7 @@ class Action(enum.StrEnum):
     REVIEW_DECIDE = "review.decide"
     ORG_GOVERNANCE = "organization.governance"
     PRIVACY_MANAGE = "privacy.manage"
+    HARVEST_MANAGE = "harvest.manage"  # harvest sources and file feeds
 
 
 # Minimum role in the organisation concerned, for actions an organisation member may do.
@@ -57,6 +58,7 @@ _ORG_ACTIONS: dict[Action, Role] = {
     Action.AGREEMENT_APPROVE: Role.STEWARD,
     Action.REVIEW_DECIDE: Role.STEWARD,
     Action.PRIVACY_MANAGE: Role.STEWARD,
+    Action.HARVEST_MANAGE: Role.STEWARD,
     # ORG_GOVERNANCE (review required or not) is for platform administrators only.
 }
 
