@@ -375,22 +375,24 @@ class QueryEngine:
         self._files: OrderedDict[tuple[str, int], tuple[tuple[str, ...], pa.Schema]] = OrderedDict()
 
     def database(
-        self, tables: Sequence[ReadableTable], *, in_memory: bool = False
+        self, tables: Sequence[ReadableTable], *, in_memory: bool = False, spatial: bool = False
     ) -> QueryDatabase:
         """The (cached) locked database showing exactly ``tables``.
 
         ``in_memory`` loads each version of at most ``query_memory_rows`` rows into memory
         (compressed, sorted by row number: keyset pages then skip straight to their rows);
-        the records API and exports ask for it, SQL over every table does not.
+        the records API and exports ask for it, SQL over every table does not. ``spatial``
+        loads DuckDB's spatial extension (from its wheel, before the lock) for the records
+        API's geographic filters.
         """
         ordered = sorted(tables, key=lambda t: t.slug)
-        key = (in_memory, *(t.cache_key for t in ordered))
+        key = (in_memory, spatial, *(t.cache_key for t in ordered))
         with self._lock:
             found = self._databases.get(key)
             if found is not None:
                 self._databases.move_to_end(key)
                 return found
-            built = self._build(ordered, in_memory=in_memory)
+            built = self._build(ordered, in_memory=in_memory, spatial=spatial)
             self._databases[key] = built
             while len(self._databases) > CACHED_DATABASES:
                 self._databases.popitem(last=False)  # in-flight cursors keep it alive
@@ -416,9 +418,11 @@ class QueryEngine:
             self._files.popitem(last=False)
         return files, schema
 
-    def _build(self, tables: Sequence[ReadableTable], *, in_memory: bool) -> QueryDatabase:
+    def _build(
+        self, tables: Sequence[ReadableTable], *, in_memory: bool, spatial: bool = False
+    ) -> QueryDatabase:
         con = duck.connect(
-            extensions=(),
+            extensions=("spatial",) if spatial else (),
             config={
                 "threads": self.threads,
                 "memory_limit": f"{self.memory_mb}MiB",

@@ -13,7 +13,11 @@ every value is bound, never spliced into the SQL):
   on the sort keys and the row number — no offset, so page 10,000 is as fast as page 1;
 * ``facet=field`` (repeatable): the most frequent values and their counts;
 * ``group_by=a,b`` with ``agg=count``, ``agg=sum:field`` (``avg``, ``min``, ``max``,
-  ``count_distinct``): one row per group (sortable by group keys and aggregate names).
+  ``count_distinct``): one row per group (sortable by group keys and aggregate names);
+* ``bbox``, ``near``, ``commune``: geographic filters for datasets with a geometry column or
+  latitude/longitude columns (:mod:`beffroi.query.geo`). On a dataset without positions,
+  a column of that name is filtered by equality (as before), else the request is a 422;
+* ``version`` or ``as_of``: a past version (read by the caller, not here).
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from beffroi.errors import InvalidInputError
+from beffroi.query import geo
 from beffroi.query.engine import ROW_COLUMN, ROWS_SCHEMA, Column, View, quote
 
 OPERATORS: Final = frozenset(
@@ -36,7 +41,19 @@ OPERATORS: Final = frozenset(
 )
 AGGREGATES: Final = frozenset({"count", "sum", "avg", "min", "max", "count_distinct"})
 RESERVED: Final = frozenset(
-    {"q", "sort", "select", "limit", "cursor", "facet", "group_by", "agg", "version", "format"}
+    {
+        "q",
+        "sort",
+        "select",
+        "limit",
+        "cursor",
+        "facet",
+        "group_by",
+        "agg",
+        "version",
+        "format",
+        "as_of",
+    }
 )
 """Parameter names that are not filters (a column with such a name: ``name__eq=``)."""
 EXPORT_OPTIONS: Final = frozenset({"excel_fr", "download"})
@@ -87,6 +104,7 @@ class RecordsQuery:
     facets: list[str] = field(default_factory=list)
     group_by: list[str] = field(default_factory=list)
     aggregates: list[Aggregate] = field(default_factory=list)
+    geo: list[tuple[str, str]] = field(default_factory=list)  # bbox, near, commune (raw)
 
 
 def _split(value: str) -> list[str]:
@@ -124,8 +142,10 @@ def parse(  # noqa: PLR0912 - one branch per parameter name
             query.group_by += _split(value)
         elif name == "agg":
             query.aggregates += [_aggregate(item) for item in _split(value)]
+        elif name in geo.PARAMETERS:
+            query.geo.append((name, value))
         elif name in RESERVED:
-            continue  # handled by the caller (version, format)
+            continue  # handled by the caller (version, as_of, format)
         else:
             column, _, op = name.rpartition("__")
             if not column or op not in OPERATORS:
@@ -184,8 +204,9 @@ class Compiled:
 class Compiler:
     """Turns a :class:`RecordsQuery` into SQL over one view, checking every name."""
 
-    def __init__(self, view: View) -> None:
+    def __init__(self, view: View, positions: geo.GeoColumns | None = None) -> None:
         self.view = view
+        self.positions = positions or geo.GeoColumns()
         self.source = f"{ROWS_SCHEMA}.{quote(view.table.slug)}"
 
     def column(self, name: str, parameter: str) -> Column:
@@ -204,10 +225,14 @@ class Compiler:
         """The WHERE clause (without the keyword; ``TRUE`` when empty) and its parameters."""
         parts: list[str] = []
         params: list[Any] = []
-        for item in query.filters:
+        for item in [*query.filters, *self._geo_as_fields(query)]:
             sql, values = self._filter(item)
             parts.append(sql)
             params += values
+        if query.geo and self.positions != geo.GeoColumns():
+            geo_parts, geo_params = geo.where(geo.parse(query.geo), self.positions)
+            parts += geo_parts
+            params += geo_params
         if query.q:
             text_columns = [c for c in self.view.columns if c.type in TEXT_TYPES]
             if not text_columns:
@@ -217,6 +242,16 @@ class Compiler:
                 parts.append(f"({ors})")
                 params += [word.lower()] * len(text_columns)
         return (" AND ".join(parts) or "TRUE"), params
+
+    def _geo_as_fields(self, query: RecordsQuery) -> list[Filter]:
+        """``bbox``/``near``/``commune`` on a dataset without positions: a field filter on a
+        column of that name (kept from before geographic filters), else a 422."""
+        if not query.geo or self.positions != geo.GeoColumns():
+            return []
+        missing = [name for name, _v in query.geo if self.view.column(name) is None]
+        if missing:
+            raise geo.not_geographic(self.view.table.slug, missing)
+        return [Filter(name, "eq", value) for name, value in query.geo]
 
     def _filter(self, item: Filter) -> tuple[str, list[Any]]:
         parameter = item.field if item.op == "eq" else f"{item.field}__{item.op}"

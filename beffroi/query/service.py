@@ -10,18 +10,24 @@ import datetime as dt
 import decimal
 import json
 import math
+import threading
 import uuid
-from collections.abc import Iterable, Iterator
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import pyarrow as pa
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from beffroi.access import Actor
 from beffroi.access.reading import ReadableTable, readable_table, readable_tables
+from beffroi.catalog.history import version_at
+from beffroi.catalog.models import DatasetVersion
+from beffroi.catalog.services import get_dataset
 from beffroi.errors import InvalidInputError
-from beffroi.query import exports, lookup
+from beffroi.query import exports, geo, lookup
 from beffroi.query import records as rec
 from beffroi.query.engine import ROW_COLUMN, Column, QueryDatabase, View, engine_for
 from beffroi.settings import Settings
@@ -82,13 +88,101 @@ def _database(settings: Settings, tables: list[ReadableTable]) -> QueryDatabase:
     return engine_for(settings).database(tables)
 
 
+CACHED_PROFILES = 1024
+_profiles: OrderedDict[tuple[int, int], list[dict[str, Any]]] = OrderedDict()
+_profiles_lock = threading.Lock()
+
+
+def _profile(session: Session, table: ReadableTable) -> list[dict[str, Any]]:
+    """The stored profile of a version (cached: a version never changes)."""
+    key = (table.dataset_id, table.version)
+    with _profiles_lock:
+        found = _profiles.get(key)
+    if found is not None:
+        return found
+    profile = session.scalar(
+        select(DatasetVersion.profile).where(
+            DatasetVersion.dataset_id == table.dataset_id, DatasetVersion.number == table.version
+        )
+    )
+    found = list(profile or [])
+    with _profiles_lock:
+        _profiles[key] = found
+        while len(_profiles) > CACHED_PROFILES:
+            _profiles.popitem(last=False)
+    return found
+
+
+def _may_be_geographic(profile: Sequence[Mapping[str, Any]]) -> bool:
+    columns = [Column(str(p.get("name")), "VARCHAR") for p in profile]
+    return geo.find_columns(profile, columns) != geo.GeoColumns()
+
+
+def as_of_param(params: Iterable[tuple[str, str]]) -> str | None:
+    """The last ``as_of`` of the query string (None when absent or empty)."""
+    found = [value for name, value in params if name == "as_of"]
+    return found[-1].strip() or None if found else None
+
+
+def resolve_version(
+    session: Session,
+    actor: Actor,
+    settings: Settings,
+    slug: str,
+    version: int | None,
+    as_of: str | None,
+) -> int | None:
+    """The version to read: ``version``, or the one published at ``as_of`` (not both)."""
+    if as_of is None:
+        return version
+    if version is not None:
+        raise InvalidInputError(
+            "version et as_of ne se combinent pas",
+            hint="donnez un numéro de version ou une date de publication, pas les deux",
+            message_en="version and as_of cannot be combined",
+            hint_en="give a version number or a publication date, not both",
+            details={"errors": [{"field": "as_of", "message": "exclusif avec version"}]},
+        )
+    dataset = get_dataset(session, actor, slug)
+    return version_at(session, dataset, as_of, settings.timezone)
+
+
+@dataclass(slots=True)
+class DatasetView:
+    """A readable dataset version in its database, with its geographic columns."""
+
+    database: QueryDatabase
+    view: View
+    positions: geo.GeoColumns
+
+
+def located_view(
+    session: Session,
+    actor: Actor,
+    settings: Settings,
+    slug: str,
+    version: int | None = None,
+    *,
+    as_of: str | None = None,
+) -> DatasetView:
+    """The database, view and positions of one readable dataset version (404 if not
+    readable); ``as_of`` picks the version published at that moment."""
+    number = resolve_version(session, actor, settings, slug, version, as_of)
+    table = readable_table(session, actor, slug, version=number)
+    profile = _profile(session, table)
+    spatial = _may_be_geographic(profile)
+    database = engine_for(settings).database([table], in_memory=True, spatial=spatial)
+    view = database.views[table.slug]
+    positions = geo.find_columns(profile, view.columns) if spatial else geo.GeoColumns()
+    return DatasetView(database, view, positions)
+
+
 def dataset_view(
     session: Session, actor: Actor, settings: Settings, slug: str, version: int | None = None
 ) -> tuple[QueryDatabase, View]:
     """The database and view of one readable dataset version (404 if not readable)."""
-    table = readable_table(session, actor, slug, version=version)
-    database = engine_for(settings).database([table], in_memory=True)
-    return database, database.views[table.slug]
+    found = located_view(session, actor, settings, slug, version)
+    return found.database, found.view
 
 
 def records(
@@ -101,26 +195,38 @@ def records(
     version: int | None = None,
 ) -> RecordsPage:
     """One page of a dataset's records (filters, search, sort, keyset cursor, facets,
-    groups with aggregates) — only what the access layer lets the actor read."""
+    groups with aggregates, geographic filters; ``as_of`` in ``params`` reads the version
+    published at that moment) — only what the access layer lets the actor read."""
+    pairs = list(params)
     query = rec.parse(
-        params,
+        pairs,
         default_limit=min(100, settings.page_size_max),
         max_limit=settings.page_size_max,
     )
-    database, view = dataset_view(session, actor, settings, slug, version)
-    return records_page(database, view, query)
+    found = located_view(session, actor, settings, slug, version, as_of=as_of_param(pairs))
+    return records_page(found.database, found.view, query, found.positions)
 
 
-def records_page(database: QueryDatabase, view: View, query: rec.RecordsQuery) -> RecordsPage:
+def records_page(
+    database: QueryDatabase,
+    view: View,
+    query: rec.RecordsQuery,
+    positions: geo.GeoColumns | None = None,
+) -> RecordsPage:
     """One page of a parsed records query on a view of a database (access already
     decided: the view is what the actor may read). Pages are remembered per database:
     the version never changes, so the same question gets the same answer."""
-    key = ("records", view.table.slug, repr(query))
-    return database.remember(key, lambda: _records_page(database, view, query))
+    key = ("records", view.table.slug, repr(query), positions)
+    return database.remember(key, lambda: _records_page(database, view, query, positions))
 
 
-def _records_page(database: QueryDatabase, view: View, query: rec.RecordsQuery) -> RecordsPage:
-    compiler = rec.Compiler(view)
+def _records_page(
+    database: QueryDatabase,
+    view: View,
+    query: rec.RecordsQuery,
+    positions: geo.GeoColumns | None = None,
+) -> RecordsPage:
+    compiler = rec.Compiler(view, positions)
     facets = {
         name: [
             {"value": plain(row["value"]), "count": int(row["n"])}
@@ -132,14 +238,14 @@ def _records_page(database: QueryDatabase, view: View, query: rec.RecordsQuery) 
         return _groups(database, compiler, view, query, facets)
     page, columns, keys = compiler.page(query)
     found: list[tuple[Any, ...]] | None = None
-    if not keys and not query.filters and not query.q and view.in_memory:
+    if not keys and not query.filters and not query.q and not query.geo and view.in_memory:
         start = int(rec.decode_cursor(query.cursor).get("r", -1)) if query.cursor else -1
         fast, _c, _k = compiler.page(query, window=(start, start + query.limit + 1))
         found = sorted(database.rows(fast.sql, fast.params), key=lambda row: int(row[-1]))
         if len(found) <= query.limit:
             found = None  # a gap in the numbers, or the last page: ask the general query
     total: int | None = None
-    if found is None and not keys and not query.q and len(query.filters) == 1:
+    if found is None and not keys and not query.q and not query.geo and len(query.filters) == 1:
         found, total = _indexed(database, view, query, columns)
     if found is None:
         found = database.rows(page.sql, page.params)
@@ -326,11 +432,12 @@ def export_records(
     *,
     version: int | None = None,
 ) -> ExportFile:
-    """Every record matching a records query (filters, q, sort, select; no paging) in a
-    file format, streamed in upload order unless sorted. Without parameters: the whole
-    version."""
+    """Every record matching a records query (filters, q, sort, select, geographic
+    filters, ``as_of``; no paging) in a file format, streamed in upload order unless sorted.
+    Without parameters: the whole version."""
+    pairs = list(params)
     query = rec.parse(
-        params,
+        pairs,
         default_limit=1,
         max_limit=settings.page_size_max,
         ignore=rec.EXPORT_OPTIONS,
@@ -341,8 +448,9 @@ def export_records(
             hint="exportez les lignes (filtres, q, sort, select) ; les agrégats passent par "
             "l'API SQL",
         )
-    database, view = dataset_view(session, actor, settings, slug, version)
-    compiler = rec.Compiler(view)
+    found = located_view(session, actor, settings, slug, version, as_of=as_of_param(pairs))
+    database, view = found.database, found.view
+    compiler = rec.Compiler(view, found.positions)
     where, values = compiler.where(query)
     keys = compiler.sort_columns(query)
     columns = compiler.selected(query)

@@ -18,7 +18,10 @@ router = APIRouter(prefix="/datasets/{slug}", tags=["records"], responses=ERROR_
 FILTER_HELP = (
     "Any other parameter filters on a field: `field=value`, `field__ne`, `field__in=a,b`, "
     "`field__lt`, `__lte`, `__gt`, `__gte`, `field__contains`, `field__startswith`, "
-    "`field__null=true|false` (combined with AND)."
+    "`field__null=true|false` (combined with AND). Datasets with a geometry column or "
+    "latitude/longitude columns also take `bbox=minlon,minlat,maxlon,maxlat`, "
+    "`near=lon,lat,metres` and `commune=<INSEE code>` (simplified outlines); "
+    "`as_of=<ISO date or datetime>` reads the version published at that moment."
 )
 
 
@@ -56,9 +59,17 @@ def list_records(
         Query(description="`count`, `sum:f`, `avg:f`, `min:f`, `max:f`, `count_distinct:f`."),
     ] = None,
     version: Annotated[str | None, Query(description="A past version number.")] = None,
+    bbox: Annotated[str | None, Query(description="`minlon,minlat,maxlon,maxlat`.")] = None,
+    near: Annotated[str | None, Query(description="`lon,lat,metres`.")] = None,
+    commune: Annotated[str | None, Query(description="An INSEE commune code.")] = None,
+    as_of: Annotated[
+        str | None,
+        Query(description="The version published at this ISO date (end of day) or datetime."),
+    ] = None,
 ) -> JSONResponse:
     """One page of records (or of groups), with the total, the fields and a `next` link."""
     del q, sort, select, limit, cursor, facet, group_by, agg  # read from the raw query
+    del bbox, near, commune, as_of
     number = version_param(version)
     page = service.records(
         session,
