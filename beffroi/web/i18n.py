@@ -308,6 +308,25 @@ EN: dict[str, str] = {
     "intercommunality yet.",
     "Lancez `beffroi demo` pour charger une intercommunalité de démonstration.": "Run "
     "`beffroi demo` to load a demo intercommunality.",
+    # Search with facets (dataset_list.html, beffroi.catalog.search)
+    "Rechercher et filtrer les jeux de données": "Search and filter datasets",
+    "Affiner": "Refine",
+    "Trier par": "Sort by",
+    "Appliquer les filtres": "Apply filters",
+    "Filtres actifs": "Active filters",
+    "retirer ce filtre": "remove this filter",
+    "Retirer tous les filtres": "Remove all filters",
+    "Pagination": "Pagination",
+    "Commune membre": "Member commune",
+    "Thème": "Theme",
+    "Conformité au schéma": "Schema conformance",
+    "conforme": "conforms",
+    "non conforme": "does not conform",
+    "sans schéma": "no schema",
+    "Pertinence": "Relevance",
+    "Les plus récents": "Most recent",
+    "Titre (A → Z)": "Title (A → Z)",
+    "Réutilisation non autorisée (données non ouvertes)": "Reuse not allowed (closed data)",
 }
 
 

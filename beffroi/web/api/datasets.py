@@ -6,8 +6,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.responses import RedirectResponse
+from pydantic import BaseModel, Field
 
-from beffroi.catalog import services
+from beffroi.catalog import search, services
 from beffroi.catalog.models import AccessLevel
 from beffroi.catalog.schemas import DatasetCreate, DatasetPublic, DatasetUpdate
 from beffroi.web.api.common import (
@@ -24,7 +25,37 @@ from beffroi.web.deps import ActorDep, SessionDep, SettingsDep
 router = APIRouter(prefix="/datasets", tags=["datasets"], responses=ERROR_RESPONSES)
 
 
-@router.get("", response_model=Page[DatasetPublic])
+class FacetValuePublic(BaseModel):
+    """One value of a facet."""
+
+    value: str
+    label: str
+    count: int
+    selected: bool
+
+
+class DatasetSearchPage(Page[DatasetPublic]):
+    """A page of datasets and the facets of the whole result (counted over what the caller
+    may read)."""
+
+    facets: dict[str, list[FacetValuePublic]] = Field(
+        description="By facet (the query parameter's name): values, labels, counts."
+    )
+
+
+#: API query parameters of the facets (the publisher keeps its English name).
+API_FACETS = {
+    "publisher": search.Facet.ORGANIZATION,
+    "commune": search.Facet.COMMUNE,
+    "theme": search.Facet.THEME,
+    "format": search.Facet.FORMAT,
+    "license": search.Facet.LICENSE,
+    "schema": search.Facet.SCHEMA,
+    "conformance": search.Facet.CONFORMANCE,
+}
+
+
+@router.get("", response_model=DatasetSearchPage)
 def list_datasets(
     request: Request,
     session: SessionDep,
@@ -32,30 +63,61 @@ def list_datasets(
     settings: SettingsDep,
     page: PageParam = 1,
     page_size: PageSizeParam = None,
-    publisher: Annotated[str | None, Query(description="Publisher slug.")] = None,
+    publisher: Annotated[list[str] | None, Query(description="Publisher slug(s).")] = None,
     access_level: Annotated[AccessLevel | None, Query()] = None,
-    theme: Annotated[str | None, Query(description="EU data theme code.")] = None,
+    theme: Annotated[list[str] | None, Query(description="EU data theme code(s).")] = None,
     keyword: Annotated[str | None, Query()] = None,
-    commune: Annotated[str | None, Query(description="INSEE code in spatial coverage.")] = None,
+    commune: Annotated[
+        list[str] | None, Query(description="INSEE code(s) in spatial coverage.")
+    ] = None,
     q: Annotated[str | None, Query(description="Words in title or description.")] = None,
-) -> Page[DatasetPublic]:
-    """Datasets the caller may read, newest first."""
-    result = services.list_datasets(
-        session,
-        actor,
+    format: Annotated[  # noqa: A002 - the documented parameter name
+        list[str] | None, Query(description="Format(s) of the published version (csv…).")
+    ] = None,
+    license: Annotated[list[str] | None, Query(description="Licence code(s).")] = None,  # noqa: A002
+    schema: Annotated[list[str] | None, Query(description="Table Schema reference(s).")] = None,
+    conformance: Annotated[
+        list[str] | None, Query(description="conforme, non-conforme or sans-schema.")
+    ] = None,
+    sort: Annotated[search.Sort, Query(description="pertinence, recents or titre.")] = (
+        search.Sort.RELEVANCE
+    ),
+) -> DatasetSearchPage:
+    """Datasets the caller may read (newest first, or by relevance to ``q``), with a
+    ``facets`` object: for each facet, its values and how many datasets match each (the
+    other facets' selections applied). Several values of one facet: any of them."""
+    for slug in publisher or []:
+        services.get_organization(session, slug)  # an unknown publisher is a 404
+    given = {
+        "publisher": publisher,
+        "commune": commune,
+        "theme": theme,
+        "format": format,
+        "license": license,
+        "schema": schema,
+        "conformance": conformance,
+    }
+    query = search.SearchQuery(
+        q=(q or "").strip(),
+        selected={API_FACETS[k]: frozenset(v) for k, v in given.items() if v},
+        sort=sort,
         page=page,
         page_size=effective_page_size(settings, page_size),
-        publisher=publisher,
         access_level=access_level.value if access_level else None,
-        theme=theme,
         keyword=keyword,
-        commune=commune,
-        q=q,
     )
-    return Page[DatasetPublic](
+    result = search.search_datasets(session, actor, query)
+    return DatasetSearchPage(
         data=[services.dataset_public(d) for d in result.items],
         meta=PageMeta(page=result.page, page_size=result.page_size, total=result.total),
         links=page_links(request, result.page, result.has_next),
+        facets={
+            name: [
+                FacetValuePublic(value=v.value, label=v.label, count=v.count, selected=v.selected)
+                for v in result.facets[facet]
+            ]
+            for name, facet in API_FACETS.items()
+        },
     )
 
 

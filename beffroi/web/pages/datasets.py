@@ -8,15 +8,15 @@ parameters are translated into the records API's query language here.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from markupsafe import Markup
 
 from beffroi.access import Action, can
-from beffroi.catalog import services
+from beffroi.catalog import search, services
 from beffroi.catalog import versions as version_services
 from beffroi.catalog.vocabularies import FREQUENCIES, GRANULARITIES, LICENSES, THEMES
 from beffroi.errors import BeffroiError
@@ -141,17 +141,58 @@ class Chart:
     error: tuple[str, str | None] | None = None
 
 
+#: Query-string names of the search page's facets.
+FACET_PARAMS = {facet.value: facet for facet in search.Facet}
+
+
 @router.get("/jeux-de-donnees", response_class=HTMLResponse, name="dataset_list")
-def dataset_list(
-    request: Request,
-    session: SessionDep,
-    actor: ActorDep,
-    q: Annotated[str | None, Query(max_length=200)] = None,
-    page: Annotated[int, Query(ge=1)] = 1,
-) -> HTMLResponse:
-    """Search the datasets the visitor may see."""
-    result = services.list_datasets(session, actor, q=q or None, page=page, page_size=20)
-    return render(request, "dataset_list.html", {"actor": actor, "result": result, "q": q or ""})
+def dataset_list(request: Request, session: SessionDep, actor: ActorDep) -> HTMLResponse:
+    """Search the datasets the visitor may see: words, facets (counted over what the visitor
+    may see), sort and paging — a plain GET form that works without JavaScript."""
+    query = search.SearchQuery.from_params(request.query_params.multi_items(), names=FACET_PARAMS)
+    result = search.search_datasets(session, actor, query)
+    pairs = [(f.value, v) for f, v in query.active]
+    base = [("q", query.q)] if query.q else []
+    sort = [] if query.sort is search.Sort.RELEVANCE else [("tri", query.sort.value)]
+
+    def link(drop: tuple[str, str] | None = None, page: int | None = None) -> str:
+        kept = [p for p in pairs if p != drop]
+        more = [("page", str(page))] if page and page > 1 else []
+        return "?" + urlencode([*base, *kept, *sort, *more])
+
+    return render(
+        request,
+        "dataset_list.html",
+        {
+            "actor": actor,
+            "result": result,
+            "query": query,
+            "q": query.q,
+            "facet_labels": search.FACET_LABELS,
+            "sorts": SORT_LABELS,
+            "removals": [
+                (search.FACET_LABELS[f], _facet_label(result, f, v), link(drop=(f.value, v)))
+                for f, v in query.active
+            ],
+            "clear_link": "?" + urlencode([*base, *sort]),
+            "previous_link": link(page=result.page - 1),
+            "next_link": link(page=result.page + 1),
+        },
+    )
+
+
+SORT_LABELS = {
+    search.Sort.RELEVANCE: "Pertinence",
+    search.Sort.RECENT: "Les plus récents",
+    search.Sort.TITLE: "Titre (A → Z)",
+}
+
+
+def _facet_label(result: search.SearchResult, facet: search.Facet, value: str) -> str:
+    for item in result.facets.get(facet, []):
+        if item.value == value:
+            return item.label
+    return value
 
 
 def _state(request: Request) -> TableState:
