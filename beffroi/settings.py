@@ -14,6 +14,7 @@ import tomllib
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
@@ -252,6 +253,65 @@ class Settings(BaseSettings):
     alert_webhook_timeout_s: float = Field(
         default=5.0, gt=0, le=600, description="Time limit of the alert webhook call, in seconds."
     )
+    oidc_issuer: str | None = Field(
+        default=None,
+        description="Issuer URL of the OpenID Connect provider users may sign in with (its "
+        "`/.well-known/openid-configuration` is read from it), e.g. "
+        "`https://auth.agentconnect.gouv.fr/api/v2` for ProConnect or "
+        "`https://keycloak.example.fr/realms/epci` for Keycloak. https only (http is accepted "
+        "for localhost). OIDC login is off unless this and `oidc_client_id` are set.",
+    )
+    oidc_client_id: str | None = Field(
+        default=None,
+        description="Client id of Beffroi registered at the OpenID Connect provider (its "
+        "redirect URI is `<base_url>/connexion/oidc/retour`).",
+    )
+    oidc_client_secret: SecretStr | None = Field(
+        default=None,
+        description="Client secret given by the OpenID Connect provider (no default; unset: a "
+        "public client that relies on PKCE alone).",
+    )
+    oidc_scopes: str = Field(
+        default="openid email profile",
+        description="Scopes asked of the OpenID Connect provider, space-separated (must "
+        "include `openid`; ProConnect: `openid email given_name usual_name siret`).",
+    )
+    oidc_provider_name: str = Field(
+        default="OpenID Connect",
+        description="Name of the provider shown on the sign-in button (« Se connecter avec "
+        "ProConnect »).",
+    )
+    oidc_link_by_email: bool = Field(
+        default=True,
+        description="On a first OpenID Connect login, link the identity to the existing "
+        "account with the same e-mail address, when the provider says it is verified.",
+    )
+    oidc_create_users: bool = Field(
+        default=False,
+        description="On a first OpenID Connect login that matches no account, create one "
+        "(with no role: it sees what any signed-in user sees until an administrator adds it "
+        "to an organisation). Off: such logins are refused.",
+    )
+    oidc_trust_email: bool = Field(
+        default=False,
+        description="Treat the provider's e-mail addresses as verified even when it sends no "
+        "`email_verified` claim (ProConnect vouches for them but sends none). An explicit "
+        "`email_verified: false` is never trusted.",
+    )
+    oidc_organization_claim: str | None = Field(
+        default=None,
+        description="Claim naming the user's organisation (ProConnect: `siret`): a SIRET or "
+        "SIREN is matched with the organisations' SIREN, any other value with their slug. At "
+        "each login the user becomes a `viewer` of that organisation if not yet a member "
+        "(never removed nor changed). Unset: memberships are managed by administrators only.",
+    )
+    oidc_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        le=600,
+        description="Time limit of each call to the OpenID Connect provider, in seconds.",
+    )
+
 
     @classmethod
     def settings_customise_sources(
@@ -284,6 +344,18 @@ class Settings(BaseSettings):
             raise ValueError(msg) from None
         return value
 
+    @field_validator("oidc_issuer")
+    @classmethod
+    def _issuer_https(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        parts = urlsplit(value)
+        local = parts.scheme == "http" and parts.hostname in {"localhost", "127.0.0.1", "::1"}
+        if not (parts.scheme == "https" and parts.hostname) and not local:
+            msg = "oidc_issuer must be an https:// URL (http only for localhost)"
+            raise ValueError(msg)
+        return value
+
     @field_validator("base_url")
     @classmethod
     def _strip_slash(cls, value: str) -> str:
@@ -303,6 +375,11 @@ class Settings(BaseSettings):
     def is_embedded(self) -> bool:
         """True when the catalogue is the embedded SQLite file."""
         return self.catalog_url.startswith("sqlite")
+
+    @property
+    def oidc_enabled(self) -> bool:
+        """True when an OpenID Connect provider is configured (issuer and client id)."""
+        return bool(self.oidc_issuer and self.oidc_client_id)
 
     @property
     def secure_cookies(self) -> bool:

@@ -308,6 +308,9 @@ EN: dict[str, str] = {
     "intercommunality yet.",
     "Lancez `beffroi demo` pour charger une intercommunalité de démonstration.": "Run "
     "`beffroi demo` to load a demo intercommunality.",
+    # Sign-in with an OpenID Connect provider (login.html)
+    "Se connecter avec": "Sign in with",
+    "ou": "or",
     # Search with facets (dataset_list.html, beffroi.catalog.search)
     "Rechercher et filtrer les jeux de données": "Search and filter datasets",
     "Affiner": "Refine",

@@ -4,6 +4,7 @@ from fastapi import APIRouter
 
 from beffroi.web.pages import auth, communes, datasets, home, reference, upload
 from beffroi.web.pages import indicators as indicator_pages
+from beffroi.web.pages import oidc as oidc_pages
 
 router = APIRouter(include_in_schema=False)
 router.include_router(home.router)
@@ -13,3 +14,4 @@ router.include_router(datasets.router)
 router.include_router(communes.router)
 router.include_router(reference.router)
 router.include_router(indicator_pages.router)
+router.include_router(oidc_pages.router)
