@@ -330,6 +330,94 @@ EN: dict[str, str] = {
     "Les plus récents": "Most recent",
     "Titre (A → Z)": "Title (A → Z)",
     "Réutilisation non autorisée (données non ouvertes)": "Reuse not allowed (closed data)",
+    # Review queue (/relecture), metadata form (…/modifier) and data.gouv.fr checklist
+    "Relecture": "Review",
+    "demande(s) en attente": "pending request(s)",
+    "Les demandes des éditeurs des organisations dont vous êtes référent : une version ou "
+    "une modification de métadonnées n'est publique qu'une fois approuvée.": "Requests from "
+    "the editors of the organisations you are steward of: a version or a metadata change "
+    "becomes public only once approved.",
+    "Demande approuvée : c'est publié.": "Request approved: it is published.",
+    "Demande refusée : le demandeur voit votre commentaire.": "Request rejected: the "
+    "requester sees your comment.",
+    "Versions à publier": "Versions to publish",
+    "Modifications de métadonnées": "Metadata changes",
+    "Modifications proposées": "Proposed changes",
+    "Aucune version en attente.": "No pending version.",
+    "Aucune modification en attente.": "No pending change.",
+    "Aucune décision pour le moment.": "No decision yet.",
+    "Décisions prises": "Decisions taken",
+    "Demandée par": "Requested by",
+    "Proposée par": "Proposed by",
+    "Le": "On",
+    "le": "on",
+    "Par": "By",
+    "Demande": "Request",
+    "Décision": "Decision",
+    "Jeu de données": "Dataset",
+    "Champ": "Field",
+    "Avant": "Before",
+    "Après": "After",
+    "Commentaire": "Comment",
+    "obligatoire pour un refus": "required to reject",
+    "Approuver": "Approve",
+    "Refuser": "Reject",
+    "approuvée": "approved",
+    "refusée": "rejected",
+    "métadonnées": "metadata",
+    "Conformité": "Conformance",
+    "conforme au schéma": "conforms to the schema",
+    "erreur(s)": "error(s)",
+    "rapport": "report",
+    "pas de schéma": "no schema",
+    "en ligne": "online",
+    "Modifier les métadonnées": "Edit the metadata",
+    "Compléter les métadonnées": "Complete the metadata",
+    "Le formulaire contient des erreurs": "The form has errors",
+    "Modifications enregistrées : la fiche est à jour.": "Changes saved: the record is up to date.",
+    "Modifications proposées : elles seront publiées quand un référent de l'organisation "
+    "les aura approuvées.": "Changes proposed: they will be published once a steward of the "
+    "organisation approves them.",
+    "Aucune valeur n'a changé : rien à enregistrer.": "No value changed: nothing to save.",
+    "Cette organisation exige une relecture : vos modifications seront proposées à ses "
+    "référents et publiées après leur approbation.": "This organisation requires review: "
+    "your changes will be proposed to its stewards and published once they approve them.",
+    "proposition(s) de modification en attente de relecture pour ce jeu de données.": "change "
+    "proposal(s) of this dataset waiting for review.",
+    "Description": "Description",
+    "obligatoire": "required",
+    "En Markdown. Contenu, origine, méthode, limites : 100 caractères au moins pour "
+    "data.gouv.fr.": "In Markdown. Content, origin, method, limits: at least 100 characters "
+    "for data.gouv.fr.",
+    "Un par ligne, ou séparés par des virgules.": "One per line, or separated by commas.",
+    "Vocabulaire des thèmes de l'UE ; Ctrl ou Maj pour en choisir plusieurs.": "EU themes "
+    "vocabulary; Ctrl or Shift to choose several.",
+    "Licence et mises à jour": "Licence and updates",
+    "non renseignée": "not given",
+    "Couvertures": "Coverage",
+    "Une zone par ligne : commune:<code INSEE> ou epci:<SIREN>.": "One area per line: "
+    "commune:<INSEE code> or epci:<SIREN>.",
+    "Début de la période couverte": "Start of the temporal coverage",
+    "Fin de la période couverte": "End of the temporal coverage",
+    "Contact, accès et schéma": "Contact, access and schema",
+    "Nom du contact": "Contact name",
+    "Adresse e-mail du contact": "Contact e-mail address",
+    "Niveau d'accès": "Access level",
+    "Nom du schéma (ex. scdl/subventions) ou son adresse ; vide : aucun.": "Name of the "
+    "schema (e.g. scdl/subventions) or its address; empty: none.",
+    "Proposer les modifications": "Propose the changes",
+    "Enregistrer": "Save",
+    "Annuler": "Cancel",
+    "Qualité des métadonnées (data.gouv.fr)": "Metadata quality (data.gouv.fr)",
+    "Les critères du score de qualité de data.gouv.fr, comme les vérifie « beffroi publish "
+    "check ».": "The criteria of data.gouv.fr's quality score, as « beffroi publish check » "
+    "checks them.",
+    "Prêt pour data.gouv.fr": "Ready for data.gouv.fr",
+    "Des points bloquent le score": "Some points block the score",
+    "critères remplis": "criteria met",
+    "à améliorer": "to improve",
+    "à corriger": "to fix",
+    "inconnu": "unknown",
 }
 
 

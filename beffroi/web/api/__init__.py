@@ -11,6 +11,7 @@ from beffroi.web.api import (
     health,
     indicators,
     jobs,
+    metadata_reviews,
     organizations,
     privacy,
     records,
@@ -34,5 +35,6 @@ router.include_router(sql.router, prefix="/api/v1")
 router.include_router(exports.router, prefix="/api/v1")
 router.include_router(agreements.router, prefix="/api/v1")
 router.include_router(reviews.router, prefix="/api/v1")
+router.include_router(metadata_reviews.router, prefix="/api/v1")
 router.include_router(privacy.router, prefix="/api/v1")
 router.include_router(indicators.router, prefix="/api/v1")

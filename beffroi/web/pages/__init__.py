@@ -4,6 +4,8 @@ from fastapi import APIRouter
 
 from beffroi.web.pages import auth, communes, datasets, home, reference, upload
 from beffroi.web.pages import indicators as indicator_pages
+from beffroi.web.pages import metadata as metadata_pages
+from beffroi.web.pages import reviews as review_pages
 from beffroi.web.pages import oidc as oidc_pages
 
 router = APIRouter(include_in_schema=False)
@@ -14,4 +16,6 @@ router.include_router(datasets.router)
 router.include_router(communes.router)
 router.include_router(reference.router)
 router.include_router(indicator_pages.router)
+router.include_router(review_pages.router)
+router.include_router(metadata_pages.router)
 router.include_router(oidc_pages.router)
