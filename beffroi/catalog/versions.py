@@ -137,6 +137,9 @@ def publish_version(session: Session, actor: Actor, slug: str, number: int) -> D
     from beffroi.indicators.stale import mark_sources_changed  # noqa: PLC0415 - issue 9
 
     mark_sources_changed(session, dataset)  # its indicators are recomputed before next read
+    from beffroi.crossings.refresh import queue_dependents  # noqa: PLC0415 - issue 5
+
+    queue_dependents(session, dataset)  # views reading it are recomputed (jobs)
     return version
 
 
