@@ -122,6 +122,42 @@ class Settings(BaseSettings):
     session_lifetime_hours: int = Field(
         default=12, ge=1, le=24 * 30, description="How long a web login stays valid, in hours."
     )
+    token_max_days: int = Field(
+        default=365,
+        ge=1,
+        le=3650,
+        description="Longest lifetime of a new API token, in days: every token expires, "
+        "after this many days when its creator asks for none (or for longer).",
+    )
+    login_max_failures: int = Field(
+        default=5,
+        ge=1,
+        le=1000,
+        description="Failed passwords for one account name (existing or not) within "
+        "`login_window_minutes` that lock it for `login_lockout_minutes`.",
+    )
+    login_max_failures_per_ip: int = Field(
+        default=50,
+        ge=1,
+        le=100000,
+        description="Failed passwords from one client address within `login_window_minutes` "
+        "that lock every sign-in from it for `login_lockout_minutes` (the address is the "
+        "TCP peer: behind a proxy, that of the proxy unless uvicorn is told to trust it).",
+    )
+    login_window_minutes: int = Field(
+        default=15,
+        ge=1,
+        le=24 * 60,
+        description="Window over which failed sign-ins are counted, in minutes.",
+    )
+    login_lockout_minutes: int = Field(
+        default=15,
+        ge=1,
+        le=7 * 24 * 60,
+        description="How long an account name or a client address stays locked after too "
+        "many failed sign-ins, in minutes (an administrator may unlock it earlier: "
+        "`beffroi user unlock`).",
+    )
     timezone: str = Field(
         default="Europe/Paris",
         description="Time zone in which pages show dates and times (IANA name).",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
-from beffroi.catalog.models import OrgKind, Role, User
+from beffroi.catalog.models import OrgKind, Role, TokenScope, User
 
 # Organisations "of the EPCI": the EPCI itself, its member communes and their services.
 # Partners (concessionaires) and other organisations are outside; they read through
@@ -34,6 +34,10 @@ class Actor:
     token_id: int | None = None
     surface: str = "internal"
     is_territory_member: bool = False
+    token_scope: str | None = None
+    """``read`` or ``write`` for an API token (None: not a token, or an unscoped one)."""
+    token_datasets: frozenset[int] | None = None
+    """Ids of the only datasets an API token may reach (None: no such limit)."""
 
     @classmethod
     def anonymous(cls, surface: str = "web") -> Actor:
@@ -46,8 +50,16 @@ class Actor:
         return cls(ActorKind.SYSTEM, username=name, is_platform_admin=True, surface=surface)
 
     @classmethod
-    def for_user(cls, user: User, *, surface: str, token_id: int | None = None) -> Actor:
-        """The actor of a signed-in user (by session or by API token)."""
+    def for_user(
+        cls,
+        user: User,
+        *,
+        surface: str,
+        token_id: int | None = None,
+        token_scope: str | None = None,
+        token_datasets: frozenset[int] | None = None,
+    ) -> Actor:
+        """The actor of a signed-in user (by session or by API token, with its scope)."""
         return cls(
             ActorKind.TOKEN if token_id is not None else ActorKind.USER,
             user_id=user.id,
@@ -59,12 +71,19 @@ class Actor:
             is_territory_member=any(
                 m.organization.kind in TERRITORY_KINDS for m in user.memberships
             ),
+            token_scope=token_scope,
+            token_datasets=token_datasets,
         )
 
     @property
     def is_authenticated(self) -> bool:
         """True for anyone but the anonymous visitor."""
         return self.kind is not ActorKind.ANONYMOUS
+
+    @property
+    def read_only(self) -> bool:
+        """True for an API token of scope ``read``: it may change nothing."""
+        return self.token_scope == TokenScope.READ.value
 
     @property
     def label(self) -> str:

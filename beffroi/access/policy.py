@@ -12,7 +12,14 @@ filters — extends these same functions):
   sharing agreement in force now (active, started, not ended: evaluated at each read
   against :func:`beffroi.access.clock.now`) — typically ``restricted`` datasets;
 * platform administrators and the local operator see everything;
-* deleted datasets are seen by no one.
+* deleted datasets are seen by no one;
+* an API token limited to some datasets reaches only those (whoever its user is), and a
+  ``read`` token may perform no action at all; a dataset-limited ``write`` token only acts
+  on its datasets (update, versions, privacy, reviews), never on organisations, users,
+  agreements or new datasets.
+
+The *data* of a ``registered`` dataset (records, exports, SQL) also needs its licence
+accepted: :mod:`beffroi.access.licences`; its metadata does not.
 """
 
 from __future__ import annotations
@@ -62,10 +69,25 @@ _ORG_ACTIONS: dict[Action, Role] = {
     # ORG_GOVERNANCE (review required or not) is for platform administrators only.
 }
 
+# What a token limited to some datasets may still do (on those datasets only: the others
+# are invisible to it, so every dataset-level action finds nothing else).
+_DATASET_ACTIONS = frozenset(
+    {Action.DATASET_UPDATE, Action.DATASET_DELETE, Action.REVIEW_DECIDE, Action.PRIVACY_MANAGE}
+)
+
+
+def _token_limit(actor: Actor) -> ColumnElement[bool] | None:
+    if actor.token_datasets is None:
+        return None
+    return Dataset.id.in_(sorted(actor.token_datasets))
+
 
 def readable_datasets(actor: Actor) -> ColumnElement[bool]:
     """SQL filter on :class:`Dataset` rows the actor may read (the one read-path gate)."""
-    alive = Dataset.deleted_at.is_(None)
+    alive: ColumnElement[bool] = Dataset.deleted_at.is_(None)
+    limit = _token_limit(actor)
+    if limit is not None:
+        alive = and_(alive, limit)
     if actor.is_platform_admin:
         return alive
     levels: list[ColumnElement[bool]] = [Dataset.access_level == AccessLevel.PUBLIC.value]
@@ -81,7 +103,9 @@ def readable_datasets(actor: Actor) -> ColumnElement[bool]:
 
 def dataset_visible(actor: Actor, dataset: Dataset) -> bool:
     """Python twin of :func:`readable_datasets` for one loaded row (kept in sync by tests)."""
-    if dataset.deleted_at is not None:
+    if dataset.deleted_at is not None or (
+        actor.token_datasets is not None and dataset.id not in actor.token_datasets
+    ):
         return False
     if actor.is_platform_admin:
         return True
@@ -108,6 +132,10 @@ def _granted(actor: Actor, dataset: Dataset) -> bool:
 
 def can(actor: Actor, action: Action, organization_id: int | None = None) -> bool:
     """Whether the actor may perform ``action`` (on behalf of ``organization_id``)."""
+    if actor.read_only:
+        return False
+    if actor.token_datasets is not None and action not in _DATASET_ACTIONS:
+        return False
     if actor.is_platform_admin:
         return True
     needed = _ORG_ACTIONS.get(action)
@@ -125,6 +153,20 @@ def require(actor: Actor, action: Action, organization_id: int | None = None) ->
         raise AuthenticationError(
             "Connexion requise pour cette action",
             hint="connectez-vous ou passez un jeton : Authorization: Bearer <jeton>",
+        )
+    if actor.read_only:
+        raise PermissionDeniedError(
+            f"Jeton d'API en lecture seule : action « {action.value} » refusée",
+            hint="créez un jeton de portée write (beffroi token create --scope write)",
+            message_en=f"Read-only API token: action “{action.value}” refused",
+            hint_en="create a token with scope write (beffroi token create --scope write)",
+        )
+    if actor.token_datasets is not None and action not in _DATASET_ACTIONS:
+        raise PermissionDeniedError(
+            f"Jeton d'API limité à certains jeux de données : action « {action.value} » refusée",
+            hint="utilisez un jeton sans limite de jeux de données",
+            message_en=f"API token limited to some datasets: action “{action.value}” refused",
+            hint_en="use a token without a dataset limit",
         )
     raise PermissionDeniedError(
         f"Action « {action.value} » non autorisée pour {actor.label}",

@@ -7,6 +7,10 @@ Each :class:`ReadableTable` names the store table and version, and may carry a r
 builds the views. This first version grants whole tables (no filter, every column); the
 sharing agreements of the access model will fill those two fields in here, and only here.
 
+Licences: the data of a ``registered`` dataset is read only after its licence was accepted
+(:mod:`beffroi.access.licences`): SQL does not see it before, the records and exports
+answer 403 with how to accept it.
+
 Versions: the published version of each readable dataset; a past version only if it was
 published at some point (the history readers already see in ``/versions``), and a staged
 (never published) version only for the publisher's editors.
@@ -21,6 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from beffroi.access.actors import Actor
+from beffroi.access.licences import licence_clause, require_licence
 from beffroi.access.narrowing import narrow  # agreements' rows/columns, personal columns
 from beffroi.access.policy import Action, can, not_found, readable_datasets
 from beffroi.catalog.models import Dataset, DatasetVersion
@@ -80,7 +85,7 @@ def readable_tables(
     query = (
         select(Dataset, DatasetVersion)
         .join(DatasetVersion, DatasetVersion.id == Dataset.published_version_id)
-        .where(readable_datasets(actor))
+        .where(readable_datasets(actor), licence_clause(actor))
         .order_by(Dataset.slug)
     )
     if slugs is not None:
@@ -106,6 +111,7 @@ def readable_table(
     if found_row is None:
         raise not_found("Jeu de données", slug)
     dataset, current = found_row
+    require_licence(session, actor, dataset)
     if version is None:
         if current is None:
             raise NotFoundError(

@@ -826,3 +826,56 @@ class VersionLineage(Base):
     source_version_id: Mapped[int] = mapped_column(
         ForeignKey("dataset_version.id", ondelete="CASCADE"), index=True
     )
+
+
+# ---------------------------------------------------------------- authentication hardening (issue 6)
+
+
+class TokenScope(enum.StrEnum):
+    """What an API token may do: ``read`` only, or ``write`` (which implies read)."""
+
+    READ = "read"
+    WRITE = "write"
+
+
+class ApiTokenScope(Base):
+    """The scope of an API token and the datasets it is limited to (by id, stable across
+    renames; ``None``: every dataset its user may read). A token without this row (made
+    before scopes existed) is a ``write`` token for every dataset."""
+
+    __tablename__ = "api_token_scope"
+
+    token_id: Mapped[int] = mapped_column(
+        ForeignKey("api_token.id", ondelete="CASCADE"), primary_key=True
+    )
+    scope: Mapped[str] = mapped_column(String(10))
+    dataset_ids: Mapped[list[int] | None] = mapped_column(JSON)
+
+
+class LoginThrottle(Base):
+    """Failed sign-ins counted per account name (``user:<name>``, known or not) and per
+    client address (``ip:<address>``), and the lock they led to."""
+
+    __tablename__ = "login_throttle"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer)
+    window_started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    last_failure_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    locked_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+
+
+class LicenceAcceptance(Base):
+    """A user accepted the licence of a ``registered`` dataset (who, when, which licence)."""
+
+    __tablename__ = "licence_acceptance"
+    __table_args__ = (UniqueConstraint("user_id", "dataset_id", "licence"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"))
+    dataset_id: Mapped[int] = mapped_column(
+        ForeignKey("dataset.id", ondelete="CASCADE"), index=True
+    )
+    licence: Mapped[str] = mapped_column(String(300))
+    accepted_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    surface: Mapped[str] = mapped_column(String(20))

@@ -146,7 +146,8 @@ def test_token_secret_is_never_stored(session: Session, system: Actor) -> None:
     assert len(secret) > 40
     assert token.digest == hashlib.sha256(secret.encode()).hexdigest()
     assert token.prefix == secret[:12]
-    assert token.expires_at is None
+    assert token.expires_at is not None  # every token expires: the maximum by default
+    assert 364 * 24 * HOUR < token.expires_at - utcnow() <= 365 * 24 * HOUR
     stored = dump_database(session)
     assert token.digest in stored
     assert secret not in stored
