@@ -1,0 +1,57 @@
+"""Helpers of the harvest tests: a real static HTTP server on 127.0.0.1, a catalogue
+session factory for an instance, and a live ``beffroi serve``."""
+
+from __future__ import annotations
+
+import http.server
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import partial
+from pathlib import Path
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from beffroi.catalog.db import engine_for, session_factory
+from beffroi.settings import Settings
+
+
+class _Handler(http.server.SimpleHTTPRequestHandler):
+    """Static files, with the media types RDF catalogues are served as, and no log noise."""
+
+    extensions_map = {  # noqa: RUF012 - the base class's own attribute
+        **http.server.SimpleHTTPRequestHandler.extensions_map,
+        ".xml": "application/rdf+xml",
+        ".jsonld": "application/ld+json",
+        ".ttl": "text/turtle",
+        ".json": "application/json",
+        ".csv": "text/csv",
+    }
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - base signature
+        """Silence: the tests read the server's files, not its log."""
+
+
+@contextmanager
+def static_server(root: Path) -> Iterator[str]:
+    """Serve ``root`` at ``http://127.0.0.1:<port>`` while the block runs."""
+    handler = partial(_Handler, directory=str(root))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+@contextmanager
+def catalogue(settings: Settings) -> Iterator[sessionmaker[Session]]:
+    """A session factory on the instance's catalogue, disposed afterwards."""
+    engine = engine_for(settings)
+    try:
+        yield session_factory(engine)
+    finally:
+        engine.dispose()

@@ -1,0 +1,217 @@
+"""Harvesting the udata DCAT fixtures served by a real HTTP server on 127.0.0.1: datasets
+created once with stable identifiers, re-harvest changes nothing, a remote change updates
+in place (metadata and data), never a duplicate; file feeds; the CLI and the API."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from beffroi.access import Actor
+from beffroi.access.accounts import get_user
+from beffroi.catalog import services
+from beffroi.catalog.db import transaction
+from beffroi.catalog.models import Dataset, DatasetVersion, HarvestRecord
+from beffroi.errors import NotFoundError, PermissionDeniedError
+from beffroi.harvest import feeds, service
+from beffroi.settings import Settings
+from tests.conftest import SHARED_DATA
+from tests.functional.conftest import DemoInstance
+from tests.functional.harvest_helpers import catalogue, static_server
+
+FIXTURES = SHARED_DATA / "dcat" / "udata-harvest-fixtures"
+ORG = "lorient-agglomeration"
+SYSTEM = Actor.system(name="test")
+
+
+def records(n: int, label: str = "a") -> str:
+    return json.dumps([{"code": i, "libelle": f"{label}-{i}", "valeur": i * 1.5} for i in range(n)])
+
+
+@pytest.fixture
+def remote(tmp_path: Path) -> Iterator[tuple[Path, str]]:
+    """The fixtures on a local server; ``data.test.org`` rewritten to it, data files served."""
+    root = tmp_path / "remote"
+    root.mkdir()
+    with static_server(root) as base:
+        for fixture in FIXTURES.iterdir():
+            text = fixture.read_text(encoding="utf-8").replace("http://data.test.org", base)
+            (root / fixture.name).write_text(text, encoding="utf-8")
+        for number in (1, 2, 3, 4):
+            for resource in (1, 2):
+                target = root / "datasets" / str(number) / "resources" / str(resource)
+                target.mkdir(parents=True)
+                (target / "file.json").write_text(records(3 + number), encoding="utf-8")
+        yield root, base
+
+
+@pytest.fixture
+def instance(demo_instance: DemoInstance) -> Settings:
+    """The demo instance, allowed to fetch from 127.0.0.1."""
+    return demo_instance.settings.model_copy(update={"fetch_allow_private_networks": True})
+
+
+def add(settings: Settings, name: str, url: str, kind: str = "dcat", **extra: object) -> None:
+    with catalogue(settings) as factory, transaction(factory) as session:
+        data = service.SourceCreate(name=name, kind=kind, url=url, organization=ORG, **extra)
+        service.add_source(session, SYSTEM, data)
+
+
+def run(settings: Settings, name: str) -> service.RunSummary:
+    with catalogue(settings) as factory:
+        return service.start_run(factory, settings, SYSTEM, name)
+
+
+def harvested(settings: Settings, name: str) -> dict[str, Dataset]:
+    with catalogue(settings) as factory, transaction(factory) as session:
+        source = service.get_source(session, SYSTEM, name)
+        rows = session.execute(
+            select(HarvestRecord.remote_id, Dataset)
+            .join(Dataset, Dataset.id == HarvestRecord.dataset_id)
+            .where(HarvestRecord.source_id == source.id)
+        )
+        return {str(remote_id): dataset for remote_id, dataset in rows.tuples()}
+
+
+def versions(settings: Settings, dataset_id: int) -> int:
+    with catalogue(settings) as factory, transaction(factory) as session:
+        count = session.scalar(
+            select(func.count())
+            .select_from(DatasetVersion)
+            .where(DatasetVersion.dataset_id == dataset_id)
+        )
+        return int(count or 0)
+
+
+def test_udata_catalogue_harvested_once_then_unchanged(
+    instance: Settings, remote: tuple[Path, str]
+) -> None:
+    root, base = remote
+    add(instance, "udata", f"{base}/catalog.xml", auto_publish=True)
+    first = run(instance, "udata")
+    assert (first.status, first.created, first.updated, first.failed) == ("succeeded", 4, 0, 0)
+    assert first.errors == []
+    found = harvested(instance, "udata")
+    assert set(found) == {"1", "2", "3", "4"}  # the remote dct:identifier
+    three = found["3"]
+    assert three.title == "Dataset 3"
+    assert three.publisher_id is not None
+    assert three.keywords == ["Tag 1", "Tag 2"]
+    assert three.frequency == "DAILY"
+    assert three.license == "etalab-2.0"
+    assert str(three.temporal_start) == "2016-01-01"
+    assert found["1"].contact_email == "hello@its.me"
+    assert found["1"].published_version_id is not None  # data ingested and published
+    assert versions(instance, found["1"].id) == 1
+    slugs = {remote_id: d.slug for remote_id, d in found.items()}
+
+    again = run(instance, "udata")
+    assert (again.created, again.updated, again.unchanged, again.failed) == (0, 0, 4, 0)
+    assert versions(instance, found["1"].id) == 1
+
+    # a remote change: a new title and new data for dataset 1, picked up once, in place
+    catalog = root / "catalog.xml"
+    catalog.write_text(
+        catalog.read_text(encoding="utf-8").replace(
+            "<dcterms:title>Dataset 1</dcterms:title>",
+            "<dcterms:title>Jeu 1 renommé</dcterms:title>",
+        ),
+        encoding="utf-8",
+    )
+    (root / "datasets/1/resources/1/file.json").write_text(records(9, "b"), encoding="utf-8")
+    changed = run(instance, "udata")
+    assert (changed.created, changed.updated, changed.unchanged) == (0, 1, 3)
+    after = harvested(instance, "udata")
+    assert after["1"].title == "Jeu 1 renommé"
+    assert {k: d.slug for k, d in after.items()} == slugs  # slugs never change
+    assert versions(instance, after["1"].id) == 2
+    settled = run(instance, "udata")
+    assert (settled.updated, settled.unchanged) == (0, 4)
+
+
+@pytest.mark.parametrize("fixture", ["bnodes.xml", "flat.jsonld", "udata.xml"])
+def test_other_udata_fixtures(instance: Settings, remote: tuple[Path, str], fixture: str) -> None:
+    _root, base = remote
+    add(instance, "src", f"{base}/{fixture}")
+    first = run(instance, "src")
+    expected = {"bnodes.xml": 3, "flat.jsonld": 3, "udata.xml": 2}[fixture]
+    assert first.created == expected, first.errors
+    assert first.failed == 0
+    again = run(instance, "src")
+    assert (again.created, again.updated, again.unchanged) == (0, 0, expected)
+    with catalogue(instance) as factory, transaction(factory) as session:
+        total = session.scalar(select(func.count()).select_from(HarvestRecord))
+    assert total == expected
+
+
+def test_an_unreachable_catalogue_fails_the_run_with_its_reason(instance: Settings) -> None:
+    add(instance, "gone", "http://127.0.0.1:9/catalog.ttl")
+    summary = run(instance, "gone")
+    assert summary.status == "failed"
+    assert summary.errors[0]["code"] == "service-unavailable"
+    with catalogue(instance) as factory, transaction(factory) as session:
+        assert service.get_source(session, SYSTEM, "gone").status == "failed"
+
+
+def test_the_fetch_guard_applies(demo_instance: DemoInstance, remote: tuple[Path, str]) -> None:
+    _root, base = remote  # private networks not allowed: 127.0.0.1 is refused
+    add(demo_instance.settings, "guarded", f"{base}/catalog.xml")
+    summary = run(demo_instance.settings, "guarded")
+    assert summary.status == "failed"
+    assert "127.0.0.1" in summary.errors[0]["message"]
+
+
+def test_file_feed_ingests_only_changed_content(
+    instance: Settings, remote: tuple[Path, str]
+) -> None:
+    root, base = remote
+    (root / "feed.csv").write_text("code;nom\n1;un\n2;deux\n", encoding="utf-8")
+    with catalogue(instance) as factory, transaction(factory) as session:
+        feeds.add_feed(session, SYSTEM, "stationnement-cyclable", f"{base}/feed.csv", every="1h")
+        dataset_id = services_id(session, "stationnement-cyclable")
+    before = versions(instance, dataset_id)
+    first = run(instance, "flux-stationnement-cyclable")
+    assert (first.updated, first.failed) == (1, 0)
+    assert run(instance, "flux-stationnement-cyclable").unchanged == 1
+    assert versions(instance, dataset_id) == before + 1
+    (root / "feed.csv").write_text("code;nom\n1;un\n2;deux\n3;trois\n", encoding="utf-8")
+    assert run(instance, "flux-stationnement-cyclable").updated == 1
+    assert versions(instance, dataset_id) == before + 2
+
+
+def services_id(session: Session, slug: str) -> int:
+    return services.get_dataset(session, SYSTEM, slug).id
+
+
+def test_the_scheduler_tick_runs_due_sources_only(
+    instance: Settings, remote: tuple[Path, str]
+) -> None:
+    _root, base = remote
+    add(instance, "scheduled", f"{base}/catalog.xml", every="1h")
+    add(instance, "by-hand", f"{base}/bnodes.xml")
+    with catalogue(instance) as factory:
+        done = service.tick(factory, instance)
+        assert [s.source for s in done] == ["scheduled"]
+        assert service.tick(factory, instance) == []  # next run in an hour
+
+
+def test_only_stewards_manage_sources(instance: Settings, remote: tuple[Path, str]) -> None:
+    _root, base = remote
+    with catalogue(instance) as factory, transaction(factory) as session:
+        data = service.SourceCreate(
+            name="sig", kind="dcat", url=f"{base}/catalog.xml", organization="service-sig"
+        )
+        editor = Actor.for_user(get_user(session, "editeur-mobilites"), surface="api")
+        steward = Actor.for_user(get_user(session, "referente-sig"), surface="api")
+        with pytest.raises(PermissionDeniedError):
+            service.add_source(session, editor, data)
+        service.add_source(session, steward, data)
+        assert [s.name for s in service.list_sources(session, steward)] == ["sig"]
+        assert service.list_sources(session, editor) == []
+        with pytest.raises(NotFoundError):
+            service.get_source(session, editor, "sig")
