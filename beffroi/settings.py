@@ -260,6 +260,15 @@ class Settings(BaseSettings):
         "in the background and checks their sources against their declared update frequency "
         "(late sources raise an alert once). 0: no background recomputation.",
     )
+    harvest_tick_s: float = Field(
+        default=0.0,
+        ge=0,
+        le=24 * 3600,
+        description="Interval, in seconds, at which the web server looks for harvest sources "
+        "and file feeds whose scheduled run is due (`beffroi harvest add … --every 1h`, "
+        "`beffroi feed add … --every 1h`) and runs them. 0 (default): no scheduled runs; "
+        "`beffroi harvest run` still runs a source by hand. 60 is a good value in production.",
+    )
     smtp_host: str | None = Field(
         default=None,
         description="SMTP server the indicator alerts are e-mailed through (to the stewards of "

@@ -16,6 +16,8 @@ COMMAND_MODULES: dict[str, str] = {
     "dataset": "beffroi.cli.dataset",
     "demo": "beffroi.cli.instance",
     "docs": "beffroi.cli.instance",
+    "feed": "beffroi.cli.harvest",
+    "harvest": "beffroi.cli.harvest",
     "indicator": "beffroi.cli.indicator",
     "ingest": "beffroi.cli.ingest",
     "init": "beffroi.cli.instance",

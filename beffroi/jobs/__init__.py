@@ -133,9 +133,17 @@ class JobRunner:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._scheduler: threading.Thread | None = None
+        self._harvester: threading.Thread | None = None
 
     def start_scheduler(self) -> None:
-        """Start the thread recomputing stale indicators every ``indicators_refresh_s``."""
+        """Start the thread recomputing stale indicators every ``indicators_refresh_s``, and
+        the one running due harvest sources every ``harvest_tick_s``."""
+        harvest_every = self.settings.harvest_tick_s
+        if harvest_every > 0 and self._harvester is None:
+            self._harvester = threading.Thread(
+                target=self._harvest, args=(harvest_every,), name="beffroi-harvest", daemon=True
+            )
+            self._harvester.start()
         interval = self.settings.indicators_refresh_s
         if interval <= 0 or self._scheduler is not None:
             return
@@ -150,6 +158,9 @@ class JobRunner:
         if self._scheduler is not None:
             self._scheduler.join()
             self._scheduler = None
+        if self._harvester is not None:
+            self._harvester.join()
+            self._harvester = None
         self._stop.clear()
 
     @contextlib.asynccontextmanager
@@ -170,6 +181,15 @@ class JobRunner:
                 tick(self.factory, self.settings, notified)
             except Exception:  # a failed tick (catalogue down…) must not end the scheduler
                 logger.exception("scheduled indicator recomputation failed")
+
+    def _harvest(self, interval: float) -> None:
+        from beffroi.harvest.service import tick  # noqa: PLC0415 - on demand
+
+        while not self._stop.wait(interval):
+            try:
+                tick(self.factory, self.settings, stop=self._stop.is_set)
+            except Exception:  # a failed tick (catalogue down…) must not end the scheduler
+                logger.exception("scheduled harvest failed")
 
     def new_upload_dir(self) -> tuple[str, Path]:
         """A fresh job id and the private directory its uploaded file goes to."""

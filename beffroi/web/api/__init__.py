@@ -8,6 +8,7 @@ from beffroi.web.api import (
     datasets,
     dcat,
     exports,
+    harvest,
     health,
     indicators,
     jobs,
@@ -38,3 +39,4 @@ router.include_router(reviews.router, prefix="/api/v1")
 router.include_router(metadata_reviews.router, prefix="/api/v1")
 router.include_router(privacy.router, prefix="/api/v1")
 router.include_router(indicators.router, prefix="/api/v1")
+router.include_router(harvest.router, prefix="/api/v1")

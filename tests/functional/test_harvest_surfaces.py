@@ -1,0 +1,177 @@
+"""Harvest surfaces: ``beffroi harvest``/``beffroi feed`` (CliRunner), the
+``/api/v1/harvest-sources`` routes (stewards and administrators only), and scheduled runs
+in the web server's scheduler."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from fastapi.testclient import TestClient
+
+from beffroi.cli import cli
+from beffroi.harvest import service
+from beffroi.jobs import JobRunner
+from beffroi.settings import Settings
+from beffroi.web.app import create_app
+from tests.functional.conftest import DemoInstance, bearer
+from tests.functional.harvest_helpers import catalogue, static_server
+from tests.functional.test_harvest import FIXTURES
+
+CATALOG = (FIXTURES / "catalog.xml").read_text(encoding="utf-8")
+
+
+@pytest.fixture
+def remote(tmp_path: Path) -> Iterator[tuple[Path, str]]:
+    root = tmp_path / "remote"
+    root.mkdir()
+    with static_server(root) as base:
+        (root / "catalog.xml").write_text(CATALOG, encoding="utf-8")  # data on data.test.org
+        (root / "feed.csv").write_text("a;b\n1;2\n", encoding="utf-8")
+        yield root, base
+
+
+@pytest.fixture
+def allowed(demo_instance: DemoInstance) -> Settings:
+    return demo_instance.settings.model_copy(update={"fetch_allow_private_networks": True})
+
+
+def invoke(settings: Settings, monkeypatch: pytest.MonkeyPatch, *args: str) -> str:
+    monkeypatch.setenv("BEFFROI_FETCH_ALLOW_PRIVATE_NETWORKS", "1")
+    result = CliRunner().invoke(cli, ["--data-dir", str(settings.data_dir), *args])
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_cli_add_list_run_runs_and_feed(
+    demo_instance: DemoInstance, remote: tuple[Path, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _root, base = remote
+    settings = demo_instance.settings
+    out = invoke(
+        settings, monkeypatch, "harvest", "add", "udata", f"{base}/catalog.xml",
+        "--kind", "dcat", "--org", "lorient-agglomeration", "--every", "6h",
+    )  # fmt: skip
+    assert "udata" in out
+    listed = [
+        json.loads(line)
+        for line in invoke(settings, monkeypatch, "harvest", "list", "--json").splitlines()
+    ]
+    assert [(s["name"], s["kind"], s["every_s"]) for s in listed] == [("udata", "dcat", 21600)]
+    out = invoke(settings, monkeypatch, "harvest", "run", "udata")
+    assert "créés 4" in out
+    out = invoke(settings, monkeypatch, "harvest", "run", "udata", "--json")
+    assert json.loads(out)["unchanged"] == 4
+    runs = [
+        json.loads(line)
+        for line in invoke(settings, monkeypatch, "harvest", "runs", "udata", "--json").splitlines()
+    ]
+    assert [(r["created"], r["unchanged"]) for r in runs] == [(0, 4), (4, 0)]
+    invoke(
+        settings,
+        monkeypatch,
+        "feed",
+        "add",
+        "arbres-alignement",
+        f"{base}/feed.csv",
+        "--every",
+        "1h",
+    )
+    out = invoke(settings, monkeypatch, "harvest", "run", "flux-arbres-alignement")
+    assert "mis à jour 1" in out
+
+
+def test_cli_errors_say_how_to_fix(demo_instance: DemoInstance) -> None:
+    result = CliRunner().invoke(
+        cli,
+        ["--data-dir", str(demo_instance.settings.data_dir), "harvest", "add", "x",
+         "http://127.0.0.1/", "--kind", "ckan", "--org", "lorient-agglomeration",
+         "--every", "often"],
+    )  # fmt: skip
+    assert result.exit_code != 0
+    assert "30min, 1h" in result.output
+    assert "Traceback" not in result.output
+
+
+@pytest.fixture
+def api(allowed: Settings) -> Iterator[TestClient]:
+    app = create_app(allowed)
+    try:
+        with TestClient(app) as test_client:
+            yield test_client
+    finally:
+        app.state.engine.dispose()
+
+
+def test_api_add_run_and_runs_for_stewards_only(api: TestClient, remote: tuple[Path, str]) -> None:
+    _root, base = remote
+    body = {
+        "name": "sig",
+        "kind": "dcat",
+        "url": f"{base}/catalog.xml",
+        "organization": "service-sig",
+    }
+    assert api.post("/api/v1/harvest-sources", json=body).status_code == 401
+    editor = bearer(api, "editeur-mobilites")
+    assert api.post("/api/v1/harvest-sources", json=body, headers=editor).status_code == 403
+    steward = bearer(api, "referente-sig")
+    created = api.post("/api/v1/harvest-sources", json=body, headers=steward)
+    assert created.status_code == 201, created.text
+    assert created.json()["organization"] == "service-sig"
+    assert [s["name"] for s in api.get("/api/v1/harvest-sources", headers=steward).json()] == [
+        "sig"
+    ]
+    assert api.get("/api/v1/harvest-sources", headers=editor).json() == []
+    assert api.post("/api/v1/harvest-sources/sig/run", headers=editor).status_code == 404
+    ran = api.post("/api/v1/harvest-sources/sig/run", headers=steward)
+    assert ran.status_code == 200, ran.text
+    assert (ran.json()["created"], ran.json()["status"]) == (4, "succeeded")
+    runs = api.get("/api/v1/harvest-sources/sig/runs", headers=steward).json()
+    assert [r["created"] for r in runs] == [4]
+    admin = bearer(api, "admin")
+    assert (
+        api.get(f"/api/v1/harvest-sources/{created.json()['id']}", headers=admin).status_code == 200
+    )
+    bad = api.post(
+        "/api/v1/harvest-sources", json={**body, "name": "x", "kind": "ftp"}, headers=steward
+    )
+    assert bad.status_code == 422
+
+
+def test_scheduled_runs_in_the_jobs_scheduler(allowed: Settings, remote: tuple[Path, str]) -> None:
+    _root, base = remote
+    settings = allowed.model_copy(update={"harvest_tick_s": 0.2, "indicators_refresh_s": 0})
+    with catalogue(settings) as factory:
+        from beffroi.access import Actor
+        from beffroi.catalog.db import transaction
+
+        with transaction(factory) as session:
+            data = service.SourceCreate(
+                name="auto", kind="dcat", url=f"{base}/catalog.xml",
+                organization="lorient-agglomeration", every="1h",
+            )  # fmt: skip
+            service.add_source(session, Actor.system(name="test"), data)
+        runner = JobRunner(settings, factory)
+        runner.start_scheduler()
+        try:
+            deadline = time.monotonic() + 60
+            runs: list[object] = []
+            while time.monotonic() < deadline and not runs:
+                time.sleep(0.2)
+                with transaction(factory) as session:
+                    runs = [
+                        r
+                        for r in service.list_runs(session, Actor.system(name="t"), "auto")
+                        if r.finished_at is not None
+                    ]
+        finally:
+            runner.shutdown()
+        assert len(runs) == 1
+        with transaction(factory) as session:
+            source = service.get_source(session, Actor.system(name="t"), "auto")
+            assert source.next_run_at is not None
+            assert source.status == "ok"
