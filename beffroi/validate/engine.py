@@ -18,6 +18,7 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from beffroi.ingest.model import ReadOptions
 from beffroi.validate.compile import FieldSql, compile_field, literal, re2, sql_string
@@ -318,9 +319,9 @@ class Validator:
             return raw
         return f"_p{column.index}_{check.code.replace('-', '_')}"
 
-    def _typed_sql(self) -> str:
-        """The batch with, per column j: ``_m{j}`` missing, ``_v{j}`` present and of the
-        right type, ``_x{j}`` the typed value — each computed once per cell."""
+    def _typed_sql(self, source: str = "batch") -> str:
+        """The rows of ``source`` with, per column j: ``_m{j}`` missing, ``_v{j}`` present and
+        of the right type, ``_x{j}`` the typed value — each computed once per cell."""
         first = ["*"]
         second = ["*"]
         for check, column, _ in self.checks:
@@ -338,59 +339,102 @@ class Validator:
                     f"(NOT {column.missing} AND COALESCE({column.sql.valid}, FALSE)) AS _v{j}"
                 )
             second.append(f"CASE WHEN _v{j} THEN {column.sql.value} END AS _x{j}")
-        return f"SELECT {', '.join(second)} FROM (SELECT {', '.join(first)} FROM batch)"
+        return f"SELECT {', '.join(second)} FROM (SELECT {', '.join(first)} FROM {source})"
 
-    def _batch_sql(self) -> str:
-        """The failing cells of a chunk: one pass, a list of error structs per failing row
-        (faster here than one filtered scan per check over a materialised chunk)."""
+    def _failing_sql(self, column: _Column) -> tuple[str | None, bool]:
+        """When a cell of ``column`` has at least one error (type, constraint, custom check),
+        as a filter DuckDB evaluates lazily (an OR stops at the first true term); and whether
+        it reads the typed value ``_x{j}`` (computed once per cell below the filter)."""
+        item = column.field
+        tests: list[str] = []
+        for name in CONSTRAINT_ORDER:
+            if name == "required" or item.constraints.get(name) is None:
+                continue
+            test = self._constraint(name, item.constraints[name], item, column)
+            if test is not None:
+                tests.append(f"({test})")
+        checks = []
+        if column.sql.valid != "TRUE":
+            checks.append(f"({column.sql.valid}) IS NOT TRUE")
+        if tests:
+            checks.append(f"({' AND '.join(tests)}) IS NOT TRUE")
+        for check, col, params in self.checks:
+            if col is column:
+                prepared = self._prepared(check, column, column.sql.column)
+                checks.append(f"({check.sql(prepared, params)}) IS FALSE")
+        uses_value = any(f"_x{column.index}" in test for test in tests)
+        required = bool(item.constraints.get("required"))
+        if not checks:
+            return (column.missing if required else None), False
+        if required:
+            return f"({column.missing} OR {' OR '.join(checks)})", uses_value
+        return f"(NOT {column.missing} AND ({' OR '.join(checks)}))", uses_value
+
+    def _filter_sql(self) -> str:
+        """The numbers of the rows of a chunk with at least one error: one pass, one lazy
+        boolean expression; the errors themselves are described afterwards, from these rows
+        only."""
+        width = self.table.width
+        failing: list[str] = []
+        below = ["*"]
+        for column in self.columns:
+            condition, uses_value = self._failing_sql(column)
+            if condition is not None:
+                failing.append(condition)
+            if uses_value:
+                below.append(f"{column.sql.value} AS _x{column.index}")
+        for check, column, _ in self.checks:
+            name = self._prepared(check, column, "")
+            if check.prepare is not None and not any(b.endswith(f" AS {name}") for b in below):
+                # Computed once per cell below the filter (a check may use it many times).
+                below.append(f"{check.prepare(column.sql.column)} AS {name}")
+        blank = " AND ".join(column.missing for column in self.columns)
+        failing += [f"_n <> {width}", f"({blank})"]
+        source = f"(SELECT {', '.join(below)} FROM batch)" if len(below) > 1 else "batch"
+        # Only the row numbers: DuckDB would otherwise convert every cell of the chunk from
+        # Arrow; the few failing rows are then taken from the chunk by Arrow itself.
+        return f"SELECT _row FROM {source} WHERE {' OR '.join(failing)}"
+
+    def _describe_rows(self, source: str) -> None:
+        """Every error of the failing rows ``source`` into ``errors``: the rows are typed
+        once into a small table, then each check is one filter over it."""
+        con = self.con
         width = self.table.width
         blank = " AND ".join(f"_m{column.index}" for column in self.columns) or "FALSE"
-        structs: list[str] = []
-        conditions: list[str] = []
+        con.execute(
+            f"CREATE TABLE failing AS SELECT *, ({blank}) AS _blank "
+            f"FROM ({self._typed_sql(source)})"
+        )
+        parts = [
+            "SELECT _row, 0, 0, 0, 'blank-row', NULL, NULL FROM failing WHERE _blank",
+            (
+                f"SELECT _row, 2, {width + 1} + i, 0, 'extra-cell', _extra[i + 1], NULL FROM "
+                "(SELECT _row, _extra, unnest(range(len(_extra)))::INTEGER AS i FROM failing "
+                "WHERE NOT _blank AND _extra IS NOT NULL)"
+            ),
+        ]
         for column in self.columns:
+            number = column.index + 1
+            cell = column.sql.column
             for seq, (condition, code, note) in enumerate(self._cell_errors(column)):
-                conditions.append(condition)
-                structs.append(
-                    f"CASE WHEN {condition} THEN {{'rank': 0, 'number': {column.index + 1}, "
-                    f"'seq': {seq}, 'code': {sql_string(code)}, "
-                    f"'cell': COALESCE({column.sql.column}, ''), 'note': {sql_string(note)}}} END"
+                parts.append(
+                    f"SELECT _row, 0, {number}, {seq}, {sql_string(code)}, COALESCE({cell}, ''), "
+                    f"{sql_string(note)} FROM failing WHERE NOT _blank AND {condition}"
                 )
             for seq, (check, params) in enumerate(
                 (check, params) for check, col, params in self.checks if col is column
             ):
-                test = check.sql(self._prepared(check, column, column.sql.column), params)
-                condition = f"(NOT _m{column.index} AND NOT COALESCE({test}, TRUE))"
-                conditions.append(condition)
-                structs.append(
-                    f"CASE WHEN {condition} THEN {{'rank': 1, 'number': {column.index + 1}, "
-                    f"'seq': {seq}, 'code': {sql_string(check.code)}, "
-                    f"'cell': {column.sql.column}, 'note': {sql_string(check.code)}}} END"
+                test = check.sql(self._prepared(check, column, cell), params)
+                code = sql_string(check.code)
+                parts.append(
+                    f"SELECT _row, 1, {number}, {seq}, {code}, {cell}, {code} FROM failing "
+                    f"WHERE NOT _blank AND NOT _m{column.index} AND NOT COALESCE({test}, TRUE)"
                 )
-            conditions.append(f"_n <= {column.index}")
-            structs.append(
-                f"CASE WHEN _n <= {column.index} THEN {{'rank': 3, 'number': {column.index + 1}, "
-                f"'seq': 0, 'code': 'missing-cell', 'cell': '', 'note': NULL}} END"
+            parts.append(
+                f"SELECT _row, 3, {number}, 0, 'missing-cell', '', NULL FROM failing "
+                f"WHERE NOT _blank AND _n <= {column.index}"
             )
-        conditions.append("_extra IS NOT NULL")
-        extra = (
-            "CASE WHEN _extra IS NULL THEN [] ELSE list_transform(range(len(_extra)), "
-            f"i -> {{'rank': 2, 'number': {width + 1} + i::INTEGER, 'seq': 0, "
-            "'code': 'extra-cell', 'cell': _extra[i + 1], 'note': NULL}) END"
-        )
-        listed = (
-            "list_filter([" + ", ".join(structs) + "], x -> x IS NOT NULL)" if structs else "[]"
-        )
-        blank_struct = (
-            "[{'rank': 0, 'number': 0, 'seq': 0, 'code': 'blank-row', 'cell': NULL, 'note': NULL}]"
-        )
-        any_error = " OR ".join(conditions) or "FALSE"
-        return (
-            "SELECT _row, e.rank, e.number, e.seq, e.code, e.cell, e.note FROM ("
-            f"SELECT _row, unnest(CASE WHEN _blank THEN {blank_struct} "
-            f"ELSE {listed} || {extra} END) AS e FROM ("
-            f"SELECT *, ({blank}) AS _blank FROM ({self._typed_sql()})) "
-            f"WHERE _blank OR {any_error})"
-        )
+        con.execute("INSERT INTO errors " + " UNION ALL ".join(parts))
 
     # ------------------------------------------------------------------------------------
     # run
@@ -416,17 +460,20 @@ class Validator:
             con.execute(f"CREATE TABLE {name} (_row BIGINT, {columns}, {raws})")
         if self.options.duplicate_rows:
             con.execute("CREATE TABLE rowhash (_row BIGINT, h UBIGINT)")
-        sql = self._batch_sql() if self.columns else None
-        typed = self._typed_sql()
-        rows = 0
         width = self.table.width
         cells = ", ".join(f'"c{i}"' for i in range(width))
+        failing = self._filter_sql() if self.columns else None
+        bad: list[pa.Table] = []
+        typed = self._typed_sql()
+        rows = 0
         for batch in _prefetched(self.table.batches()):
             rows += batch.num_rows
             con.register("batch", batch)
             try:
-                if sql is not None:
-                    con.execute(f"INSERT INTO errors {sql}")
+                if failing is not None:
+                    numbers = con.execute(failing).to_arrow_table().column(0)
+                    if len(numbers):
+                        bad.append(batch.filter(pc.is_in(batch.column("_row"), numbers)))
                 for name, expressions in keys.items():
                     values = ", ".join(expr for expr, _, _ in expressions)
                     raws = ", ".join(raw for _, _, raw in expressions)
@@ -437,6 +484,10 @@ class Validator:
                     )
             finally:
                 con.unregister("batch")
+        if bad:
+            con.register("bad", pa.concat_tables(bad).combine_chunks())
+            self._describe_rows("bad")
+            con.unregister("bad")
         self._table_checks(keys)
         return self._report(rows)
 
