@@ -170,6 +170,10 @@ class OidcClient:
         )
         self.name = settings.oidc_provider_name
         self.redirect_uri = settings.base_url + CALLBACK_PATH
+        if "openid" not in settings.oidc_scopes.split():
+            raise self._misconfigured(
+                f"BEFFROI_OIDC_SCOPES ({settings.oidc_scopes!r}) ne contient pas « openid »"
+            )
         self._lock = threading.Lock()
         self._metadata: tuple[float, ProviderMetadata] | None = None
         self._jwks: tuple[float, KeySet] | None = None
@@ -243,7 +247,13 @@ class OidcClient:
         metadata = ProviderMetadata(
             issuer=issuer,
             userinfo_endpoint=userinfo if isinstance(userinfo, str) and userinfo else None,
-            algorithms=tuple(data.get("id_token_signing_alg_values_supported") or ["RS256"]),
+            # Asymmetric signatures only: "none" and HS* (keyed with the client secret) are
+            # refused whatever the provider announces.
+            algorithms=tuple(
+                alg
+                for alg in data.get("id_token_signing_alg_values_supported") or ["RS256"]
+                if isinstance(alg, str) and alg != "none" and not alg.startswith("HS")
+            ),
             token_auth_methods=tuple(
                 data.get("token_endpoint_auth_methods_supported") or ["client_secret_basic"]
             ),

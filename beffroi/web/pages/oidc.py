@@ -8,6 +8,7 @@ as the password form. Failures show the sign-in page with the reason, never a tr
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import threading
 
 from fastapi import APIRouter, Request
@@ -35,6 +36,7 @@ router = APIRouter()
 PENDING_COOKIE = "beffroi_oidc"
 _PENDING_PATH = "/connexion/oidc"  # the cookie goes to the start and callback routes only
 _lock = threading.Lock()
+log = logging.getLogger(__name__)
 
 
 def _safe_next(target: str | None) -> str:
@@ -59,6 +61,7 @@ def _client(request: Request, settings: Settings) -> OidcClient:
 def _failure(request: Request, error: BeffroiError, next_url: str) -> HTMLResponse:
     """The sign-in page with the error, in the visitor's language; the pending login dropped."""
     settings: Settings = request.app.state.settings
+    log.warning("OpenID Connect sign-in failed (%s): %s", error.code, error.message)
     message, hint = error.localized(negotiate(request, settings.default_locale))
     shown = type(error)(message, hint=hint)
     response = render(

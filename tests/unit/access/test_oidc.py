@@ -29,7 +29,7 @@ from beffroi.access.oidc import (
     unseal,
 )
 from beffroi.catalog.models import OidcIdentity, OrgKind, Role, User
-from beffroi.errors import AuthenticationError
+from beffroi.errors import AuthenticationError, ConfigurationError
 from beffroi.settings import Settings
 from tests.conftest import make_settings
 from tests.factories import make_org, make_user, new_siren
@@ -288,3 +288,11 @@ def test_the_organisation_claim_adds_a_viewer_membership_once(
     user = sign_in(session, config, again)
     roles = {(m.organization_id, m.role) for m in user.memberships}
     assert roles == {(commune.id, Role.EDITOR.value), (service.id, Role.VIEWER.value)}
+
+
+def test_scopes_without_openid_are_a_configuration_error(tmp_path: Path) -> None:
+    settings = make_settings(
+        tmp_path, oidc_issuer=ISSUER, oidc_client_id=CLIENT_ID, oidc_scopes="email profile"
+    )
+    with pytest.raises(ConfigurationError, match="openid"):
+        OidcClient(settings)
