@@ -33,6 +33,7 @@ COMMAND_MODULES: dict[str, str] = {
     "user": "beffroi.cli.user",
     "validate": "beffroi.cli.validate",
     "version": "beffroi.cli.ingest",
+    "view": "beffroi.cli.view",
 }
 """Each top-level command and the module that defines it."""
 

@@ -26,7 +26,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from beffroi.access import Action, Actor, can, require
@@ -605,11 +605,15 @@ def _error(exc: BeffroiError) -> dict[str, Any]:
 def run_job(factory: sessionmaker[Session], settings: Settings, job_id: str) -> str:
     """Run one queued view job; its final status (``succeeded`` or ``failed``)."""
     with transaction(factory) as session:
-        job = session.get(Job, job_id)
-        if job is None or job.status != "queued":
+        # Claimed in one statement: two workers (web server, command line) never both run it.
+        claimed = session.execute(
+            update(Job)
+            .where(Job.id == job_id, Job.status == "queued")
+            .values(status="running", started_at=utcnow())
+        )
+        if not getattr(claimed, "rowcount", 0):
+            job = session.get(Job, job_id)
             return job.status if job is not None else "missing"
-        job.status = "running"
-        job.started_at = utcnow()
     try:
         result = materialise(factory, settings, job_id)
     except BeffroiError as exc:
@@ -700,9 +704,24 @@ class Worker:
         self._again = False
 
     def start(self) -> Worker:
-        """Register for the catalogue and run what is already queued."""
-        with self.factory() as session:
+        """Register for the catalogue and run what is waiting: queued jobs, and stale views
+        whose job a restart interrupted (queued again)."""
+        with transaction(self.factory) as session:
             key = refresh.catalogue_key(session)
+            for job in session.scalars(
+                select(Job).where(
+                    Job.kind == refresh.JOB_KIND,
+                    Job.status == "failed",
+                    Job.started_at.is_(None),
+                )
+            ):
+                # Never started: marked failed by the start-up recovery, safe to run now.
+                job.status, job.error, job.finished_at = "queued", {}, None
+            session.flush()
+            for view in session.scalars(
+                select(CrossingView).where(CrossingView.stale_since.is_not(None))
+            ):
+                refresh.queue(session, view, trigger="redémarrage (vue à recalculer)")
         refresh.register(key, self.wake)
         self.wake()
         return self
@@ -744,3 +763,15 @@ def new_job_id() -> str:
 def may_edit(actor: Actor, view: CrossingView) -> bool:
     """Whether the actor may refresh the view."""
     return can(actor, Action.DATASET_UPDATE, view.dataset.publisher_id)
+
+
+def job_result(session: Session, job_id: str) -> dict[str, Any]:
+    """The result of a finished view job (empty when none)."""
+    job = session.get(Job, job_id)
+    return dict(job.result or {}) if job is not None else {}
+
+
+def job_error(session: Session, job_id: str) -> dict[str, Any]:
+    """The error of a failed view job (empty when none)."""
+    job = session.get(Job, job_id)
+    return dict(job.error or {}) if job is not None else {}

@@ -47,6 +47,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.session_factory = session_factory(engine)
     app.state.jobs = JobRunner(settings, app.state.session_factory)
     recover_interrupted(app.state.session_factory, app.state.jobs.uploads_dir)
+    from beffroi.crossings.services import Worker  # noqa: PLC0415 - issue 5
+
+    app.state.views = Worker(app.state.session_factory, settings).start()  # view recomputation
     app.router.lifespan_context = app.state.jobs.lifespan  # background indicator refresh
     errors.install(app)
     app.include_router(api_router)

@@ -19,6 +19,7 @@ from beffroi.web.api import (
     reviews,
     sql,
     versions,
+    views,
 )
 from beffroi.web.api import validate as validate_api
 
@@ -40,3 +41,4 @@ router.include_router(metadata_reviews.router, prefix="/api/v1")
 router.include_router(privacy.router, prefix="/api/v1")
 router.include_router(indicators.router, prefix="/api/v1")
 router.include_router(harvest.router, prefix="/api/v1")
+router.include_router(views.router, prefix="/api/v1")
