@@ -8,6 +8,8 @@ provider's own authorization form chooses who signs in.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import html
 import os
 import subprocess
@@ -27,7 +29,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from beffroi.access.oidc import CALLBACK_PATH, NO_PASSWORD
+from beffroi.access.oidc import CALLBACK_PATH, NO_PASSWORD, unseal
 from beffroi.catalog.db import transaction
 from beffroi.catalog.models import (
     AuditEvent,
@@ -181,11 +183,15 @@ def authorize(site: Site, browser: httpx.Client, next_url: str = "/") -> httpx.R
     assert form.status_code == 200, form.text
     assert str(form.url).startswith(f"{site.issuer}/oauth2/authorize?")
     query = parse_qs(urlsplit(str(form.url)).query)
-    assert query["code_challenge_method"] == ["S256"]  # PKCE
-    assert len(query["code_challenge"][0]) == 43
-    assert query["nonce"][0]
-    assert query["state"][0]
     assert query["redirect_uri"] == [site.base + CALLBACK_PATH]
+    # What was sent is what the signed cookie keeps for the callback: state, nonce, and the
+    # PKCE verifier whose S256 challenge the provider got.
+    pending = unseal(browser.cookies.get("beffroi_oidc"), site.settings.signing_key())
+    assert query["state"] == [pending.state]
+    assert query["nonce"] == [pending.nonce]
+    assert query["code_challenge_method"] == ["S256"]
+    digest = hashlib.sha256(pending.code_verifier.encode()).digest()
+    assert query["code_challenge"] == [base64.urlsafe_b64encode(digest).rstrip(b"=").decode()]
     return form
 
 
