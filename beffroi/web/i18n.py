@@ -418,6 +418,27 @@ EN: dict[str, str] = {
     "à améliorer": "to improve",
     "à corriger": "to fix",
     "inconnu": "unknown",
+    # Maps (home.html, dataset_map.html)
+    "Choisissez une commune sur la carte pour ouvrir sa page ; le tableau ci-dessous donne les mêmes liens.": "Choose a commune on the map to open its page; the table below gives the same links.",
+    # Maps, continued (_dataset_map.html)
+    "Carte": "Map",
+    "Points en bleu, lignes et polygones en brun": "Points in blue, lines and polygons in brown",
+    "sur le contour des communes": "over the outlines of the communes",
+    "Les filtres de l'aperçu s'appliquent.": "The preview's filters apply.",
+    "Description de la carte": "Description of the map",
+    "lignes lues sur": "rows read out of",
+    "au plus": "at most",
+    "filtrez pour voir le reste": "filter to see the rest",
+    "points": "points",
+    "tracés": "lines",
+    "polygones": "polygons",
+    "lignes sans position utilisable": "rows without a usable position",
+    "Étendue": "Extent",
+    "Les mêmes lignes sont dans l'aperçu du tableau et dans les téléchargements.": "The same rows are in the table preview and in the downloads.",
+    "Ce jeu de données n'a pas de position à montrer sur une carte (ni colonne géométrique, ni latitude et longitude), ou aucune ligne ne correspond aux filtres.": "This dataset has no position to show on a map (no geometry column, no latitude and longitude), or no row matches the filters.",
+    "Retour au jeu de données": "Back to the dataset",
+    # Maps, stray features
+    "entités isolées hors du cadre, non dessinées (latitude et longitude inversées ?)": "stray features outside the frame, not drawn (latitude and longitude swapped?)",
 }
 
 

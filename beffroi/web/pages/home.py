@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
+from markupsafe import Markup
 
 from beffroi import reference
 from beffroi.catalog import services
-from beffroi.web.deps import ActorDep, SessionDep
+from beffroi.web.deps import ActorDep, SessionDep, SettingsDep
+from beffroi.web.i18n import negotiate
+from beffroi.web.pages import maps
 from beffroi.web.pages.rendering import render
 
 router = APIRouter()
@@ -21,14 +24,39 @@ def _population(insee_code: str | None) -> int | None:
 
 
 @router.api_route("/", methods=["GET", "HEAD"], response_class=HTMLResponse, name="home")
-def home(request: Request, session: SessionDep, actor: ActorDep) -> HTMLResponse:
-    """The portal's home page: the territory and its latest datasets."""
+def home(
+    request: Request, session: SessionDep, actor: ActorDep, settings: SettingsDep
+) -> HTMLResponse:
+    """The portal's home page: the territory (its communes on a map) and its latest datasets."""
     territory = services.territory_overview(session, actor)
     populations = {c.id: _population(c.insee_code) for c in territory.communes}
     return render(
         request,
         "home.html",
-        {"actor": actor, "territory": territory, "populations": populations},
+        {
+            "actor": actor,
+            "territory": territory,
+            "populations": populations,
+            "communes_map": _communes_map(territory, negotiate(request, settings.default_locale)),
+        },
+    )
+
+
+def _communes_map(territory: services.Territory, locale: str) -> Markup:
+    """The member communes on a map, each a link to its commune page."""
+    codes = [c.insee_code for c in territory.communes if c.insee_code]
+    found = maps.outlines(codes, territory.epci.siren if territory.epci else None)
+    if not found:
+        return Markup("")
+    names = ", ".join(o.name for o in found)
+    if locale == "en":
+        title = f"Map of the {len(found)} member communes"
+        description = f"Each commune links to its page: {names}."
+    else:
+        title = f"Carte des {len(found)} communes membres"
+        description = f"Chaque commune mène à sa page : {names}."
+    return maps.communes_map(
+        found, ident="carte-communes", title=title, description=description, href="/communes/{code}"
     )
 
 
