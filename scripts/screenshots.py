@@ -34,6 +34,8 @@ ARGS = [
 ]
 VIEWPORT = {"width": 1280, "height": 1000}
 IRVE = "bornes-recharge-vehicules-electriques"
+STEWARD = "referent-mobilites"
+STEWARD_PASSWORD = "référent des mobilités, captures"  # noqa: S105 - throw-away instance
 
 
 def cli(data_dir: Path, *args: str) -> str:
@@ -61,7 +63,23 @@ def build(data_dir: Path, data: Path) -> dict[str, str]:
         "Base officielle des codes postaux (La Poste).", "--spatial", "epci:200042174")  # fmt: skip
     cli(data_dir, "ingest", str(data / "messy" / "laposte-codes-postaux-2014-10.csv"),
         "--dataset", "codes-postaux", "--publish")  # fmt: skip
+    # The mobility department requires review; its steward decides on /relecture.
+    cli(data_dir, "user", "create", STEWARD, "--email", f"{STEWARD}@demo.example.org",
+        "--password", STEWARD_PASSWORD)  # fmt: skip
+    cli(data_dir, "member", "add", STEWARD, "direction-mobilites", "--role", "steward")
+    cli(data_dir, "review", "require", "direction-mobilites")
+    passwords[STEWARD] = STEWARD_PASSWORD
     return passwords
+
+
+def sign_in(page: Page, base: str, username: str, password: str) -> None:
+    """Through the login form."""
+    page.context.clear_cookies()
+    page.goto(f"{base}/connexion")
+    page.get_by_label("Identifiant").fill(username)
+    page.get_by_label("Mot de passe").fill(password)
+    page.get_by_label("Mot de passe").press("Enter")
+    page.wait_for_url(f"{base}/")
 
 
 def free_port() -> int:
@@ -90,6 +108,39 @@ def shoot(page: Page, out: Path, name: str) -> None:
     path = out / f"{name}.png"
     page.screenshot(path=str(path))
     print(f"{path.relative_to(REPO) if path.is_relative_to(REPO) else path}")
+
+
+def back_office(page: Page, base: str, out: Path, data: Path, passwords: dict[str, str]) -> None:
+    """The référent's pages: upload wizard, metadata form; the steward's review queue."""
+    sign_in(page, base, "editeur-mobilites", passwords["editeur-mobilites"])
+    page.goto(f"{base}/jeux-de-donnees/stationnement-cyclable/deposer")
+    shoot(page, out, "upload-1-file")
+    hotel = data / "messy" / "hotel-occupancy-latin1-decimal-comma.csv"
+    page.locator("#fichier").set_input_files(str(hotel))
+    page.locator("form.form button[type=submit]").click()
+    page.wait_for_selector("#colonnes")
+    shoot(page, out, "upload-2-preview")
+    page.locator("button[value=verifier]").click()
+    page.wait_for_selector("#rapport")
+    page.locator("#rapport").scroll_into_view_if_needed()
+    shoot(page, out, "upload-3-report")
+    # Submitted for review (the department requires it), then a metadata change.
+    page.get_by_label("publier la version aussitôt").check()
+    page.get_by_role("button", name="Envoyer le fichier").click()
+    page.wait_for_url("**/deposer/suivi/**")
+    page.get_by_text("chargée").wait_for(timeout=120_000)
+    page.goto(f"{base}/jeux-de-donnees/stationnement-cyclable/modifier")
+    page.locator("#md-description").fill(
+        "Places de stationnement vélo des communes de l'agglomération : arceaux, "
+        "abris et consignes, relevés par les services techniques chaque année."
+    )
+    page.locator("#md-frequency").select_option("ANNUAL")
+    shoot(page, out, "metadata-form")
+    page.locator("form.edit-form button[type=submit]").click()
+    page.wait_for_url("**etat=proposee")
+    sign_in(page, base, STEWARD, passwords[STEWARD])
+    page.goto(f"{base}/relecture")
+    shoot(page, out, "review")
 
 
 def main() -> None:
@@ -128,22 +179,7 @@ def main() -> None:
                 shoot(page, options.out, "dataset-chart")
                 page.goto(f"{base}/communes/56121")
                 shoot(page, options.out, "commune")
-                page.goto(f"{base}/connexion")
-                page.get_by_label("Identifiant").fill("editeur-mobilites")
-                page.get_by_label("Mot de passe").fill(passwords["editeur-mobilites"])
-                page.get_by_label("Mot de passe").press("Enter")
-                page.wait_for_url(f"{base}/")
-                page.goto(f"{base}/jeux-de-donnees/stationnement-cyclable/deposer")
-                shoot(page, options.out, "upload-1-file")
-                hotel = options.data / "messy" / "hotel-occupancy-latin1-decimal-comma.csv"
-                page.locator("#fichier").set_input_files(str(hotel))
-                page.locator("form.form button[type=submit]").click()
-                page.wait_for_selector("#colonnes")
-                shoot(page, options.out, "upload-2-preview")
-                page.locator("button[value=verifier]").click()
-                page.wait_for_selector("#rapport")
-                page.locator("#rapport").scroll_into_view_if_needed()
-                shoot(page, options.out, "upload-3-report")
+                back_office(page, base, options.out, options.data, passwords)
                 browser.close()
         finally:
             server.send_signal(signal.SIGTERM)
