@@ -49,6 +49,12 @@ EXIT_ERROR = 2
     help="Ignorer les contrôles personnalisés du schéma (SIRET, code INSEE…).",
 )
 @click.option("--duplicate-rows", is_flag=True, help="Signaler aussi les lignes en double.")
+@click.option(
+    "--invalid-rows",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    help="Écrire les lignes en erreur dans ce fichier CSV (numéro de ligne, cellules, erreurs).",
+)
+@click.option("--bom", is_flag=True, help="Avec --invalid-rows : CSV avec BOM, pour Excel.")
 def validate_command(
     file: Path,
     schema_ref: str,
@@ -59,6 +65,8 @@ def validate_command(
     max_errors: int,
     no_custom_checks: bool,
     duplicate_rows: bool,
+    invalid_rows: Path | None,
+    bom: bool,
 ) -> None:
     """Valider FILE selon un schéma (Table Schema).
 
@@ -75,6 +83,8 @@ def validate_command(
             custom_checks=not no_custom_checks,
             duplicate_rows=duplicate_rows,
             read=ReadOptions(encoding=encoding, delimiter=delimiter, sheet=sheet),
+            invalid_rows=invalid_rows,
+            invalid_rows_bom=bom,
         )
         report = validate(file, schema, options)
     except BeffroiError as error:

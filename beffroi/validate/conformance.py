@@ -28,6 +28,10 @@ from beffroi.validate.schema import Schema, load_schema, parse_schema
 OnInvalid = Literal["block", "flag"]
 KEPT_ERRORS = 100
 """Errors kept in detail with each version (all are counted)."""
+KEPT_PER_FIELD = 5
+"""First errors of each column kept with each version (for its report page)."""
+KEPT_INVALID_ROWS = 10_000
+"""Invalid rows kept, as written, with each version (the original file is not stored)."""
 
 
 def set_policy(
@@ -107,7 +111,16 @@ def check_upload(
             schema = parse_schema(policy.descriptor, policy.schema_ref)
         else:
             return None
-    report = validate(path, schema, Options(read=options, max_errors=KEPT_ERRORS))
+    report = validate(
+        path,
+        schema,
+        Options(
+            read=options,
+            max_errors=KEPT_ERRORS,
+            per_field=KEPT_PER_FIELD,
+            keep_invalid_rows=KEPT_INVALID_ROWS,
+        ),
+    )
     if not report.valid and on_invalid == "block":
         summary = report.summary()
         raise NonConformingFileError(

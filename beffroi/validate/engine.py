@@ -7,6 +7,7 @@ then the whole-table checks (unique, primary key, foreign keys) in DuckDB."""
 from __future__ import annotations
 
 import contextlib
+import csv
 import queue
 import tempfile
 import threading
@@ -29,7 +30,7 @@ from beffroi.validate.french import (
     reference_table,
     reference_tables,
 )
-from beffroi.validate.report import Report, ValidationError
+from beffroi.validate.report import InvalidRows, Report, ValidationError
 from beffroi.validate.schema import Field, ForeignKey, Schema
 from beffroi.validate.table import RawTable, open_raw
 
@@ -62,6 +63,10 @@ class Options:
     read: ReadOptions = field(default_factory=ReadOptions)
     resolver: ReferenceResolver | None = None
     memory_limit: str = "256MB"
+    invalid_rows: Path | None = None  # write the rows with errors there (CSV)
+    invalid_rows_bom: bool = False  # … with a UTF-8 BOM, for Excel
+    keep_invalid_rows: int = 0  # keep the first ones in the report too
+    per_field: int = 0  # the first errors of each column, besides the first ``max_errors``
 
 
 @dataclass(slots=True)
@@ -463,7 +468,7 @@ class Validator:
         width = self.table.width
         cells = ", ".join(f'"c{i}"' for i in range(width))
         failing = self._filter_sql() if self.columns else None
-        bad: list[pa.Table] = []
+        kept = False  # the failing rows, as read, go to the DuckDB table ``bad``
         typed = self._typed_sql()
         rows = 0
         for batch in _prefetched(self.table.batches()):
@@ -473,7 +478,9 @@ class Validator:
                 if failing is not None:
                     numbers = con.execute(failing).to_arrow_table().column(0)
                     if len(numbers):
-                        bad.append(batch.filter(pc.is_in(batch.column("_row"), numbers)))
+                        failed = batch.filter(pc.is_in(batch.column("_row"), numbers))
+                        self._keep(failed.combine_chunks(), create=not kept)
+                        kept = True
                 for name, expressions in keys.items():
                     values = ", ".join(expr for expr, _, _ in expressions)
                     raws = ", ".join(raw for _, _, raw in expressions)
@@ -484,12 +491,111 @@ class Validator:
                     )
             finally:
                 con.unregister("batch")
-        if bad:
-            con.register("bad", pa.concat_tables(bad).combine_chunks())
+        if kept:
             self._describe_rows("bad")
-            con.unregister("bad")
         self._table_checks(keys)
-        return self._report(rows)
+        report = self._report(rows)
+        if self.options.invalid_rows is not None or self.options.keep_invalid_rows:
+            report.invalid_rows = self._invalid_rows(kept)
+        return report
+
+    def _keep(self, rows: pa.Table, *, create: bool) -> None:
+        """Add failing rows to ``bad`` (in DuckDB: within its memory limit, spilled beyond)."""
+        self.con.register("failed_rows", rows)
+        try:
+            if create:
+                self.con.execute("CREATE TABLE bad AS SELECT * FROM failed_rows")
+            else:
+                self.con.execute("INSERT INTO bad SELECT * FROM failed_rows")
+        finally:
+            self.con.unregister("failed_rows")
+
+    def _invalid_rows(self, kept: bool) -> InvalidRows:
+        """The rows with at least one error, as written, with their number and errors: to
+        ``options.invalid_rows`` (CSV) and/or the first ``keep_invalid_rows`` in memory."""
+        con = self.con
+        width = self.table.width
+        cells = ", ".join(f'"c{i}"' for i in range(width))
+        if not kept:
+            types = ", ".join(f'"c{i}" VARCHAR' for i in range(width))
+            con.execute(
+                f"CREATE TABLE bad ({types}{', ' if width else ''}_row BIGINT, _n INTEGER, "
+                "_extra VARCHAR[])"
+            )
+        others = [
+            int(row)
+            for (row,) in con.execute(
+                "SELECT DISTINCT _row FROM errors WHERE _row NOT IN (SELECT _row FROM bad)"
+            ).fetchall()
+        ]
+        if others:
+            # Rows valid cell by cell but not as a whole (unique, primary and foreign keys,
+            # duplicates): read again, only for this export.
+            wanted = pa.array(others, pa.int64())
+            for batch in self.table.batches():
+                found = pa.Table.from_batches([batch]).filter(
+                    pc.is_in(batch.column("_row"), wanted)
+                )
+                if found.num_rows:
+                    self._keep(found, create=False)
+        names = [column.field.name for column in self.columns]
+        label = self._error_label_sql(names)
+        extra = con.execute("SELECT COALESCE(max(len(_extra)), 0) FROM bad").fetchone()
+        more = int(extra[0]) if extra else 0
+        header = ["ligne", *self.table.labels, *(f"colonne {width + i + 1}" for i in range(more))]
+        extra_cells = "".join(f", _extra[{i + 1}]" for i in range(more))
+        sql = (
+            f"SELECT b._row{', ' if width else ''}{cells}{extra_cells}, e.erreurs FROM bad b "
+            "JOIN (SELECT _row, string_agg("
+            f"{label}, ' ; ' ORDER BY rank, number, seq) AS erreurs FROM errors GROUP BY _row) "
+            "e ON e._row = b._row ORDER BY b._row"
+        )
+        result = InvalidRows(header=[*header, "erreurs"])
+        limit = self.options.keep_invalid_rows
+        target = self.options.invalid_rows
+        reader = con.execute(sql).fetch_record_batch(8192)
+        with contextlib.ExitStack() as stack:
+            writer = None
+            if target is not None:
+                handle = stack.enter_context(
+                    Path(target).open(
+                        "w",
+                        encoding="utf-8-sig" if self.options.invalid_rows_bom else "utf-8",
+                        newline="",
+                    )
+                )
+                writer = csv.writer(handle)
+                writer.writerow(result.header)
+            for batch in reader:
+                rows = [list(values) for values in zip(*batch.to_pydict().values(), strict=True)]
+                result.count += len(rows)
+                if writer is not None:
+                    writer.writerows(rows)
+                room = limit - len(result.rows)
+                if room > 0:
+                    result.rows.extend(
+                        [str(v) if v is not None else "" for v in row] for row in rows[:room]
+                    )
+                elif writer is None:
+                    break
+        result.truncated = result.count > len(result.rows)
+        return result
+
+    def _error_label_sql(self, names: list[str]) -> str:
+        """SQL: one error of ``errors`` as « code (field) », for the invalid rows' column."""
+        listed = "[" + ", ".join(sql_string(name) for name in names) + "]" if names else "[]"
+        keys = ", ".join(self.schema.primary_key)
+        foreign = " ".join(
+            f"WHEN {sql_string(name)} THEN {sql_string(', '.join(fk.fields))}"
+            for name, fk in getattr(self, "_foreign", [])
+        )
+        target = (
+            f"CASE WHEN code = 'primary-key' THEN {sql_string(keys)} "
+            + (f"WHEN code = 'foreign-key' THEN CASE note {foreign} END " if foreign else "")
+            + f"WHEN number BETWEEN 1 AND {len(names)} THEN {listed}[number] "
+            + "WHEN number > 0 THEN 'colonne ' || number END"
+        )
+        return f"code || COALESCE(' (' || {target} || ')', '')"
 
     def _key_plans(self) -> dict[str, list[tuple[str, str, str]]]:
         """Tables of typed key values to fill per batch: unique fields, primary key, FKs."""
@@ -621,6 +727,17 @@ class Validator:
         errors = list(self.header_errors[: self.options.max_errors])
         for row, number, code, cell, note in details:
             errors.append(self._describe(int(row), int(number), code, cell, note, by_number))
+        first: dict[str, list[ValidationError]] = {}
+        if self.options.per_field:
+            for row, number, code, cell, note in con.execute(
+                "SELECT _row, number, code, cell, note FROM (SELECT *, row_number() OVER "
+                "(PARTITION BY number, CASE code WHEN 'primary-key' THEN 'pk' WHEN 'foreign-key' "
+                "THEN note END "
+                "ORDER BY _row, rank, seq) AS k FROM errors) "
+                f"WHERE k <= {int(self.options.per_field)} ORDER BY number, _row, rank, seq"
+            ).fetchall():
+                error = self._describe(int(row), int(number), code, cell, note, by_number)
+                first.setdefault(error.field or "", []).append(error)
         total = sum(counts.values())
         return Report(
             valid=total == 0,
@@ -639,6 +756,7 @@ class Validator:
             truncated=total > len(errors),
             warnings=self.warnings,
             path=str(self.table.path.name),
+            first_by_field=first,
         )
 
     def _describe(

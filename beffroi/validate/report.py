@@ -74,6 +74,25 @@ class _Safe(dict[str, Any]):
 
 
 @dataclass(slots=True)
+class InvalidRows:
+    """The rows of a file with at least one error, as written, with their errors."""
+
+    header: list[str]  # « ligne », the file's labels (and extra columns), « erreurs »
+    rows: list[list[str]] = field(default_factory=list)  # the first ones
+    count: int = 0  # all of them
+    truncated: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready."""
+        return {
+            "header": self.header,
+            "rows": self.rows,
+            "count": self.count,
+            "truncated": self.truncated,
+        }
+
+
+@dataclass(slots=True)
 class Report:
     """The outcome of validating one file against one schema."""
 
@@ -88,10 +107,12 @@ class Report:
     truncated: bool = False
     warnings: list[str] = field(default_factory=list)
     path: str | None = None
+    first_by_field: dict[str, list[ValidationError]] = field(default_factory=dict)
+    invalid_rows: InvalidRows | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready, frictionless-like: ``valid``, ``stats``, ``errors`` (plus counts)."""
-        return {
+        out: dict[str, Any] = {
             "valid": self.valid,
             "path": self.path,
             "schema": self.schema,
@@ -104,6 +125,14 @@ class Report:
             "warnings": self.warnings,
             "errors": [error.as_dict() for error in self.errors],
         }
+        if self.first_by_field:
+            out["firstErrorsByField"] = {
+                name: [error.as_dict() for error in errors]
+                for name, errors in self.first_by_field.items()
+            }
+        if self.invalid_rows is not None:
+            out["invalidRows"] = self.invalid_rows.as_dict()
+        return out
 
     def summary(self) -> dict[str, Any]:
         """Verdict and counts (what a dataset version keeps)."""
