@@ -25,6 +25,7 @@ COMMAND_MODULES: dict[str, str] = {
     "org": "beffroi.cli.org",
     "privacy": "beffroi.cli.privacy",
     "publish": "beffroi.cli.publish",
+    "reference": "beffroi.cli.reference",
     "review": "beffroi.cli.review",
     "schema": "beffroi.cli.validate",
     "serve": "beffroi.cli.instance",

@@ -366,6 +366,8 @@ class QueryEngine:
 
     def __init__(self, settings: Settings) -> None:
         self.tables_root = Path(settings.data_dir).absolute() / "tables"
+        # Reference vintages written by ``beffroi reference update`` (preferred when newer).
+        self.reference_root = Path(settings.data_dir).absolute() / "reference"
         self.timeout = settings.query_timeout_seconds
         self.memory_mb = settings.query_memory_mb
         self.threads = settings.query_threads
@@ -386,7 +388,12 @@ class QueryEngine:
         API's geographic filters.
         """
         ordered = sorted(tables, key=lambda t: t.slug)
-        key = (in_memory, spatial, *(t.cache_key for t in ordered))
+        key = (
+            in_memory,
+            spatial,
+            reference.signature(self.reference_root),
+            *(t.cache_key for t in ordered),
+        )
         with self._lock:
             found = self._databases.get(key)
             if found is not None:
@@ -446,7 +453,7 @@ class QueryEngine:
                 views[table.slug] = self._create_view(
                     con, table, files, schema, in_memory=in_memory
                 )
-            reference.install(con)
+            reference.install(con, self.reference_root)
             sql_tables = {("main", slug.casefold()) for slug in views}
             sql_tables |= {("ref", name) for name in reference.TABLES}
             con.execute("SET allowed_paths = ?", [allowed])

@@ -19,7 +19,7 @@ import datetime as dt
 import gzip
 import io
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -114,9 +114,14 @@ def changes_path() -> Path:
     return path
 
 
-def _read() -> Iterator[Change]:
+def read_changes(path: Path) -> tuple[Change, ...]:
+    """The changes of a file in the shipped format (a vintage of the data directory)."""
+    return tuple(_read(path))
+
+
+def _read(path: Path | None = None) -> Iterator[Change]:
     with (
-        changes_path().open("rb") as raw,
+        (path or changes_path()).open("rb") as raw,
         gzip.GzipFile(fileobj=raw) as unzipped,
         io.TextIOWrapper(unzipped, encoding="utf-8", newline="") as text,
     ):
@@ -141,6 +146,12 @@ def changes() -> tuple[Change, ...]:
 
 @cache
 def successions() -> tuple[Succession, ...]:
+    """For each code that stopped being a commune code: until when, and today's code
+    (:func:`successions_of` the shipped changes)."""
+    return successions_of(changes())
+
+
+def successions_of(moves: Iterable[Change]) -> tuple[Succession, ...]:
     """For each code that stopped being a commune code: until when, and today's code.
 
     At each event date, a commune code that is still a commune (``COM``) afterwards keeps
@@ -150,7 +161,7 @@ def successions() -> tuple[Succession, ...]:
     being retired is handled because each row applies only before its own date.
     """
     after: dict[tuple[str, dt.date], set[str]] = defaultdict(set)
-    for change in changes():
+    for change in moves:
         if change.typecom_before == "COM" and change.typecom_after == "COM":
             after[(change.code_before, change.date)].add(change.code_after)
     steps: dict[tuple[str, dt.date], str | None] = {}
@@ -184,4 +195,13 @@ def successions() -> tuple[Succession, ...]:
     return tuple(found)
 
 
-__all__ = ["Change", "Succession", "build_changes_file", "changes", "changes_path", "successions"]
+__all__ = [
+    "Change",
+    "Succession",
+    "build_changes_file",
+    "changes",
+    "changes_path",
+    "read_changes",
+    "successions",
+    "successions_of",
+]
