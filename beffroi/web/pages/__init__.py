@@ -6,8 +6,8 @@ from beffroi.web.pages import auth, communes, datasets, home, reference, upload
 from beffroi.web.pages import dataset_map as dataset_map_pages
 from beffroi.web.pages import indicators as indicator_pages
 from beffroi.web.pages import metadata as metadata_pages
-from beffroi.web.pages import reviews as review_pages
 from beffroi.web.pages import oidc as oidc_pages
+from beffroi.web.pages import reviews as review_pages
 
 router = APIRouter(include_in_schema=False)
 router.include_router(home.router)
