@@ -250,6 +250,7 @@ def right_table(definition: JoinDefinition) -> str:
                 f"Table de référence inconnue : ref.{reference}",
                 hint="tables : " + ", ".join(f"ref.{t}" for t in REFERENCE_TABLES),
                 message_en=f"Unknown reference table: ref.{reference}",
+                hint_en="tables: " + ", ".join(f"ref.{t}" for t in REFERENCE_TABLES),
                 details={"errors": [{"field": "right", "message": definition.right}]},
             )
         return f"ref.{quote(reference)}"
@@ -285,7 +286,7 @@ _WKT_POINT = r"'^\s*POINT\s*\(\s*(-?[0-9.]+(?:[eE]-?[0-9]+)?)\s+(-?[0-9.]+(?:[eE
 
 def _spatial(spatial: Spatial, definition: JoinDefinition, right: str) -> tuple[str, str]:
     """The ``WITH`` clause and the ``FROM`` clause of a point-in-commune join."""
-    from beffroi.crossings.outlines import BOXES, EDGES  # noqa: PLC0415 - spatial only
+    from beffroi.crossings.outlines import BOXES, CELL_DEGREES, CELLS, EDGES  # noqa: PLC0415
 
     if spatial.point is not None:
         text = f"CAST({quote(spatial.point)} AS VARCHAR)"
@@ -305,8 +306,10 @@ def _spatial(spatial: Spatial, definition: JoinDefinition, right: str) -> tuple[
         "), hits AS (\n"
         "  SELECT p.__point, b.code_insee\n"
         "  FROM pts p\n"
-        f"  JOIN {BOXES} b\n"
-        "    ON p.__x BETWEEN b.xmin AND b.xmax AND p.__y BETWEEN b.ymin AND b.ymax\n"
+        f"  JOIN {CELLS} g ON g.cx = CAST(floor(p.__x / {CELL_DEGREES}) AS INTEGER)\n"
+        f"   AND g.cy = CAST(floor(p.__y / {CELL_DEGREES}) AS INTEGER)\n"
+        f"  JOIN {BOXES} b ON b.code_insee = g.code_insee\n"
+        "   AND p.__x BETWEEN b.xmin AND b.xmax AND p.__y BETWEEN b.ymin AND b.ymax\n"
         f"  JOIN {EDGES} e ON e.code_insee = b.code_insee\n"
         "   AND (e.y1 > p.__y) <> (e.y2 > p.__y)\n"
         "   AND p.__x < (e.x2 - e.x1) * (p.__y - e.y1) / (e.y2 - e.y1) + e.x1\n"

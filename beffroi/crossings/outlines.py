@@ -2,10 +2,11 @@
 
 The outlines are the simplified national layer shipped with Beffroi
 (``beffroi/indicators/data/communes-france.geojson.gz``: about 400 m, coordinates rounded to
-0.001°, WGS 84). They are cut into two tables of the query database's private ``_crossing``
+0.001°, WGS 84). They are cut into three tables of the query database's private ``_crossing``
 schema (user SQL cannot name it: see :mod:`beffroi.query.guard`):
 
 * ``_crossing.commune_boxes`` — one bounding box per commune;
+* ``_crossing.commune_cells`` — the cells of a 0.1° grid each box overlaps (the index);
 * ``_crossing.commune_edges`` — every edge of every ring (x1, y1) → (x2, y2).
 
 A point is in a commune when a horizontal ray from it crosses an odd number of the
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import math
 import threading
 from functools import cache
 from importlib import resources
@@ -31,6 +33,10 @@ if TYPE_CHECKING:
 
 SCHEMA: Final = "_crossing"
 BOXES: Final = f"{SCHEMA}.commune_boxes"
+CELLS: Final = f"{SCHEMA}.commune_cells"
+CELL_DEGREES: Final = 0.1
+"""Side of the grid cells that index the boxes (a point meets the communes of its cell by an
+equality join, not by comparing it with every box)."""
 EDGES: Final = f"{SCHEMA}.commune_edges"
 LAYER: Final = "communes-france.geojson.gz"
 NOTE: Final = (
@@ -49,8 +55,8 @@ def _rings(geometry: dict[str, Any]) -> list[list[list[float]]]:
 
 
 @cache
-def tables() -> tuple[pa.Table, pa.Table]:
-    """(boxes, edges) of the shipped layer, built once per process."""
+def tables() -> tuple[pa.Table, pa.Table, pa.Table]:
+    """(boxes, cells, edges) of the shipped layer, built once per process."""
     source = resources.files("beffroi.indicators") / "data" / LAYER
     try:
         with source.open("rb") as raw, gzip.open(raw, "rt", encoding="utf-8") as text:
@@ -98,7 +104,23 @@ def tables() -> tuple[pa.Table, pa.Table]:
         }
     )
     edges = pa.table({"code_insee": edge_code, "x1": x1, "y1": y1, "x2": x2, "y2": y2})
-    return boxes, edges
+    cell_code: list[str] = []
+    cell_x: list[int] = []
+    cell_y: list[int] = []
+    for code, xmin, ymin, xmax, ymax in zip(box_code, *bounds, strict=True):
+        for cx in range(math.floor(xmin / CELL_DEGREES), math.floor(xmax / CELL_DEGREES) + 1):
+            for cy in range(math.floor(ymin / CELL_DEGREES), math.floor(ymax / CELL_DEGREES) + 1):
+                cell_code.append(code)
+                cell_x.append(cx)
+                cell_y.append(cy)
+    cells = pa.table(
+        {
+            "cx": pa.array(cell_x, pa.int32()),
+            "cy": pa.array(cell_y, pa.int32()),
+            "code_insee": cell_code,
+        }
+    )
+    return boxes, cells, edges
 
 
 def install(con: duckdb.DuckDBPyConnection) -> None:
@@ -108,11 +130,11 @@ def install(con: duckdb.DuckDBPyConnection) -> None:
         found = con.execute(
             "SELECT count(*) FROM duckdb_tables() WHERE schema_name = ?", [SCHEMA]
         ).fetchone()
-        if found and found[0] >= 2:
+        if found and found[0] >= 3:  # the three tables
             return
-        boxes, edges = tables()
+        boxes, cells, edges = tables()
         con.execute(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
-        for name, table in ((BOXES, boxes), (EDGES, edges)):
+        for name, table in ((BOXES, boxes), (CELLS, cells), (EDGES, edges)):
             con.register("__beffroi_outlines", table)
             try:
                 con.execute(

@@ -41,6 +41,7 @@ from beffroi.catalog.models import (
     Dataset,
     DatasetVersion,
     Job,
+    SlugRedirect,
     VersionLineage,
     utcnow,
 )
@@ -492,20 +493,29 @@ def materialise(factory: sessionmaker[Session], settings: Settings, job_id: str)
     with transaction(factory) as session:
         job = session.get(Job, job_id)
         if job is None or job.dataset_id is None:
-            raise NotFoundError(f"Tâche introuvable : {job_id}", hint="vérifiez l'identifiant")
+            raise NotFoundError(
+                f"Tâche introuvable : {job_id}",
+                hint="vérifiez l'identifiant",
+                message_en=f"Job not found: {job_id}",
+                hint_en="check the identifier",
+            )
         view = session.scalar(select(CrossingView).where(CrossingView.dataset_id == job.dataset_id))
         if view is None:
             raise NotFoundError(
                 "La vue de cette tâche n'existe plus",
                 hint="rien à recalculer",
                 message_en="The view of this job no longer exists",
+                hint_en="nothing to recompute",
             )
         dataset = view.dataset
         creator = access.creator_actor(session, view.creator_user_id, view.created_by)
         definition = parse(view.definition)
-        slugs = [s.slug for s in _source_datasets(session, view)]
-        tables = access.source_tables(session, creator, slugs)
         sources = _source_datasets(session, view)
+        tables = _as_named(
+            session,
+            definition,
+            access.source_tables(session, creator, [s.slug for s in sources]),
+        )
         if not view.published_aggregate:
             needed = access.required_level(sources)
             if access.rank(dataset.access_level) < access.rank(needed):
@@ -538,7 +548,12 @@ def materialise(factory: sessionmaker[Session], settings: Settings, job_id: str)
         target = session.get(Dataset, dataset_id)
         view = session.scalar(select(CrossingView).where(CrossingView.dataset_id == dataset_id))
         if target is None or view is None:
-            raise NotFoundError("La vue a été supprimée pendant son calcul", hint="rien à faire")
+            raise NotFoundError(
+                "La vue a été supprimée pendant son calcul",
+                hint="rien à faire",
+                message_en="The view was deleted while being computed",
+                hint_en="nothing to do",
+            )
         creator = access.creator_actor(session, view.creator_user_id, view.created_by)
         version = record_version(
             session,
@@ -580,6 +595,25 @@ def materialise(factory: sessionmaker[Session], settings: Settings, job_id: str)
                 for t in sorted(tables, key=lambda t: t.slug)
             ],
         }
+
+
+def _as_named(
+    session: Session, definition: JoinDefinition | SqlDefinition, tables: list[ReadableTable]
+) -> list[ReadableTable]:
+    """The source tables under the names the definition uses: a source renamed since the
+    view was made keeps its former slug here (slugs are never reused: the redirect names
+    the same dataset), so the view's SQL still reads it."""
+    import dataclasses  # noqa: PLC0415
+
+    by_id = {t.dataset_id: t for t in tables}
+    current = {t.slug for t in tables}
+    for name in definition_sources(definition):
+        if name in current:
+            continue
+        redirect = session.get(SlugRedirect, name)
+        if redirect is not None and redirect.dataset_id in by_id:
+            by_id[redirect.dataset_id] = dataclasses.replace(by_id[redirect.dataset_id], slug=name)
+    return sorted(by_id.values(), key=lambda t: t.slug)
 
 
 def _profiled(

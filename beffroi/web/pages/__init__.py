@@ -3,6 +3,7 @@
 from fastapi import APIRouter
 
 from beffroi.web.pages import auth, communes, datasets, home, reference, upload
+from beffroi.web.pages import backoffice as backoffice_pages
 from beffroi.web.pages import dataset_map as dataset_map_pages
 from beffroi.web.pages import indicators as indicator_pages
 from beffroi.web.pages import metadata as metadata_pages
@@ -21,3 +22,4 @@ router.include_router(review_pages.router)
 router.include_router(metadata_pages.router)
 router.include_router(oidc_pages.router)
 router.include_router(dataset_map_pages.router)
+router.include_router(backoffice_pages.router)

@@ -11,6 +11,8 @@ from sqlalchemy import select
 from beffroi.access import Actor
 from beffroi.catalog.db import transaction
 from beffroi.catalog.models import AccessLevel, ColumnFlag, CrossingView, Dataset, Job
+from beffroi.catalog.schemas import DatasetUpdate
+from beffroi.catalog.services import update_dataset
 from beffroi.crossings import services
 from beffroi.crossings.definitions import parse_definition
 from beffroi.crossings.services import ViewCreate
@@ -410,3 +412,26 @@ def test_definition_model_round_trips() -> None:
     parsed = parse_definition(MERGED)
     again = parse_definition(parsed.model_dump(mode="json", by_alias=True, exclude_none=True))
     assert again == parsed
+
+
+def test_a_renamed_source_is_still_read(instance: Instance) -> None:
+    with transaction(instance.factory) as session:
+        make_dataset(session, slug="ancien-nom", publisher="service-finances")
+    store = store_for(instance.settings)
+    ingest_file(instance.factory, store, OPERATOR, "ancien-nom", SUBVENTIONS, publish=True)
+    create(
+        instance,
+        "ancien-nom-compte",
+        {"kind": "sql", "sql": 'SELECT count(*) AS n FROM "ancien-nom"'},
+    )
+    with transaction(instance.factory) as session:
+        update_dataset(session, OPERATOR, "ancien-nom", DatasetUpdate(slug="nouveau-nom"))
+    ingest_file(instance.factory, store, OPERATOR, "nouveau-nom", SUBVENTIONS_VALID, publish=True)
+    runs = services.refresh_pending(instance.factory, instance.settings)
+    assert [(view, status) for _j, view, status in runs] == [("ancien-nom-compte", "succeeded")]
+    assert sql(instance, 'SELECT n FROM "ancien-nom-compte"') == [{"n": 29}]
+    with instance.session() as session:
+        found = services.lineage(session, OPERATOR, "ancien-nom-compte")
+    assert found["upstream"] == [
+        {"dataset": "nouveau-nom", "version": 2, "published": True, "is_view": False}
+    ]
