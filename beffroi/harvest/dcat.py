@@ -145,11 +145,10 @@ def dataset(graph: Graph, node: Node) -> RemoteDataset | None:
             if str(o).startswith("http://data.europa.eu/eli/")
         ),
     }
-    hint = identifier if identifier and not identifier.startswith("http") else title
     return RemoteDataset(
         remote_id=remote_id,
         remote_uri=uri,
-        slug_hint=hint,
+        slug_hint=title,  # identifiers are often opaque (ds-12, a UUID): the title reads
         fields=model.clean(fields),
         distributions=[d for d in distributions if d is not None],
     )

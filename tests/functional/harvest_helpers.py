@@ -4,12 +4,17 @@ session factory for an instance, and a live ``beffroi serve``."""
 from __future__ import annotations
 
 import http.server
+import subprocess
 import threading
+import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
 
+import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from beffroi.catalog.db import engine_for, session_factory
@@ -55,3 +60,22 @@ def catalogue(settings: Settings) -> Iterator[sessionmaker[Session]]:
         yield session_factory(engine)
     finally:
         engine.dispose()
+
+
+def wait_until_up(
+    url: str, process: subprocess.Popen[bytes], log: Path, deadline_s: float = 120
+) -> None:
+    """Poll ``url`` until it answers 200; fail with the server log when the process exits or
+    the (generous: the test machine is shared) deadline passes."""
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"server exited with {process.returncode}:\n{log.read_text()}")
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - 127.0.0.1
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        time.sleep(0.2)
+    pytest.fail(f"{url} did not answer within {deadline_s} s:\n{log.read_text()}")

@@ -75,7 +75,7 @@ def harvested(settings: Settings, name: str) -> dict[str, Dataset]:
             .join(Dataset, Dataset.id == HarvestRecord.dataset_id)
             .where(HarvestRecord.source_id == source.id)
         )
-        return {str(remote_id): dataset for remote_id, dataset in rows.tuples()}
+        return {str(remote_id): dataset for remote_id, dataset in rows}
 
 
 def versions(settings: Settings, dataset_id: int) -> int:
