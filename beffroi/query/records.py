@@ -29,7 +29,7 @@ import decimal
 import json
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
 from beffroi.errors import InvalidInputError
@@ -242,6 +242,15 @@ class Compiler:
                 parts.append(f"({ors})")
                 params += [word.lower()] * len(text_columns)
         return (" AND ".join(parts) or "TRUE"), params
+
+    def resolve(self, query: RecordsQuery) -> RecordsQuery:
+        """``query`` with ``bbox``/``near``/``commune`` turned into field filters when the
+        dataset has no positions (see :meth:`_geo_as_fields`): the fast paths of plain
+        field filters then apply, as before geographic filters existed."""
+        moved = self._geo_as_fields(query)
+        if not moved:
+            return query
+        return replace(query, filters=[*query.filters, *moved], geo=[])
 
     def _geo_as_fields(self, query: RecordsQuery) -> list[Filter]:
         """``bbox``/``near``/``commune`` on a dataset without positions: a field filter on a

@@ -204,6 +204,7 @@ def records(
         max_limit=settings.page_size_max,
     )
     found = located_view(session, actor, settings, slug, version, as_of=as_of_param(pairs))
+    query = rec.Compiler(found.view, found.positions).resolve(query)
     return records_page(found.database, found.view, query, found.positions)
 
 

@@ -10,6 +10,7 @@ import io
 import json
 import math
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -237,3 +238,23 @@ def test_geographic_filter_on_a_dataset_without_positions(client: TestClient) ->
         f"/api/v1/datasets/{PUBLIC}/records", params={"bbox": "1,45,2,46", "lang": "en"}
     )
     assert english.status_code == 422
+
+
+def test_a_commune_column_of_a_dataset_without_positions_is_still_a_field(
+    client: TestClient, tmp_path: Path
+) -> None:
+    # The charging points without their coordinates, the INSEE code column named « commune ».
+    with BORNES_FILE.open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle, delimiter=";"))
+    path = tmp_path / "bornes-sans-coordonnees.csv"
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["id_pdc", "commune", "nbre_pdc"])
+        writer.writerows([r["id_pdc"], r["code_insee"], r["nbre_pdc"]] for r in rows)
+    load(client, BORNES, path)
+    expected = sorted(r["id_pdc"] for r in rows if r["code_insee"] == "13055")
+    assert expected
+    found, _total = walk(client, BORNES, commune="13055")
+    assert sorted(r["id_pdc"] for r in found) == expected
+    response = client.get(f"/api/v1/datasets/{BORNES}/records", params={"bbox": "5,43,6,44"})
+    assert response.status_code == 422
