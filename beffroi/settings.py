@@ -357,7 +357,6 @@ class Settings(BaseSettings):
         description="Time limit of each call to the OpenID Connect provider, in seconds.",
     )
 
-
     @classmethod
     def settings_customise_sources(
         cls,
