@@ -553,7 +553,7 @@ class Validator:
         result = InvalidRows(header=[*header, "erreurs"])
         limit = self.options.keep_invalid_rows
         target = self.options.invalid_rows
-        reader = con.execute(sql).fetch_record_batch(8192)
+        reader = con.execute(sql).to_arrow_reader(8192)
         with contextlib.ExitStack() as stack:
             writer = None
             if target is not None:

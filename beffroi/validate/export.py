@@ -183,8 +183,9 @@ class KeptRows:
 def version_invalid_rows(session: Session, actor: Actor, slug: str, number: int) -> KeptRows:
     """The invalid rows kept with a version, for the dataset's editors."""
     dataset = get_dataset(session, actor, slug)
-    require(actor, Action.DATASET_UPDATE, dataset.publisher_id)
+    # The version first: one hidden from the actor is not found, whoever asks.
     row: VersionConformance = version_conformance(session, actor, dataset.slug, number)
+    require(actor, Action.DATASET_UPDATE, dataset.publisher_id)
     kept = (row.report or {}).get("invalidRows")
     if kept is None:
         raise NotFoundError(

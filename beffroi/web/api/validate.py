@@ -8,7 +8,8 @@ import tempfile
 from pathlib import Path, PurePath
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, File, Form, UploadFile
+from fastapi import APIRouter, BackgroundTasks, File, Form, Query, UploadFile
+from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, Field
 
 from beffroi.errors import InvalidInputError, NotFoundError
@@ -22,6 +23,7 @@ router = APIRouter(tags=["validation"], responses=ERROR_RESPONSES)
 @router.post("/validate")
 def validate_upload(
     settings: SettingsDep,
+    background: BackgroundTasks,
     file: Annotated[UploadFile, File(description="The file to check: CSV, XLSX, ODS…")],
     schema_ref: Annotated[
         str | None,
@@ -37,8 +39,17 @@ def validate_upload(
     delimiter: Annotated[str | None, Form()] = None,
     sheet: Annotated[str | None, Form()] = None,
     max_errors: Annotated[int, Form(ge=0, le=100_000)] = 1000,
-) -> dict[str, Any]:
-    """Validate an uploaded file; the report (``valid``, ``stats``, ``errors``…).
+    invalid_rows: Annotated[
+        Literal["csv"] | None,
+        Query(description="csv: answer with the rows that have errors (CSV), not the report"),
+    ] = None,
+    bom: Annotated[
+        bool, Query(description="With invalid_rows=csv: a UTF-8 BOM, for Excel")
+    ] = False,
+) -> Any:
+    """Validate an uploaded file; the report (``valid``, ``stats``, ``errors``…), or with
+    ``?invalid_rows=csv`` the rows that have at least one error, as written, with their row
+    number (``ligne``) and their errors (``erreurs``), streamed as CSV.
 
     A plain (threadpool) endpoint: reading and checking the file is blocking work.
     """
@@ -50,20 +61,47 @@ def validate_upload(
     name = PurePath(file.filename or "upload").name or "upload"
     suffix = "".join(c for c in PurePath(name).suffix.lower() if c.isalnum() or c == ".")[:10]
     directory = Path(tempfile.mkdtemp(prefix="beffroi-validate-"))
+    rows = directory / "lignes-en-erreur.csv" if invalid_rows == "csv" else None
     try:
         target = directory / f"source{suffix}"
         _save(file, target, settings.upload_max_mb)
         options = Options(
             max_errors=max_errors,
             read=ReadOptions(encoding=encoding, delimiter=delimiter, sheet=sheet),
+            invalid_rows=rows,
+            invalid_rows_bom=bom,
         )
         report = validate(target, parsed, options)
-    finally:
+        target.unlink()
+    except BaseException:
         shutil.rmtree(directory, ignore_errors=True)
+        raise
+    if rows is not None:
+        from beffroi.validate.export import file_chunks  # noqa: PLC0415
+
+        background.add_task(shutil.rmtree, directory, ignore_errors=True)
+        stem = PurePath(name).stem or "fichier"
+        return StreamingResponse(
+            file_chunks(rows),
+            media_type="text/csv; charset=utf-8",
+            headers={
+                "Content-Disposition": f'attachment; filename="{_safe(stem)}-lignes-en-erreur.csv"',
+                "X-Validation-Valid": "true" if report.valid else "false",
+                "X-Validation-Errors": str(report.stats.get("errors", 0)),
+            },
+            background=background,
+        )
+    shutil.rmtree(directory, ignore_errors=True)
     out = report.as_dict()
     out["path"] = name
     result: dict[str, Any] = json.loads(json.dumps(out, default=str))
     return result
+
+
+def _safe(stem: str) -> str:
+    """A file name for Content-Disposition (no quote, no control character, ASCII)."""
+    cleaned = "".join(c if c.isascii() and (c.isalnum() or c in "-_.") else "_" for c in stem)
+    return cleaned[:80] or "fichier"
 
 
 def _save(file: UploadFile, target: Path, limit_mb: int) -> None:
@@ -140,6 +178,32 @@ def version_report(slug: str, number: int, session: SessionDep, actor: ActorDep)
 
     row = version_conformance(session, actor, slug, number)
     view = conformance_view(row) or {}
-    view["report"] = row.report
+    # The invalid rows have their own CSV endpoint (…/invalid-rows.csv).
+    view["report"] = {k: v for k, v in row.report.items() if k != "invalidRows"}
     result: dict[str, Any] = json.loads(json.dumps(view, default=str))
     return result
+
+
+@router.get("/datasets/{slug}/versions/{number}/invalid-rows.csv")
+def version_invalid_rows(
+    slug: str,
+    number: int,
+    session: SessionDep,
+    actor: ActorDep,
+    bom: Annotated[bool, Query(description="A UTF-8 BOM, for Excel")] = False,
+) -> Response:
+    """The rows of a version's file that had errors (kept at upload, up to 10,000), with
+    their row number (``ligne``) and errors (``erreurs``), as CSV; for the dataset's
+    editors."""
+    from beffroi.validate.export import csv_chunks  # noqa: PLC0415
+    from beffroi.validate.export import version_invalid_rows as kept_rows  # noqa: PLC0415
+
+    kept = kept_rows(session, actor, slug, number)
+    return StreamingResponse(
+        csv_chunks(kept.header, kept.rows, bom=bom),
+        media_type="text/csv; charset=utf-8",
+        headers={
+            "Content-Disposition": f'attachment; filename="{kept.filename}"',
+            "X-Invalid-Rows-Truncated": "true" if kept.truncated else "false",
+        },
+    )

@@ -9,6 +9,7 @@ from beffroi.web.pages import indicators as indicator_pages
 from beffroi.web.pages import metadata as metadata_pages
 from beffroi.web.pages import oidc as oidc_pages
 from beffroi.web.pages import reviews as review_pages
+from beffroi.web.pages import validation as validation_pages
 
 router = APIRouter(include_in_schema=False)
 router.include_router(home.router)
@@ -22,4 +23,5 @@ router.include_router(review_pages.router)
 router.include_router(metadata_pages.router)
 router.include_router(oidc_pages.router)
 router.include_router(dataset_map_pages.router)
+router.include_router(validation_pages.router)
 router.include_router(backoffice_pages.router)
