@@ -17,7 +17,6 @@ from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlalchemy.orm import Session
 
 from beffroi.access import Actor, accounts, agreements, members
 from beffroi.catalog.models import Role, TokenScope
@@ -81,14 +80,14 @@ templates.env.globals["backoffice_links"] = backoffice_links
 # ---------------------------------------------------------------- tokens
 
 
-def _organizations(session: Session, actor: Actor) -> list[Any]:
+def _organizations(session: SessionDep, actor: Actor) -> list[Any]:
     """The organisations whose members page the actor may see."""
     return [o for o in list_organizations(session) if members.may_view_members(actor, o.id)]
 
 
 def _tokens_page(
     request: Request,
-    session: Session,
+    session: SessionDep,
     actor: Actor,
     *,
     created: tuple[Any, str] | None = None,
@@ -199,7 +198,7 @@ def revoke_my_token(
 
 def _members_page(
     request: Request,
-    session: Session,
+    session: SessionDep,
     actor: Actor,
     slug: str,
     *,

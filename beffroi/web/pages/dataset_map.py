@@ -14,7 +14,6 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from markupsafe import Markup
-from sqlalchemy.orm import Session
 
 from beffroi.access import Actor
 from beffroi.catalog import services
@@ -71,7 +70,7 @@ def _description(found: MapFeatures, lines: int, polygons: int, extent: str, loc
 
 def dataset_map(
     request: Request,
-    session: Session,
+    session: SessionDep,
     actor: Actor,
     settings: Settings,
     dataset: Dataset,
@@ -110,7 +109,7 @@ def dataset_map(
     )
 
 
-def _members(session: Session) -> list[maps.Outline]:
+def _members(session: SessionDep) -> list[maps.Outline]:
     """The outlines of the platform's member communes (the EPCI's file first)."""
     epcis = [o for o in services.list_organizations(session, kind="epci") if o.parent_id is None]
     codes = [
