@@ -453,3 +453,23 @@ def test_settings_refuse_a_plain_http_issuer(tmp_path: Path) -> None:
     assert make_settings(
         tmp_path, oidc_issuer="https://auth.example.fr/realms/epci", oidc_client_id="x"
     ).oidc_enabled
+
+
+@pytest.mark.slow
+def test_the_page_after_login_stays_on_site(site: Site) -> None:
+    evil = [
+        "//evil.example",
+        "/\t/evil.example",
+        "https://evil.example/",
+        "/\\evil.example",
+        "evil.example",
+        "javascript:alert(1)",
+    ]
+    with site.browser() as browser:
+        for target in [*evil, "/jeux-de-donnees?q=eau"]:
+            start = browser.get(
+                f"{site.base}/connexion/oidc", params={"next": target}, follow_redirects=False
+            )
+            assert start.status_code == 303
+            pending = unseal(browser.cookies.get("beffroi_oidc"), site.settings.signing_key())
+            assert pending.next == (target if target.startswith("/jeux") else "/"), target

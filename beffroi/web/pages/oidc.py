@@ -40,8 +40,15 @@ log = logging.getLogger(__name__)
 
 
 def _safe_next(target: str | None) -> str:
-    """Only same-site paths (the rule of the password form)."""
-    if target and target.startswith("/") and not target.startswith("//"):
+    """Only same-site paths (the password form's rule; also no backslash nor control
+    character, which some browsers read as a host separator)."""
+    if (
+        target
+        and target.startswith("/")
+        and not target.startswith("//")
+        and "\\" not in target
+        and not any(ord(c) < 32 for c in target)
+    ):
         return target
     return "/"
 
