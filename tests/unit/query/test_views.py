@@ -14,7 +14,7 @@ from beffroi.catalog.models import AccessLevel, ColumnFlag, CrossingView, Datase
 from beffroi.catalog.schemas import DatasetUpdate
 from beffroi.catalog.services import update_dataset
 from beffroi.crossings import services
-from beffroi.crossings.definitions import parse_definition
+from beffroi.crossings.definitions import JoinDefinition, compile_join, parse_definition
 from beffroi.crossings.services import ViewCreate
 from beffroi.errors import InvalidInputError, PermissionDeniedError
 from beffroi.ingest.model import ReadOptions
@@ -435,3 +435,76 @@ def test_a_renamed_source_is_still_read(instance: Instance) -> None:
     assert found["upstream"] == [
         {"dataset": "nouveau-nom", "version": 2, "published": True, "is_view": False}
     ]
+
+
+def test_a_spatial_join_over_a_view_of_wkt_points(instance: Instance) -> None:
+    create(
+        instance,
+        "bornes-wkt",
+        {
+            "kind": "sql",
+            "sql": "SELECT id_pdc, 'POINT (' || Xlongitude || ' ' || Ylatitude || ')' AS geom "
+            "FROM irve WHERE code_insee LIKE '13%'",
+        },
+    )
+    payload = create(
+        instance,
+        "bornes-wkt-communes",
+        {
+            "kind": "join",
+            "left": "bornes-wkt",
+            "right": "ref.communes",
+            "spatial": {"point": "geom"},
+            "columns": [{"side": "right", "name": "code_insee", "as": "commune"}],
+            "group_by": ["commune"],
+            "aggregates": [{"function": "count", "as": "bornes"}],
+        },
+    )
+    assert payload["sources"] == ["bornes-wkt"]
+    rows = {r["commune"]: r["bornes"] for r in sql(instance, 'SELECT * FROM "bornes-wkt-communes"')}
+    assert rows["13028"] >= 1  # La Ciotat
+    placed = sum(rows.values())
+    total = sql(instance, 'SELECT count(*) AS n FROM "bornes-wkt"')[0]["n"]
+    assert 0.9 * total <= placed <= total  # an inner join: points outside every outline drop
+    with instance.session() as session:
+        found = services.lineage(session, OPERATOR, "bornes-wkt-communes")
+    assert found["upstream"] == [
+        {"dataset": "bornes-wkt", "version": 1, "published": True, "is_view": True}
+    ]
+
+
+@pytest.mark.parametrize(
+    ("normaliser", "expected"),
+    [
+        ({"function": "insee_normalize"}, 'insee_normalize(l."k")'),
+        ({"function": "insee_current", "year": 2016}, 'insee_current(l."k", 2016)'),
+        ({"function": "siren_of_siret"}, 'siren_of_siret(l."k")'),
+        ({"function": "postal_to_insee"}, 'postal_to_insee(l."k")'),
+        ({"function": "lower"}, 'lower(CAST(l."k" AS VARCHAR))'),
+        ({"function": "trim"}, 'trim(CAST(l."k" AS VARCHAR))'),
+        ({"function": "lower_trim"}, 'lower(trim(CAST(l."k" AS VARCHAR)))'),
+    ],
+)
+def test_key_normalisers_compile(normaliser: dict[str, Any], expected: str) -> None:
+
+    definition = parse_definition(
+        {
+            "kind": "join",
+            "left": "a",
+            "right": "b",
+            "on": [{"left": "k", "right": "k", "normalize": normaliser}],
+            "columns": [{"name": "k"}],
+        }
+    )
+    assert isinstance(definition, JoinDefinition)
+    assert f'{expected} = r."k"' in compile_join(definition)
+
+
+def test_insee_current_needs_its_year() -> None:
+    with pytest.raises(InvalidInputError, match="year"):
+        parse_definition(
+            {
+                **MERGED,
+                "on": [{"left": "a", "right": "b", "normalize": {"function": "insee_current"}}],
+            }
+        )
