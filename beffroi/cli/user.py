@@ -1,10 +1,11 @@
-"""``beffroi user``, ``beffroi member`` and ``beffroi token``: people and credentials."""
+"""``beffroi user``, ``beffroi member`` and ``beffroi token``: people and credentials
+(scoped, expiring API tokens; unlocking sign-in after too many failures)."""
 
 from __future__ import annotations
 
 import click
 
-from beffroi.access import accounts
+from beffroi.access import accounts, lockout
 from beffroi.catalog.models import Role
 from beffroi.catalog.schemas import MembershipCreate, UserCreate, parse
 from beffroi.cli.base import CliContext, cli, json_option, pass_context, print_rows
@@ -67,6 +68,20 @@ def user_password(ctx: CliContext, username: str, password: str) -> None:
     click.echo(f"Mot de passe de {username} remplacé.")
 
 
+@user.command("unlock")
+@click.argument("username", required=False)
+@click.option("--ip", default=None, help="Débloquer aussi (ou seulement) cette adresse IP.")
+@pass_context
+def user_unlock(ctx: CliContext, username: str | None, ip: str | None) -> None:
+    """Débloquer la connexion de USERNAME après trop d'échecs (et remettre le compte à zéro)."""
+    if username is None and ip is None:
+        raise click.UsageError("nommez un compte (USERNAME) ou une adresse (--ip)")
+    with ctx.transaction() as session:
+        lifted = lockout.unlock(session, ctx.actor, username, ip=ip)
+    what = " et ".join(x for x in (username, ip) if x)
+    click.echo(f"Connexion débloquée : {what}" if lifted else f"Compteur remis à zéro : {what}")
+
+
 @user.command("list")
 @json_option
 @pass_context
@@ -125,22 +140,88 @@ def token() -> None:
 @click.argument("username")
 @click.option("--name", default="cli", show_default=True, help="Nom du jeton (usage).")
 @click.option(
+    "--scope",
+    type=click.Choice(["read", "write"]),
+    default="write",
+    show_default=True,
+    help="read : lecture seule (aucune modification) ; write : lecture et écriture.",
+)
+@click.option(
+    "--dataset",
+    "datasets",
+    multiple=True,
+    metavar="SLUG",
+    help="Limiter le jeton à ce jeu de données (répétable ; sans limite sinon).",
+)
+@click.option(
+    "--expires-days",
     "--expires-in-days",
+    "expires_in_days",
     type=click.IntRange(1, 3650),
     default=None,
-    help="Durée de validité (sans limite sinon).",
+    help="Durée de validité en jours (par défaut et au plus : BEFFROI_TOKEN_MAX_DAYS).",
 )
 @pass_context
-def token_create(ctx: CliContext, username: str, name: str, expires_in_days: int | None) -> None:
+def token_create(
+    ctx: CliContext,
+    username: str,
+    name: str,
+    scope: str,
+    datasets: tuple[str, ...],
+    expires_in_days: int | None,
+) -> None:
     """Créer un jeton d'API pour USERNAME (affiché une seule fois)."""
     with ctx.transaction() as session:
         created, secret = accounts.create_token(
-            session, ctx.actor, username, name, expires_in_days=expires_in_days
+            session,
+            ctx.actor,
+            username,
+            name,
+            expires_in_days=expires_in_days,
+            scope=scope,
+            datasets=list(datasets) or None,
+            max_days=ctx.settings.token_max_days,
         )
         token_id = created.id
+        expires = created.expires_at
     click.echo(secret)
+    until = f", valable jusqu'au {expires:%Y-%m-%d}" if expires else ""
     click.echo(
-        f"Jeton n° {token_id} pour {username} : conservez-le, il ne sera plus affiché.", err=True
+        f"Jeton n° {token_id} ({scope}) pour {username}{until} : conservez-le, "
+        "il ne sera plus affiché.",
+        err=True,
+    )
+
+
+@token.command("list")
+@click.option("--user", "username", default=None, help="Les jetons de cet utilisateur.")
+@json_option
+@pass_context
+def token_list(ctx: CliContext, username: str | None, as_json: bool) -> None:
+    """Lister les jetons d'API (de tous les utilisateurs, ou de --user), sans leur secret."""
+    with ctx.transaction() as session:
+        found = accounts.list_tokens(
+            session, ctx.actor, username=username, all_users=username is None
+        )
+        rows = [
+            {
+                "id": t.id,
+                "user": t.username,
+                "name": t.name,
+                "prefix": t.prefix,
+                "scope": t.scope,
+                "datasets": ", ".join(t.datasets) if t.datasets is not None else "(tous)",
+                "expires_at": t.expires_at.isoformat() if t.expires_at else None,
+                "last_used_at": t.last_used_at.isoformat() if t.last_used_at else None,
+                "status": "actif" if t.active else ("révoqué" if t.revoked_at else "expiré"),
+            }
+            for t in found
+        ]
+    print_rows(
+        rows,
+        ["id", "user", "name", "prefix", "scope", "datasets", "expires_at", "status"],
+        as_json=as_json,
+        title="Jetons d'API",
     )
 
 

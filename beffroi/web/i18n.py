@@ -311,6 +311,11 @@ EN: dict[str, str] = {
     # Sign-in with an OpenID Connect provider (login.html)
     "Se connecter avec": "Sign in with",
     "ou": "or",
+    # Licence acceptance of a registered dataset (_licence_form.html)
+    "Licence à accepter": "Licence to accept",
+    "Les données de ce jeu sont réservées aux utilisateurs inscrits qui en acceptent la "
+    "licence :": "The data of this dataset is for registered users who accept its licence:",
+    "J'accepte la licence": "I accept the licence",
     # Search with facets (dataset_list.html, beffroi.catalog.search)
     "Rechercher et filtrer les jeux de données": "Search and filter datasets",
     "Affiner": "Refine",

@@ -12,8 +12,10 @@ route is covered without editing this file:
 * every route without path parameters that reads (GET) is called with a search for the
   world's datasets, and must not name a dataset the actor may not read (lists, counts,
   facets, search results, feeds); dataset lists and CKAN counts must match the expectation;
-* a table of actions (update, withdraw, publish, manage agreements, reviews, privacy) says
-  who may do what.
+* a table of actions (update, withdraw, publish, manage agreements, reviews, privacy,
+  licence acceptance, the audit log, everyone's tokens) says who may do what;
+* the data of a ``registered`` dataset opens to those outside its owner only once they
+  accepted its licence.
 
 The world (:func:`tests.functional.test_agreements.build_world`): datasets of the five
 levels owned by the water directorate; anonymous, a viewer of another commune, an editor
@@ -479,6 +481,71 @@ ACTIONS: list[tuple[str, str, dict[str, Any] | None, dict[str, int]]] = [
 ]
 
 
+ACTIONS += [
+    (
+        "POST",
+        "/api/v1/datasets/{registered}/licence-acceptance",
+        None,
+        {  # any signed-in user accepts (anonymous: the dataset is invisible)
+            "anonymous": 404,
+            "other_commune_viewer": 201,
+            "editor": 201,
+            "steward": 201,
+            "partner_active": 201,
+            "partner_expired": 201,
+            "admin": 201,
+        },
+    ),
+    (
+        "GET",
+        "/api/v1/audit",
+        None,
+        {  # for administrators only; to anyone else, like an address that does not exist
+            "anonymous": 404,
+            "other_commune_viewer": 404,
+            "editor": 404,
+            "steward": 404,
+            "partner_active": 404,
+            "partner_expired": 404,
+            "admin": 200,
+        },
+    ),
+    (
+        "GET",
+        "/api/v1/tokens?all=1",
+        None,
+        {
+            "anonymous": 401,
+            "other_commune_viewer": 403,
+            "editor": 403,
+            "steward": 403,
+            "partner_active": 403,
+            "partner_expired": 403,
+            "admin": 200,
+        },
+    ),
+]
+
+
+def test_registered_data_needs_the_licence_accepted(client: TestClient, matrix: Matrix) -> None:
+    """A ``registered`` dataset's metadata is for every signed-in actor, its data only for
+    the owner's members and those who accepted its licence (before: 403 saying how)."""
+    slug = matrix.world.datasets[AccessLevel.REGISTERED.value]
+    reads = [f"/api/v1/datasets/{slug}/records", f"/api/v1/datasets/{slug}/export.csv"]
+    for actor in ACTORS:
+        headers = matrix.headers[actor]
+        shown = client.get(f"/api/v1/datasets/{slug}", headers=headers).status_code
+        assert shown == (404 if actor == "anonymous" else 200), actor
+        before = {client.get(url, headers=headers).status_code for url in reads}
+        if actor == "anonymous":
+            assert before == {404}
+            continue
+        assert before == ({200} if actor in OWNER_SIDE else {403}), actor
+        accepted = client.post(f"/api/v1/datasets/{slug}/licence-acceptance", headers=headers)
+        assert accepted.status_code == 201, (actor, accepted.text)
+        assert {client.get(url, headers=headers).status_code for url in reads} == {200}, actor
+
+
 def _fill(value: Any, names: dict[str, str]) -> Any:
     if isinstance(value, str):
         return value.format(**names) if "{" in value else value
@@ -492,6 +559,7 @@ def _fill(value: Any, names: dict[str, str]) -> Any:
 def test_who_may_do_what(client: TestClient, matrix: Matrix) -> None:
     names = {
         "public": matrix.world.datasets["public"],
+        "registered": matrix.world.datasets["registered"],
         "restricted": matrix.world.datasets["restricted"],
         "active": str(matrix.world.active_agreement),
     }

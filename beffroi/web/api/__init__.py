@@ -12,15 +12,18 @@ from beffroi.web.api import (
     health,
     indicators,
     jobs,
+    licences,
     metadata_reviews,
     organizations,
     privacy,
     records,
     reviews,
     sql,
+    tokens,
     versions,
     views,
 )
+from beffroi.web.api import audit as audit_api
 from beffroi.web.api import validate as validate_api
 
 router = APIRouter()
@@ -42,3 +45,6 @@ router.include_router(privacy.router, prefix="/api/v1")
 router.include_router(indicators.router, prefix="/api/v1")
 router.include_router(harvest.router, prefix="/api/v1")
 router.include_router(views.router, prefix="/api/v1")
+router.include_router(tokens.router, prefix="/api/v1")
+router.include_router(licences.router, prefix="/api/v1")
+router.include_router(audit_api.router, prefix="/api/v1")

@@ -1,16 +1,22 @@
-"""Sign in and sign out (server-side sessions, CSRF-protected forms)."""
+"""Sign in and sign out (server-side sessions, CSRF-protected forms, rate-limited
+passwords), and the form accepting a ``registered`` dataset's licence."""
 
 from __future__ import annotations
 
 import datetime as dt
+from types import SimpleNamespace
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from beffroi.access.accounts import authenticate, close_web_session, open_web_session
+from beffroi.access.licences import accept_licence
+from beffroi.access.lockout import LoginLimits, retry_after
+from beffroi.catalog import services
 from beffroi.errors import AuthenticationError
 from beffroi.web.deps import ActorDep, SessionDep, SettingsDep
+from beffroi.web.i18n import negotiate
 from beffroi.web.pages.rendering import render
 from beffroi.web.security import SESSION_COOKIE, check_csrf
 
@@ -44,14 +50,27 @@ def login_submit(
     """Check the credentials, open a session, go back where the visitor was."""
     check_csrf(request, csrf_token, settings.signing_key())
     try:
-        user = authenticate(session, username.strip(), password)
+        user = authenticate(
+            session,
+            username.strip(),
+            password,
+            client=request.client.host if request.client else None,
+            limits=LoginLimits.from_settings(settings),
+            surface="web",
+        )
     except AuthenticationError as exc:
-        return render(
+        message, hint = exc.localized(negotiate(request, settings.default_locale))
+        shown = SimpleNamespace(message=message, hint=hint)
+        refused = render(
             request,
             "login.html",
-            {"actor": actor, "next": _safe_next(next), "error": exc, "username": username},
+            {"actor": actor, "next": _safe_next(next), "error": shown, "username": username},
             status_code=401,
         )
+        wait = retry_after(exc)
+        if wait is not None:
+            refused.headers["Retry-After"] = str(wait)
+        return refused
     lifetime = dt.timedelta(hours=settings.session_lifetime_hours)
     secret = open_web_session(session, user, lifetime)
     session.commit()
@@ -84,3 +103,21 @@ def logout(
     response = RedirectResponse("/", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
+
+
+@router.post("/jeux-de-donnees/{slug}/licence", name="licence_accept")
+def licence_accept(
+    slug: str,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    actor: ActorDep,
+    csrf_token: Annotated[str | None, Form()] = None,
+) -> Response:
+    """« J'accepte la licence » on a ``registered`` dataset's page: record it, show the data."""
+    dataset = services.get_dataset(session, actor, slug)  # invisible: 404 like a missing one
+    check_csrf(request, csrf_token, settings.signing_key())
+    accept_licence(session, actor, dataset.slug)
+    session.commit()
+    target = str(request.url_for("dataset_page", slug=dataset.slug))
+    return RedirectResponse(target, status_code=303)

@@ -16,6 +16,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from markupsafe import Markup
 
 from beffroi.access import Action, can
+from beffroi.access.licences import licence_pending
 from beffroi.catalog import search, services
 from beffroi.catalog import versions as version_services
 from beffroi.catalog.vocabularies import FREQUENCIES, GRANULARITIES, LICENSES, THEMES
@@ -318,7 +319,8 @@ def dataset_page(
     _dataset, versions = version_services.list_versions(session, actor, dataset.slug)
     state = _state(request)
     preview = chart = None
-    if dataset.published_version_id is not None:
+    must_accept = licence_pending(session, actor, dataset)  # registered: data after acceptance
+    if dataset.published_version_id is not None and not must_accept:
         preview = _preview(request, session, actor, settings, dataset.slug, state)
         chart = _chart(request, session, actor, settings, dataset.slug, state, dataset.title)
     base = str(request.base_url).rstrip("/")
@@ -357,5 +359,6 @@ def dataset_page(
             "filtered": bool(filters),
             # CKAN resource ids are the store key and the format (beffroi.publish.formats).
             "snippets": _snippets(base, dataset.slug, f"{dataset.store_key}-csv"),
+            "licence_pending": must_accept,
         },
     )
