@@ -5,6 +5,7 @@ in place (metadata and data), never a duplicate; file feeds; the CLI and the API
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -123,7 +124,10 @@ def test_udata_catalogue_harvested_once_then_unchanged(
         ),
         encoding="utf-8",
     )
-    (root / "datasets/1/resources/1/file.json").write_text(records(9, "b"), encoding="utf-8")
+    data_file = root / "datasets/1/resources/1/file.json"
+    data_file.write_text(records(9, "b"), encoding="utf-8")
+    later = data_file.stat().st_mtime + 10  # a Last-Modified of its own, whatever the clock
+    os.utime(data_file, (later, later))
     changed = run(instance, "udata")
     assert (changed.created, changed.updated, changed.unchanged) == (0, 1, 3)
     after = harvested(instance, "udata")
@@ -179,9 +183,45 @@ def test_file_feed_ingests_only_changed_content(
     assert (first.updated, first.failed) == (1, 0)
     assert run(instance, "flux-stationnement-cyclable").unchanged == 1
     assert versions(instance, dataset_id) == before + 1
-    (root / "feed.csv").write_text("code;nom\n1;un\n2;deux\n3;trois\n", encoding="utf-8")
+    feed = root / "feed.csv"
+    stamp = feed.stat().st_mtime
+    feed.write_text("code;nom\n1;un\n2;deux\n3;trois\n", encoding="utf-8")
+    os.utime(feed, (stamp, stamp))  # the server still says Last-Modified as before:
+    assert run(instance, "flux-stationnement-cyclable").unchanged == 1  # not even downloaded
+    os.utime(feed, (stamp + 10, stamp + 10))
     assert run(instance, "flux-stationnement-cyclable").updated == 1
     assert versions(instance, dataset_id) == before + 2
+    os.utime(feed, (stamp + 20, stamp + 20))  # touched, same content: the digest decides
+    assert run(instance, "flux-stationnement-cyclable").unchanged == 1
+    assert versions(instance, dataset_id) == before + 2
+
+
+def test_dcat_hydra_pages_are_followed(instance: Settings, remote: tuple[Path, str]) -> None:
+    root, base = remote
+    for page, following in ((1, 2), (2, 3), (3, None)):
+        link = f"hydra:next <{base}/page{following}.ttl> ;" if following else ""
+        (root / f"page{page}.ttl").write_text(
+            f"""@prefix dcat: <http://www.w3.org/ns/dcat#> .
+@prefix dct: <http://purl.org/dc/terms/> .
+@prefix hydra: <http://www.w3.org/ns/hydra/core#> .
+<{base}/catalog> a dcat:Catalog, hydra:Collection ;
+    dcat:dataset <{base}/d{page}a>, <{base}/d{page}b> ;
+    hydra:view <{base}/page{page}.ttl> .
+<{base}/page{page}.ttl> a hydra:PartialCollectionView ; {link}
+    hydra:first <{base}/page1.ttl> .
+<{base}/d{page}a> a dcat:Dataset ; dct:identifier "p{page}-a" ; dct:title "Page {page} A"@fr .
+<{base}/d{page}b> a dcat:Dataset ; dct:identifier "p{page}-b" ; dct:title "Page {page} B"@fr ;
+    dcat:theme <http://publications.europa.eu/resource/authority/data-theme/TRAN> ;
+    dct:spatial <http://id.insee.fr/geo/commune/56121> .
+""",
+            encoding="utf-8",
+        )
+    add(instance, "paged", f"{base}/page1.ttl")
+    assert run(instance, "paged").created == 6
+    found = harvested(instance, "paged")
+    assert set(found) == {f"p{n}-{x}" for n in (1, 2, 3) for x in "ab"}
+    assert found["p2-b"].themes == ["TRAN"]
+    assert found["p2-b"].spatial == ["commune:56121"]
 
 
 def services_id(session: Session, slug: str) -> int:

@@ -25,7 +25,8 @@ from beffroi.catalog.db import transaction, upgrade
 from beffroi.catalog.models import Dataset, DatasetVersion, HarvestRecord, OrgKind
 from beffroi.catalog.schemas import DatasetUpdate, OrganizationCreate, parse
 from beffroi.cli import cli
-from beffroi.harvest import service
+from beffroi.harvest import ckan, service
+from beffroi.harvest.fetching import Limits
 from beffroi.publish import dcat
 from beffroi.publish.dcat.vocab import ADMS, DCAT
 from beffroi.settings import Settings
@@ -191,3 +192,14 @@ def test_b_harvests_a_over_ckan_and_dcat(
         settled = harvest(instance_b, name)
         assert (settled.updated, settled.unchanged) == (0, count), name
     assert harvested(instance_b, "a-ckan")[changed_id].slug == CHANGED  # never renamed
+
+
+@pytest.mark.slow
+def test_ckan_pages_are_followed(
+    instance_a: tuple[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    base, _a_dir = instance_a
+    monkeypatch.setattr(ckan, "ROWS", 2)
+    limits = Limits(max_bytes=1 << 24, timeout=30, allow_private=True)
+    ids = [remote.remote_id for remote in ckan.datasets(base, limits)]
+    assert len(ids) == len(set(ids)) == len(a_packages(base)) > 2

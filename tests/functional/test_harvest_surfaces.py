@@ -175,3 +175,23 @@ def test_scheduled_runs_in_the_jobs_scheduler(allowed: Settings, remote: tuple[P
             source = service.get_source(session, Actor.system(name="t"), "auto")
             assert source.next_run_at is not None
             assert source.status == "ok"
+
+
+def test_api_sets_the_hvd_category(api: TestClient) -> None:
+    steward = bearer(api, "admin")
+    answer = api.patch(
+        "/api/v1/datasets/arbres-alignement",
+        json={"hvd_category": "c_ac64a52d"},
+        headers=steward,
+    )
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["hvd_category"] == "c_ac64a52d"
+    assert body["applicable_legislation"] == ["http://data.europa.eu/eli/reg_impl/2023/138/oj"]
+    refused = api.patch(
+        "/api/v1/datasets/arbres-alignement", json={"hvd_category": "maps"}, headers=steward
+    )
+    assert refused.status_code == 422
+    turtle = api.get("/catalog.ttl").text
+    assert "dcatap:hvdCategory" in turtle
+    assert "locn:geometry" in turtle
