@@ -360,3 +360,43 @@ def test_audit_log_refuses_update_and_delete(engine: Engine) -> None:
         ).one()
         assert tuple(row)[:2] == ("test.event", None)
         assert user.username in tuple(row)[2]
+
+
+def test_list_audit_filters_and_pages(session: Session, system: Actor) -> None:
+    user = make_user(session)
+    token, secret = accounts.create_token(session, system, user.username, "t")
+    by_token = accounts.actor_from_token(session, secret)
+    dataset = make_dataset(session)
+    audit.record(session, by_token, "test.read", "dataset", dataset.slug)
+    audit.record(session, actor_for(session, user), "test.web", "dataset", dataset.slug)
+    audit.record(session, actor_for(session, user), "other.web", "user", user.username)
+    session.flush()
+    admin = actor_for(session, make_user(session, is_platform_admin=True))
+    mine = audit.list_audit(session, admin, audit.AuditFilters(actor=user.username))
+    assert [e.action for e in mine.events] == ["other.web", "test.web", "test.read"]
+    assert mine.events[-1].actor == f"user:{user.username} (token {token.id})"
+    about = audit.list_audit(
+        session, admin, audit.AuditFilters(dataset=dataset.slug, action="test.*")
+    )
+    assert [e.action for e in about.events] == ["test.web", "test.read"]
+    assert {e.action for e in about.events} >= {"test.read"}
+    api = audit.list_audit(session, admin, audit.AuditFilters(actor=user.username, surface="api"))
+    assert [e.action for e in api.events] == ["test.read"]
+    # Keyset pages: two, then one, then the end.
+    first = audit.list_audit(session, admin, audit.AuditFilters(actor=user.username), limit=2)
+    assert [e.action for e in first.events] == ["other.web", "test.web"]
+    second = audit.list_audit(
+        session, admin, audit.AuditFilters(actor=user.username), first.next_after, 2
+    )
+    assert ([e.action for e in second.events], second.next_after) == (["test.read"], None)
+    later = audit.list_audit(session, admin, audit.AuditFilters(since=utcnow()))
+    assert later.events == []
+    with pytest.raises(InvalidInputError, match="fuseau"):
+        audit.list_audit(session, admin, audit.AuditFilters(until=dt.datetime(2026, 1, 1)))  # noqa: DTZ001
+    with pytest.raises(PermissionDeniedError):
+        audit.list_audit(session, actor_for(session, user))
+    lines = "".join(audit.audit_csv(session, admin, audit.AuditFilters(dataset=dataset.slug)))
+    assert lines.splitlines()[0] == ",".join(audit.CSV_COLUMNS)
+    assert len(lines.splitlines()) == 1 + len(
+        audit.list_audit(session, admin, audit.AuditFilters(dataset=dataset.slug)).events
+    )
