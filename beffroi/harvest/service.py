@@ -42,7 +42,7 @@ from beffroi.catalog.models import (
     utcnow,
 )
 from beffroi.catalog.schemas import DatasetCreate, DatasetUpdate, parse
-from beffroi.errors import BeffroiError, InvalidInputError
+from beffroi.errors import BeffroiError, ConflictError, InvalidInputError
 from beffroi.harvest.fetching import Limits
 from beffroi.harvest.model import RemoteDataset
 from beffroi.settings import Settings
@@ -68,6 +68,7 @@ MANAGED = (
     "hvd_category",
     "applicable_legislation",
 )
+STALE_RUN = dt.timedelta(hours=6)
 _EMPTY: dict[str, Any] = {"description": "", "keywords": [], "themes": [], "spatial": []}
 
 
@@ -297,6 +298,7 @@ def start_run(
             work_dir=settings.data_dir / "harvest" / str(uuid.uuid4()),
         )
         feed_dataset = source.dataset.slug if source.dataset is not None else None
+        _not_running(session, source)
         source.status = "running"
         run = HarvestRun(source_id=source_id, trigger=trigger or actor.label, status="running")
         session.add(run)
@@ -323,6 +325,26 @@ def start_run(
         shutil.rmtree(context.work_dir, ignore_errors=True)
     _finish(context, summary)
     return summary
+
+
+def _not_running(session: Session, source: HarvestSource) -> None:
+    """Refuse a second concurrent run (one left unfinished by a crash expires after
+    ``STALE_RUN``)."""
+    if source.status != "running":
+        return
+    unfinished = session.scalar(
+        select(HarvestRun.started_at)
+        .where(HarvestRun.source_id == source.id, HarvestRun.finished_at.is_(None))
+        .order_by(HarvestRun.id.desc())
+        .limit(1)
+    )
+    if unfinished is not None and utcnow() - unfinished < STALE_RUN:
+        raise ConflictError(
+            f"Un moissonnage de « {source.name} » est déjà en cours",
+            hint="attendez sa fin (beffroi harvest runs) puis relancez",
+            message_en=f"A harvest of “{source.name}” is already running",
+            hint_en="wait for it to end (beffroi harvest runs), then run it again",
+        )
 
 
 def _remote_datasets(kind: str, url: str, limits: Limits) -> Iterator[RemoteDataset]:
@@ -474,7 +496,6 @@ def due_sources(session: Session, now: dt.datetime | None = None) -> list[str]:
         select(HarvestSource.name)
         .where(
             HarvestSource.interval_s.is_not(None),
-            HarvestSource.status != "running",
             (HarvestSource.next_run_at.is_(None)) | (HarvestSource.next_run_at <= moment),
         )
         .order_by(HarvestSource.next_run_at, HarvestSource.id)
@@ -499,6 +520,6 @@ def tick(
             break
         try:
             done.append(start_run(factory, settings, operator, name, trigger="planificateur"))
-        except BeffroiError:
-            logger.exception("scheduled harvest of %s could not start", name)
+        except BeffroiError as exc:  # running already, withdrawn meanwhile…
+            logger.warning("scheduled harvest of %s not started: %s", name, exc)
     return done

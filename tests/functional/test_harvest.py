@@ -17,8 +17,8 @@ from beffroi.access import Actor
 from beffroi.access.accounts import get_user
 from beffroi.catalog import services
 from beffroi.catalog.db import transaction
-from beffroi.catalog.models import Dataset, DatasetVersion, HarvestRecord
-from beffroi.errors import NotFoundError, PermissionDeniedError
+from beffroi.catalog.models import Dataset, DatasetVersion, HarvestRecord, HarvestRun
+from beffroi.errors import ConflictError, NotFoundError, PermissionDeniedError
 from beffroi.harvest import feeds, service
 from beffroi.settings import Settings
 from tests.conftest import SHARED_DATA
@@ -255,3 +255,20 @@ def test_only_stewards_manage_sources(instance: Settings, remote: tuple[Path, st
         assert service.list_sources(session, editor) == []
         with pytest.raises(NotFoundError):
             service.get_source(session, editor, "sig")
+
+
+def test_a_second_concurrent_run_is_refused(instance: Settings, remote: tuple[Path, str]) -> None:
+    _root, base = remote
+    add(instance, "busy", f"{base}/catalog.xml")
+    with catalogue(instance) as factory:
+        with transaction(factory) as session:
+            source = service.get_source(session, SYSTEM, "busy")
+            source.status = "running"
+            session.add(HarvestRun(source_id=source.id, trigger="test", status="running"))
+        with pytest.raises(ConflictError, match="déjà en cours"):
+            service.start_run(factory, instance, SYSTEM, "busy")
+        with transaction(factory) as session:  # a run left by a crash expires
+            stale = session.scalar(select(HarvestRun).where(HarvestRun.trigger == "test"))
+            assert stale is not None
+            stale.started_at = stale.started_at - service.STALE_RUN
+        assert service.start_run(factory, instance, SYSTEM, "busy").created == 4
