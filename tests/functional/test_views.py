@@ -223,3 +223,31 @@ def test_cli_create_list_refresh_lineage(
     again = runner.invoke(cli, [*base, "create", "--file", str(definition)])
     assert again.exit_code == 1
     assert "déjà" in again.output
+
+
+def test_recomputations_queued_without_a_worker_run_at_the_next_start(
+    client: TestClient, demo_instance: DemoInstance
+) -> None:
+    from beffroi.web.app import create_app
+
+    load(client, PUBLIC, SUBVENTIONS)
+    admin = bearer(client, "admin")
+    response = client.post(
+        "/api/v1/views",
+        json={"slug": "vue-redemarrage", "owner": EPCI, "definition": BY_COMMUNE},
+        headers=admin,
+    )
+    assert response.status_code == 201, response.text
+    wait_for_version(client, "vue-redemarrage", 1)
+    with client.app.state.session_factory() as session:  # type: ignore[attr-defined]
+        refresh.unregister(refresh.catalogue_key(session))  # as in a command-line process
+    load(client, PUBLIC, VALID)  # queues the recomputation; nobody runs it
+    time.sleep(0.5)
+    assert client.get("/api/v1/views/vue-redemarrage").json()["stale"] is True
+    restarted = create_app(demo_instance.settings)  # start-up recovery, then the worker
+    try:
+        with TestClient(restarted) as again:
+            body = wait_for_version(again, "vue-redemarrage", 2)
+            assert body["last_job"]["status"] == "succeeded"
+    finally:
+        restarted.state.engine.dispose()

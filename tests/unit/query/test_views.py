@@ -508,3 +508,43 @@ def test_insee_current_needs_its_year() -> None:
                 "on": [{"left": "a", "right": "b", "normalize": {"function": "insee_current"}}],
             }
         )
+
+
+def test_a_source_closed_later_closes_the_view(instance: Instance) -> None:
+    from beffroi.catalog.models import AuditEvent
+
+    with transaction(instance.factory) as session:
+        make_dataset(session, slug="bientot-fermee", publisher="service-finances")
+    store = store_for(instance.settings)
+    ingest_file(instance.factory, store, OPERATOR, "bientot-fermee", SUBVENTIONS, publish=True)
+    payload = create(
+        instance,
+        "bientot-fermee-compte",
+        {"kind": "sql", "sql": 'SELECT count(*) AS n FROM "bientot-fermee"'},
+    )
+    assert payload["access_level"] == "public"
+    with transaction(instance.factory) as session:
+        update_dataset(
+            session,
+            OPERATOR,
+            "bientot-fermee",
+            DatasetUpdate(access_level=AccessLevel.ORGANIZATION),
+        )
+    ingest_file(
+        instance.factory, store, OPERATOR, "bientot-fermee", SUBVENTIONS_VALID, publish=True
+    )
+    runs = services.refresh_pending(instance.factory, instance.settings)
+    assert [(view, status) for _j, view, status in runs] == [("bientot-fermee-compte", "succeeded")]
+    with instance.session() as session:
+        dataset = session.scalar(select(Dataset).where(Dataset.slug == "bientot-fermee-compte"))
+        assert dataset is not None
+        assert dataset.access_level == "organization"
+        narrowed = session.scalar(
+            select(AuditEvent).where(
+                AuditEvent.action == "view.narrow", AuditEvent.object_id == dataset.slug
+            )
+        )
+    assert narrowed is not None
+    assert narrowed.details == {"from": "public", "to": "organization"}
+    with pytest.raises(InvalidInputError, match="non autorisée"):
+        sql(instance, 'SELECT count(*) AS n FROM "bientot-fermee-compte"', Actor.anonymous())
