@@ -62,6 +62,8 @@ INGESTED: list[tuple[str, Path, list[str] | None]] = [
     ),
 ]
 _CREDENTIAL = re.compile(r"^\s+(\S+)\s+(\S+)\s*$", re.MULTILINE)
+STEWARD = "referent-mobilites"
+STEWARD_PASSWORD = "référent des mobilités, en test"  # a throw-away instance
 
 
 def _env() -> dict[str, str]:
@@ -109,6 +111,11 @@ def build_instance(data_dir: Path) -> dict[str, str]:
         if create:
             _cli(data_dir, "dataset", "create", *create)
         _cli(data_dir, "ingest", str(path), "--dataset", slug, "--publish")
+    # A steward (référent) of the mobility department, who approves on the review page.
+    email = f"{STEWARD}@demo.example.org"
+    _cli(data_dir, "user", "create", STEWARD, "--email", email, "--password", STEWARD_PASSWORD)
+    _cli(data_dir, "member", "add", STEWARD, "direction-mobilites", "--role", "steward")
+    passwords[STEWARD] = STEWARD_PASSWORD
     return passwords
 
 

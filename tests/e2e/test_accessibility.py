@@ -8,7 +8,7 @@ import pytest
 
 from tests.conftest import SHARED_DATA
 
-from .conftest import Portal, axe_violations, describe, sign_in
+from .conftest import STEWARD, Portal, _cli, axe_violations, describe, sign_in
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
@@ -105,3 +105,65 @@ def test_upload_wizard_pages_have_no_axe_violation(page: Page, portal: Portal, l
     page.wait_for_selector("#rapport")
     violations = axe_violations(page)
     assert not violations, describe(violations)
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_metadata_form_and_review_queue_have_no_axe_violation(
+    page: Page, portal: Portal, lang: str
+) -> None:
+    """The metadata form (empty, with errors), the dataset page with its checklist, and the
+    steward's review queue holding a proposal, then its history."""
+    dataset = "/jeux-de-donnees/bornes-recharge-vehicules-electriques"
+    _cli(portal.data_dir, "review", "require", "direction-mobilites")
+    try:
+        sign_in(page, portal, "editeur-mobilites")
+        _check(page, portal, dataset, 200, lang)
+        assert page.locator("section.checklist").count() == 1
+        _check(page, portal, f"{dataset}/modifier", 200, lang)
+        page.locator("#md-title").fill("x")
+        page.locator("#md-contact_email").fill("pas-une-adresse")
+        page.locator("form.edit-form button[type=submit]").click()
+        page.wait_for_selector("#erreurs")
+        assert page.locator(".field-error").count() == 2
+        violations = axe_violations(page)
+        assert not violations, describe(violations)
+        page.goto(portal.url(f"{dataset}/modifier?lang={lang}"))
+        page.locator("#md-keywords").fill(f"recharge\nvéhicules électriques\nmot-{lang}-axe")
+        page.locator("form.edit-form button[type=submit]").click()
+        page.wait_for_url("**etat=proposee")
+        violations = axe_violations(page)
+        assert not violations, describe(violations)
+
+        page.context.clear_cookies()
+        sign_in(page, portal, STEWARD)
+        _check(page, portal, "/relecture", 200, lang)
+        card = page.locator("li.review-card", has_text=f"mot-{lang}-axe")
+        card.locator("textarea").fill("Mots-clés à revoir")
+        card.locator("button[value=refuser]").click()
+        page.wait_for_url("**/relecture?traite=refuse")
+        violations = axe_violations(page)
+        assert not violations, describe(violations)
+    finally:
+        _cli(portal.data_dir, "review", "require", "direction-mobilites", "--off")
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_validation_report_page_has_no_axe_violation(page: Page, portal: Portal, lang: str) -> None:
+    """A version's validation report (errors by type and column, chart, first errors)."""
+    slug = f"subventions-axe-{lang}"
+    schema = SHARED_DATA / "schemas" / "scdl-subventions"
+    _cli(
+        portal.data_dir,
+        *("dataset", "create", "Subventions (rapport de validation)"),
+        *("--publisher", "direction-mobilites", "--slug", slug),
+    )
+    _cli(
+        portal.data_dir,
+        *("conformance", "set", slug, "--schema", str(schema / "schema.json")),
+        *("--on-invalid", "flag"),
+    )
+    invalid = schema / "examples" / "exemple_invalide_erreurs_cellules.csv"
+    _cli(portal.data_dir, "ingest", str(invalid), "--dataset", slug)
+    sign_in(page, portal, "editeur-mobilites")
+    _check(page, portal, f"/jeux-de-donnees/{slug}/versions/1/rapport", 200, lang)
+    assert page.locator("svg[role=img]").count() == 1

@@ -1,9 +1,11 @@
 """The issue's journey in a real browser, keyboard only where a person would type.
 
 A commune secretary (the mobility editor of the demo) signs in, uploads a cp1252 ';' file,
-corrects a column type and sees the report, fixes it back, publishes; an anonymous visitor
-then finds the dataset by search, filters the table, sees the chart and downloads the CSV,
-which holds the same rows. Every page on the way passes axe (WCAG 2.1 AA).
+corrects a column type and sees the report, fixes it back, submits it; the organisation
+requires review, so the version waits until the mobility steward approves it on the review
+page (keyboard: focus and Enter); an anonymous visitor then finds the dataset by search,
+filters the table, sees the chart and downloads the CSV, which holds the same rows. Every
+page on the way passes axe (WCAG 2.1 AA).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import pytest
 
 from tests.conftest import SHARED_DATA
 
-from .conftest import Portal, axe_violations, describe, sign_in
+from .conftest import STEWARD, Portal, _cli, axe_violations, describe, sign_in
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
@@ -25,6 +27,7 @@ pytestmark = pytest.mark.slow
 
 HOTEL = SHARED_DATA / "messy" / "hotel-occupancy-latin1-decimal-comma.csv"
 SLUG = "stationnement-cyclable"  # direction-mobilites, no data yet in the e2e instance
+OWNER = "direction-mobilites"
 
 
 def accessible(page: Page) -> None:
@@ -87,7 +90,27 @@ def secretary_uploads(page: Page, portal: Portal) -> None:
     page.keyboard.press("Enter")
     page.wait_for_url("**/deposer/suivi/**")
     page.get_by_text("chargée").wait_for(timeout=60_000)  # the page reloads itself when done
-    assert page.get_by_text(f"{len(hotel_rows())} ligne(s), publiée").count() == 1
+    assert page.get_by_text(f"{len(hotel_rows())} ligne(s), en attente de publication").count() == 1
+    accessible(page)
+
+
+def steward_approves(page: Page, portal: Portal) -> None:
+    sign_in(page, portal, STEWARD)
+    badge = page.locator('a.review-link[href="/relecture"]')
+    assert int(badge.locator(".count-badge").inner_text().split()[0]) >= 1
+    tab_to(page, 'a.review-link[href="/relecture"]')
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/relecture")
+    accessible(page)
+    card = page.locator("li.review-card", has_text="Stationnement cyclable")
+    assert card.get_by_text(f"{len(hotel_rows())}").count() >= 1  # the version's rows
+    card.get_by_label("Commentaire").fill("Vérifié, merci.")
+    approve = card.get_by_role("button", name="Approuver")
+    approve.focus()
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/relecture?traite=approuve")
+    assert page.get_by_text("Demande approuvée").count() == 1
+    assert page.locator("#historique ~ * td", has_text="Vérifié, merci.").count() == 1
     accessible(page)
 
 
@@ -126,11 +149,20 @@ def visitor_finds_filters_charts_downloads(page: Page, portal: Portal) -> None:
 
 
 def test_secretary_publishes_and_a_visitor_reuses(browser: Browser, portal: Portal) -> None:
-    secretary = browser.new_context(locale="fr-FR")
+    _cli(portal.data_dir, "review", "require", OWNER)
     try:
-        secretary_uploads(secretary.new_page(), portal)
+        secretary = browser.new_context(locale="fr-FR")
+        try:
+            secretary_uploads(secretary.new_page(), portal)
+        finally:
+            secretary.close()
+        steward = browser.new_context(locale="fr-FR")
+        try:
+            steward_approves(steward.new_page(), portal)
+        finally:
+            steward.close()
     finally:
-        secretary.close()
+        _cli(portal.data_dir, "review", "require", OWNER, "--off")
     visitor = browser.new_context(locale="fr-FR", accept_downloads=True)
     try:
         visitor_finds_filters_charts_downloads(visitor.new_page(), portal)
