@@ -6,7 +6,7 @@ import click
 
 from beffroi.catalog import services
 from beffroi.catalog.models import AccessLevel
-from beffroi.catalog.schemas import DatasetCreate, parse
+from beffroi.catalog.schemas import DatasetCreate, DatasetUpdate, parse
 from beffroi.cli.base import CliContext, cli, json_option, pass_context, print_rows
 
 
@@ -95,3 +95,47 @@ def dataset_show(ctx: CliContext, slug: str) -> None:
     with ctx.transaction() as session:
         shown = services.dataset_public(services.get_dataset(session, ctx.actor, slug))
     click.echo(shown.model_dump_json(indent=2))
+
+
+@dataset.command("update")
+@click.argument("slug")
+@click.option("--title", help="Nouveau titre.")
+@click.option("--description", help="Nouvelle description (Markdown).")
+@click.option(
+    "--hvd",
+    "hvd_category",
+    help="Catégorie de données de forte valeur (UE), ex. c_ac64a52d ; « none » pour l'ôter.",
+)
+@click.option(
+    "--legislation",
+    "applicable_legislation",
+    multiple=True,
+    help="URI ELI de la législation applicable (répétable ; remplace la liste).",
+)
+@pass_context
+def dataset_update(
+    ctx: CliContext,
+    slug: str,
+    title: str | None,
+    description: str | None,
+    hvd_category: str | None,
+    applicable_legislation: tuple[str, ...],
+) -> None:
+    """Modifier une fiche : titre, description, catégorie HVD, législation applicable."""
+    changes: dict[str, object] = {}
+    if title is not None:
+        changes["title"] = title
+    if description is not None:
+        changes["description"] = description
+    if hvd_category is not None:
+        changes["hvd_category"] = None if hvd_category.lower() == "none" else hvd_category
+    if applicable_legislation:
+        changes["applicable_legislation"] = list(applicable_legislation)
+    if not changes:
+        raise click.UsageError(
+            "rien à modifier : donnez --title, --description, --hvd ou --legislation"
+        )
+    data = parse(DatasetUpdate, changes)
+    with ctx.transaction() as session:
+        updated = services.update_dataset(session, ctx.actor, slug, data)
+        click.echo(f"Jeu de données modifié : {updated.slug}")

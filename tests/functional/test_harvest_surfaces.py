@@ -195,3 +195,30 @@ def test_api_sets_the_hvd_category(api: TestClient) -> None:
     turtle = api.get("/catalog.ttl").text
     assert "dcatap:hvdCategory" in turtle
     assert "locn:geometry" in turtle
+
+
+def test_cli_dataset_hvd_and_legislation(
+    demo_instance: DemoInstance, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = demo_instance.settings
+    invoke(
+        settings, monkeypatch, "dataset", "create", "Adresses du territoire",
+        "--publisher", "lorient-agglomeration", "--hvd", "c_ac64a52d",
+    )  # fmt: skip
+    shown = json.loads(invoke(settings, monkeypatch, "dataset", "show", "adresses-du-territoire"))
+    assert shown["hvd_category"] == "c_ac64a52d"
+    assert shown["applicable_legislation"] == ["http://data.europa.eu/eli/reg_impl/2023/138/oj"]
+    inspire = "http://data.europa.eu/eli/dir/2007/2/oj"
+    invoke(
+        settings, monkeypatch, "dataset", "update", "adresses-du-territoire",
+        "--hvd", "none", "--legislation", inspire,
+    )  # fmt: skip
+    shown = json.loads(invoke(settings, monkeypatch, "dataset", "show", "adresses-du-territoire"))
+    assert (shown["hvd_category"], shown["applicable_legislation"]) == (None, [inspire])
+    bad = CliRunner().invoke(
+        cli,
+        ["--data-dir", str(settings.data_dir), "dataset", "update", "adresses-du-territoire",
+         "--hvd", "maps"],
+    )  # fmt: skip
+    assert bad.exit_code != 0
+    assert "c_ac64a52d" in bad.output
