@@ -179,6 +179,13 @@ def main() -> None:
                 shoot(page, options.out, "dataset-chart")
                 page.goto(f"{base}/communes/56121")
                 shoot(page, options.out, "commune")
+                page.goto(f"{base}/#carte")
+                page.locator("#carte").scroll_into_view_if_needed()
+                shoot(page, options.out, "home-map")
+                page.goto(f"{base}/jeux-de-donnees?theme=TRAN&tri=titre")
+                shoot(page, options.out, "search-facets")
+                page.goto(f"{base}/jeux-de-donnees/{IRVE}/carte")
+                shoot(page, options.out, "dataset-map")
                 back_office(page, base, options.out, options.data, passwords)
                 browser.close()
         finally:
