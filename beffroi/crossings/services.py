@@ -46,6 +46,7 @@ from beffroi.catalog.models import (
     utcnow,
 )
 from beffroi.catalog.schemas import DatasetCreate, License, Slug, Title
+from beffroi.catalog.schemas import parse as parse_fields
 from beffroi.catalog.services import create_dataset, get_dataset, get_organization
 from beffroi.catalog.versions import publish_version, record_version
 from beffroi.crossings import outlines, refresh
@@ -267,13 +268,16 @@ def create_view(
         target = create_dataset(
             session,
             actor,
-            DatasetCreate(
-                title=data.title or data.slug,
-                publisher=owner.slug,
-                slug=data.slug,
-                description=data.description,
-                license=data.license,
-                access_level=level,
+            parse_fields(
+                DatasetCreate,
+                {
+                    "title": data.title or data.slug,
+                    "publisher": owner.slug,
+                    "slug": data.slug,
+                    "description": data.description,
+                    "license": data.license,
+                    "access_level": level,
+                },
             ),
         )
     else:

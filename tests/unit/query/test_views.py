@@ -548,3 +548,20 @@ def test_a_source_closed_later_closes_the_view(instance: Instance) -> None:
     assert narrowed.details == {"from": "public", "to": "organization"}
     with pytest.raises(InvalidInputError, match="non autorisée"):
         sql(instance, 'SELECT count(*) AS n FROM "bientot-fermee-compte"', Actor.anonymous())
+
+
+def test_a_short_slug_without_a_title_is_a_clear_error(instance: Instance) -> None:
+    with (
+        transaction(instance.factory) as session,
+        pytest.raises(InvalidInputError, match="title"),
+    ):
+        services.create_view(
+            session,
+            OPERATOR,
+            instance.settings,
+            ViewCreate(
+                slug="ab",
+                owner="service-finances",
+                definition={"kind": "sql", "sql": "SELECT count(*) AS n FROM irve"},
+            ),
+        )
