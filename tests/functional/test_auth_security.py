@@ -173,6 +173,7 @@ def test_login_lockout_form_and_api(client: TestClient, demo_instance: DemoInsta
     api = client.post("/api/v1/tokens", json={"name": "x"}, headers=basic(username, password))
     assert api.status_code == 401
     assert "Trop de tentatives" in api.json()["detail"]
+    assert 0 < int(api.headers["Retry-After"]) <= 15 * 60
     assert "Too many failed sign-in attempts" in api.json()["detail_en"]
     english = client.post(
         "/api/v1/tokens",

@@ -17,12 +17,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from beffroi.access import Actor, accounts
 from beffroi.access.accounts import TokenInfo
-from beffroi.access.lockout import LoginLimits
+from beffroi.access.lockout import LoginLimits, retry_after
 from beffroi.access.policy import Action, require
 from beffroi.catalog.models import TokenScope
 from beffroi.errors import AuthenticationError
 from beffroi.web.api.common import ERROR_RESPONSES
 from beffroi.web.deps import ActorDep, SessionDep, SettingsDep, get_actor
+from beffroi.web.errors import render_error
 
 router = APIRouter(prefix="/tokens", tags=["tokens"], responses=ERROR_RESPONSES)
 
@@ -136,9 +137,17 @@ def list_tokens(
 @router.post("", response_model=TokenCreated, status_code=status.HTTP_201_CREATED)
 def create_token(
     body: TokenCreate, request: Request, session: SessionDep, settings: SettingsDep
-) -> TokenCreated:
+) -> TokenCreated | Response:
     """A new token of the caller: the secret is in this answer only."""
-    actor = _caller(request, session, settings)
+    try:
+        actor = _caller(request, session, settings)
+    except AuthenticationError as exc:
+        wait = retry_after(exc)
+        if wait is None:
+            raise
+        locked = render_error(request, exc)  # the lock's answer says when to come back
+        locked.headers["Retry-After"] = str(wait)
+        return locked
     if actor.username is None or actor.user_id is None:
         require(actor, Action.USER_MANAGE)  # anonymous: 401, sign in first
     token, secret = accounts.create_token(
