@@ -1,0 +1,105 @@
+"""The engine's invalid rows (cells as written, errors per row) and first errors per column."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from beffroi.validate import Options, parse_schema, validate
+
+SCHEMA = {
+    "fields": [
+        {"name": "id", "type": "integer", "constraints": {"unique": True}},
+        {"name": "nom", "type": "string", "constraints": {"required": True}},
+        {"name": "montant", "type": "number", "constraints": {"minimum": 0}},
+        {"name": "date", "type": "date"},
+    ]
+}
+ROWS = (
+    "id,nom,montant,date\n1,a,12.5,2024-01-01\n2,,abc,2024-13-01\n2,c,3\n"
+    "3,d,4,2024-01-02,x,y\n\n4,e,-1,2024-01-03\n"
+)
+
+
+def _file(tmp_path: Path) -> Path:
+    path = tmp_path / "donnees.csv"
+    path.write_text(ROWS, encoding="utf-8")
+    return path
+
+
+def test_invalid_rows_in_memory_and_as_csv(tmp_path: Path) -> None:
+    target = tmp_path / "erreurs.csv"
+    report = validate(
+        _file(tmp_path),
+        parse_schema(SCHEMA, "test"),
+        Options(invalid_rows=target, keep_invalid_rows=2),
+    )
+    kept = report.invalid_rows
+    assert kept is not None
+    assert kept.header == [
+        "ligne",
+        "id",
+        "nom",
+        "montant",
+        "date",
+        "colonne 5",
+        "colonne 6",
+        "erreurs",
+    ]
+    assert kept.count == 5
+    assert kept.truncated
+    assert kept.rows == [
+        [
+            "3",
+            "2",
+            "",
+            "abc",
+            "2024-13-01",
+            "",
+            "",
+            "constraint-error (nom) ; type-error (montant) ; type-error (date)",
+        ],
+        ["4", "2", "c", "3", "", "", "", "missing-cell (date) ; unique-error (id)"],
+    ]
+    with target.open(encoding="utf-8", newline="") as handle:
+        written = list(csv.reader(handle))
+    assert written[0] == kept.header
+    assert [row[0] for row in written[1:]] == ["3", "4", "5", "6", "7"]
+    assert written[3][5:] == ["x", "y", "extra-cell (colonne 5) ; extra-cell (colonne 6)"]
+    assert written[4][-1] == "blank-row"
+    assert written[5][-1] == "constraint-error (montant)"
+    # The same rows and errors as the report's detail.
+    detailed = {(e.row, e.code) for e in report.errors if e.row is not None}
+    listed = {
+        (int(row[0]), label.split(" (")[0]) for row in written[1:] for label in row[-1].split(" ; ")
+    }
+    assert listed == detailed
+    assert "invalidRows" in report.as_dict()
+
+
+def test_first_errors_per_column(tmp_path: Path) -> None:
+    report = validate(
+        _file(tmp_path), parse_schema(SCHEMA, "test"), Options(max_errors=1, per_field=1)
+    )
+    assert len(report.errors) == 1
+    first = {
+        name: [(e.row, e.code) for e in errors] for name, errors in report.first_by_field.items()
+    }
+    assert first["montant"] == [(3, "type-error")]
+    assert first["date"] == [(3, "type-error")]
+    assert first["id"] == [(4, "unique-error")]
+    assert set(first[""]) == {(6, "blank-row"), (5, "extra-cell")}  # whole rows
+    assert report.as_dict()["firstErrorsByField"]["nom"][0]["rowNumber"] == 3
+
+
+def test_a_valid_file_has_no_invalid_rows(tmp_path: Path) -> None:
+    path = tmp_path / "ok.csv"
+    path.write_text("id,nom,montant,date\n1,a,1,2024-01-01\n", encoding="utf-8")
+    target = tmp_path / "erreurs.csv"
+    report = validate(
+        path, parse_schema(SCHEMA, "test"), Options(invalid_rows=target, invalid_rows_bom=True)
+    )
+    assert report.valid
+    assert report.invalid_rows is not None
+    assert report.invalid_rows.count == 0
+    assert target.read_bytes() == "\ufeffligne,id,nom,montant,date,erreurs\r\n".encode()
