@@ -99,6 +99,11 @@ def package_dataset(package: dict[str, Any], root: str) -> RemoteDataset:
         "hvd_category": model.hvd_category(extras["hvd_category"])
         if "hvd_category" in extras
         else None,
+        "applicable_legislation": sorted(
+            uri
+            for uri in extras.get("applicable_legislation", "").split()
+            if uri.startswith("http://data.europa.eu/eli/")
+        ),
     }
     distributions = [
         Distribution(

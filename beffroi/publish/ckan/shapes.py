@@ -6,7 +6,7 @@ import datetime as dt
 from typing import Any
 
 from beffroi.catalog.models import Dataset, Organization
-from beffroi.catalog.vocabularies import LICENSES, THEMES
+from beffroi.catalog.vocabularies import HVD_LEGISLATION, LICENSES, THEMES
 from beffroi.publish import formats
 
 
@@ -126,6 +126,13 @@ def resource_dicts(dataset: Dataset, base_url: str) -> list[dict[str, Any]]:
     return resources
 
 
+def _legislation(dataset: Dataset) -> list[str]:
+    laws = list(dataset.applicable_legislation or [])
+    if dataset.hvd_category and HVD_LEGISLATION not in laws:
+        laws.append(HVD_LEGISLATION)
+    return laws
+
+
 def _extras(dataset: Dataset, base_url: str) -> list[dict[str, str]]:
     schema = formats.resolve_schema(dataset.schema_ref)
     values = {
@@ -139,6 +146,9 @@ def _extras(dataset: Dataset, base_url: str) -> list[dict[str, str]]:
         "schema": dataset.schema_ref,
         "conforms_to": schema.url if schema else None,
         "access_rights": dataset.access_level,
+        "hvd_category": dataset.hvd_category,
+        # space-separated ELI URIs (the HVD regulation for HVD datasets, as in DCAT)
+        "applicable_legislation": " ".join(_legislation(dataset)) or None,
     }
     return [{"key": k, "value": v} for k, v in values.items() if v]
 

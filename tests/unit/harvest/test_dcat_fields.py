@@ -106,3 +106,18 @@ def test_an_hvd_dataset_passes_the_hvd_shapes(session: Session, system: Actor) -
     )
     dataset.applicable_legislation = None
     assert hvd_violations(dcat.dataset_graph(session, BASE, dataset.store_key))
+
+
+def test_hvd_fields_survive_a_ckan_round_trip(session: Session, system: Actor) -> None:
+    from beffroi.harvest.ckan import package_dataset
+    from beffroi.publish.ckan.shapes import package_dict
+
+    dataset = full_dataset(session, system, hvd_category=GEOSPATIAL, applicable_legislation=[LAW])
+    remote = package_dataset(package_dict(dataset, BASE), f"{BASE}/api/3/action")
+    assert remote.remote_id == dataset.store_key
+    assert remote.fields["hvd_category"] == GEOSPATIAL
+    assert remote.fields["applicable_legislation"] == sorted([LAW, HVD_LEGISLATION])
+    assert remote.fields["spatial"] == ["commune:56121", "epci:200042174"]
+    assert remote.fields["frequency"] == "ANNUAL"
+    assert remote.fields["license"] == "ODbL-1.0"
+    assert remote.data() is not None
