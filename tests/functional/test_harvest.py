@@ -22,7 +22,7 @@ from beffroi.errors import ConflictError, NotFoundError, PermissionDeniedError
 from beffroi.harvest import feeds, service
 from beffroi.settings import Settings
 from tests.conftest import SHARED_DATA
-from tests.functional.conftest import DemoInstance
+from tests.functional.conftest import BACKENDS, DemoInstance
 from tests.functional.harvest_helpers import catalogue, static_server
 
 FIXTURES = SHARED_DATA / "dcat" / "udata-harvest-fixtures"
@@ -89,9 +89,11 @@ def versions(settings: Settings, dataset_id: int) -> int:
         return int(count or 0)
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_udata_catalogue_harvested_once_then_unchanged(
-    instance: Settings, remote: tuple[Path, str]
+    instance: Settings, remote: tuple[Path, str], backend: str
 ) -> None:
+    assert instance.database_url is None if backend == "sqlite" else instance.database_url
     root, base = remote
     add(instance, "udata", f"{base}/catalog.xml", auto_publish=True)
     first = run(instance, "udata")
