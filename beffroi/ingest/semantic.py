@@ -2,16 +2,18 @@
 
 Detection looks at the column's DISTINCT values only (at most ``max_distinct``, 5,000 by
 default), with vectorised regular expressions (``pyarrow.compute``); checksums
-(``python-stdnum``) and the shipped reference (:func:`beffroi.reference.communes`, loaded lazily
-on first need, ~20 MB) run in Python over those distinct candidates only — never over rows.
+(Luhn, vectorised with NumPy over a matrix of digits) and the shipped reference
+(:func:`beffroi.reference.communes`, loaded lazily on first need, ~20 MB) run over those
+distinct candidates only — never over rows.
 
 A label is given when at least ``threshold`` (90 % by default) of the distinct non-null values
 are recognised; the *confidence* is that share. Labels, most specific first:
 
 =====================  ==========================================================================
-``siret``              14 digits (spaces allowed), Luhn checksum — La Poste's establishments,
-                       whose SIRET fail Luhn, are accepted by ``stdnum.fr.siret``
-``siren``              9 digits (spaces allowed), Luhn checksum (``stdnum.fr.siren``)
+``siret``              14 digits (spaces allowed), Luhn checksum of the SIRET and of its SIREN —
+                       La Poste's establishments (SIREN 356000000), whose SIRET fail Luhn, need
+                       a digit sum divisible by 5 (the rule of ``stdnum.fr.siret``)
+``siren``              9 digits (spaces allowed), Luhn checksum (as ``stdnum.fr.siren``)
 ``rna``                Répertoire national des associations: ``W`` + 9 characters
                        (``W751234567``; the département part may be ``2A``/``2B``)
 ``code_commune_insee`` 5 characters, a valid département prefix (``01`` to ``95``, ``2A``, ``2B``,
@@ -33,15 +35,14 @@ reference decides, then the header (``cp``, ``postal`` vs ``insee``, ``cog``, ``
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 from typing import Any, Final, TypeAlias, cast
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from stdnum.fr import siren as stdnum_siren
-from stdnum.fr import siret as stdnum_siret
 
 from beffroi.ingest.names import name_tokens
 
@@ -154,8 +155,8 @@ def _text_candidates(
     distinct: Values, tokens: set[str], *, use_reference: bool
 ) -> Iterable[tuple[str, int]]:
     """(label, number of distinct values recognised), most specific label first, lazily."""
-    yield "siret", _count_checked(distinct, _SIRET_LIKE, stdnum_siret.is_valid)
-    yield "siren", _count_checked(distinct, _SIREN_LIKE, stdnum_siren.is_valid)
+    yield "siret", _count_checked(distinct, _SIRET_LIKE, 14)
+    yield "siren", _count_checked(distinct, _SIREN_LIKE, 9)
     yield "rna", _count(distinct, _RNA)
     yield from _commune_or_postal(distinct, tokens, use_reference=use_reference)
     if tokens & _DEPARTEMENT_HEADER:
@@ -222,12 +223,57 @@ def _count(distinct: Values, pattern: str) -> int:
     return _true_count(pc.match_substring_regex(distinct, pattern))
 
 
-def _count_checked(distinct: Values, pattern: str, is_valid: Callable[[str], bool]) -> int:
-    """Values of the right shape whose checksum holds (Python over distinct candidates)."""
+def _count_checked(distinct: Values, pattern: str, width: int) -> int:
+    """Values of the right shape (SIRET: 14 digits, SIREN: 9) whose checksum holds."""
     candidates = distinct.filter(pc.match_substring_regex(distinct, pattern))
     if len(candidates) < THRESHOLD * len(distinct):
         return 0  # cannot reach the threshold: spare the checksums
-    return sum(1 for value in cast("list[str]", candidates.to_pylist()) if is_valid(value))
+    return int(np.count_nonzero(valid_identifiers(candidates, width)))
+
+
+def valid_identifiers(values: Values, width: int) -> np.ndarray[Any, np.dtype[np.bool_]]:
+    """For text values of ``width`` ASCII digits once spaces are removed (the shape the
+    patterns check), whether each is a valid SIREN (``width=9``) or SIRET (``width=14``).
+
+    The rules of ``stdnum.fr.siren``/``stdnum.fr.siret``, on a matrix of digits: Luhn
+    checksum (every second digit from the right doubled); a SIRET also needs a valid SIREN,
+    and La Poste's establishments (SIREN 356000000, but the head office 35600000000048) a
+    digit sum divisible by 5 instead of the SIRET's Luhn checksum.
+    """
+    if len(values) == 0:
+        return np.zeros(0, dtype=np.bool_)
+    compact = cast("pa.StringArray", pc.replace_substring(values, " ", ""))
+    if not pa.types.is_string(compact.type):
+        compact = cast("pa.StringArray", pc.cast(compact, pa.string()))
+    buffers = compact.buffers()
+    offsets = np.frombuffer(memoryview(cast("pa.Buffer", buffers[1])), dtype=np.int32)
+    offsets = offsets[compact.offset : compact.offset + len(compact) + 1]
+    if not bool(np.all(np.diff(offsets) == width)):
+        msg = f"valid_identifiers expects values of {width} digits"
+        raise ValueError(msg)
+    data = np.frombuffer(memoryview(cast("pa.Buffer", buffers[2])), dtype=np.uint8)
+    digits = data[offsets[0] : offsets[-1]].reshape(len(compact), width).astype(np.int16) - 48
+    if width == 14:  # a SIRET
+        siren = _luhn_valid(digits[:, :9])
+        la_poste = np.all(digits[:, :9] == _LA_POSTE, axis=1) & np.any(
+            digits != _LA_POSTE_HEAD_OFFICE, axis=1
+        )
+        own = np.where(la_poste, digits.sum(axis=1) % 5 == 0, _luhn_valid(digits))
+        return np.asarray(siren & own, dtype=np.bool_)
+    return _luhn_valid(digits)
+
+
+_LA_POSTE: Final = np.array([3, 5, 6, 0, 0, 0, 0, 0, 0], dtype=np.int16)
+_LA_POSTE_HEAD_OFFICE: Final = np.array([int(c) for c in "35600000000048"], dtype=np.int16)
+
+
+def _luhn_valid(digits: np.ndarray[Any, np.dtype[np.int16]]) -> np.ndarray[Any, np.dtype[np.bool_]]:
+    """Luhn checksum of each row of a digit matrix (most significant digit first)."""
+    reversed_digits = digits[:, ::-1]
+    doubled = reversed_digits[:, 1::2] * 2
+    doubled = doubled - np.where(doubled > 9, 9, 0)
+    total = reversed_digits[:, 0::2].sum(axis=1) + doubled.sum(axis=1)
+    return np.asarray(total % 10 == 0, dtype=np.bool_)
 
 
 def _count_in(values: Values, reference: Values) -> int:
