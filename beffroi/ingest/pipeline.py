@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from beffroi.access import Action, Actor, require
 from beffroi.catalog.db import transaction
-from beffroi.catalog.models import DatasetVersion
+from beffroi.catalog.models import DatasetConformance, DatasetVersion
 from beffroi.catalog.services import get_dataset
 from beffroi.catalog.versions import publish_version, record_version
 from beffroi.errors import ConflictError
@@ -98,6 +98,10 @@ def ingest_file(
                 DatasetVersion.dataset_id == dataset.id
             )
         )
+        # Validation (and its DuckDB engine) is loaded only when a schema applies.
+        bound = conformance_schema is not None or (
+            session.get(DatasetConformance, dataset.id) is not None
+        )
     if mode != "replace":
         # An interrupted ingestion may have committed to the store without reaching the
         # catalogue: appending on top would silently carry its rows into the new version.
@@ -112,9 +116,13 @@ def ingest_file(
                 hint_en="load a complete version (mode replace) to start again from a safe state",
             )
 
-    from beffroi.validate.conformance import check_upload, record_conformance  # noqa: PLC0415
+    checked = None
+    if bound:
+        from beffroi.validate.conformance import check_upload  # noqa: PLC0415
 
-    checked = check_upload(factory, actor, slug, path, options or ReadOptions(), conformance_schema)
+        checked = check_upload(
+            factory, actor, slug, path, options or ReadOptions(), conformance_schema
+        )
     source = open_table(path, options or ReadOptions())
     batches = source.batches()
     sample: list[pa.RecordBatch] = []
@@ -160,6 +168,8 @@ def ingest_file(
             source_bytes=source.bytes_total,
         )
         if checked is not None:
+            from beffroi.validate.conformance import record_conformance  # noqa: PLC0415
+
             record_conformance(session, version, checked)
         if publish:
             publish_version(session, actor, dataset.slug, version.number)
