@@ -184,7 +184,7 @@ def run_view(run: HarvestRun, source_name: str) -> dict[str, Any]:
 
 def _name_taken(session: Session, name: str) -> None:
     if session.scalar(select(HarvestSource.id).where(HarvestSource.name == name)) is not None:
-        raise InvalidInputError(
+        raise ConflictError(
             f"Le nom de source « {name} » est déjà pris",
             hint="choisissez un autre nom",
             message_en=f"The source name “{name}” is already taken",

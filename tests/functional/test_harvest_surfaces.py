@@ -222,3 +222,13 @@ def test_cli_dataset_hvd_and_legislation(
     )  # fmt: skip
     assert bad.exit_code != 0
     assert "c_ac64a52d" in bad.output
+
+
+def test_api_refuses_a_taken_source_name(api: TestClient, remote: tuple[Path, str]) -> None:
+    _root, base = remote
+    admin = bearer(api, "admin")
+    body = {"name": "twice", "kind": "ckan", "url": base, "organization": "lorient-agglomeration"}
+    assert api.post("/api/v1/harvest-sources", json=body, headers=admin).status_code == 201
+    again = api.post("/api/v1/harvest-sources", json=body, headers=admin)
+    assert again.status_code == 409
+    assert "twice" in again.text
