@@ -1,0 +1,114 @@
+"""axe-core on the search facets, the maps and the back office pages: 0 violations at WCAG
+2.1 AA, in French and in English; the facets form works with the keyboard alone."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pytest
+
+from .conftest import Portal, _cli, axe_violations, describe, sign_in
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
+
+pytestmark = pytest.mark.slow
+
+LANGS = ["fr", "en"]
+PUBLIC = [
+    ("search-facets", "/jeux-de-donnees?theme=TRAN&tri=titre&q=bornes"),
+    ("dataset-map", "/jeux-de-donnees/bornes-recharge-vehicules-electriques/carte"),
+    (
+        "dataset-map-filtered",
+        (
+            "/jeux-de-donnees/bornes-recharge-vehicules-electriques/carte?colonne=acces_recharge"
+            "&valeur=payant"
+        ),
+    ),
+    ("dataset-map-none", "/jeux-de-donnees/subventions-associations/carte"),
+]
+
+
+def _check(page: Page, portal: Portal, path: str, lang: str, status: int = 200) -> None:
+    separator = "&" if "?" in path else "?"
+    response = page.goto(portal.url(f"{path}{separator}lang={lang}"))
+    assert response is not None
+    assert response.status == status
+    violations = axe_violations(page)
+    assert not violations, f"{path} ({lang}):\n{describe(violations)}"
+
+
+@pytest.mark.parametrize("lang", LANGS)
+@pytest.mark.parametrize(("name", "path"), PUBLIC, ids=[p[0] for p in PUBLIC])
+def test_portal_page_has_no_axe_violation(
+    page: Page, portal: Portal, name: str, path: str, lang: str
+) -> None:
+    del name
+    _check(page, portal, path, lang)
+
+
+def test_home_map_links_open_commune_pages(page: Page, portal: Portal) -> None:
+    page.goto(portal.url("/"))
+    link = page.locator('#carte a[href="/communes/56121"]')
+    assert link.count() == 1
+    link.focus()
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/communes/56121")
+
+
+def test_facets_with_the_keyboard(page: Page, portal: Portal) -> None:
+    """Tick a theme with the space bar, submit with Enter, remove the filter by its link."""
+    page.goto(portal.url("/jeux-de-donnees"))
+    box = page.locator('input[name="theme"][value="TRAN"]')
+    box.focus()
+    page.keyboard.press("Space")
+    assert box.is_checked()
+    page.get_by_role("button", name="Appliquer les filtres").focus()
+    page.keyboard.press("Enter")
+    page.wait_for_url("**theme=TRAN**")
+    assert page.locator('input[name="theme"][value="TRAN"]').is_checked()
+    page.locator("a.chip").first.focus()
+    page.keyboard.press("Enter")
+    page.wait_for_url(lambda url: "theme=" not in url)
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_back_office_pages_have_no_axe_violation(page: Page, portal: Portal, lang: str) -> None:
+    _cli(
+        portal.data_dir,
+        "agreement",
+        "create",
+        f"Arbres pour le délégataire ({lang})",
+        "--owner",
+        "service-sig",
+        "--grantee",
+        "eau-du-morbihan-delegataire",
+        "--dataset",
+        "arbres-alignement",
+        "--purpose",
+        "Entretien des réseaux",
+        "--legal-basis",
+        "convention n° 12",
+        "--start",
+        "2026-01-01T00:00:00Z",
+        "--end",
+        "2030-12-31T23:59:59Z",
+    )
+    sign_in(page, portal, "referente-sig")
+    _check(page, portal, "/conventions", lang)
+    _check(page, portal, "/organisations/service-sig/membres", lang)
+    _check(page, portal, "/compte/jetons", lang)
+    page.locator("#jeton-nom").fill(f"axe {lang}")
+    page.locator("form.form-inline button[type=submit]").click()
+    page.wait_for_selector("#secret")
+    violations = axe_violations(page)
+    assert not violations, describe(violations)
+
+    page.context.clear_cookies()
+    sign_in(page, portal, "admin")
+    _check(page, portal, "/organisations/service-sig/membres", lang)
+    page.locator("#membre-identifiant").fill("personne")
+    page.locator("form.form-inline button[type=submit]").click()
+    page.wait_for_selector("#erreur-membre")
+    violations = axe_violations(page)
+    assert not violations, describe(violations)
