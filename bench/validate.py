@@ -183,6 +183,7 @@ def validata(path: Path) -> dict[str, object]:
 DUCKDB = """
 import sys, duckdb
 con = duckdb.connect()
+con.execute("SET enable_progress_bar = false")  # stdout is the row count
 types = {"dateConvention": "DATE", "montant": "DOUBLE", "pourcentageSubvention": "DOUBLE"}
 print(con.execute("SELECT count(*) FROM read_csv(?, header=true, all_varchar=false, "
       "ignore_errors=true, null_padding=true, types=?)", [sys.argv[1], types]).fetchone()[0])
