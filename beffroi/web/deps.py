@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -24,6 +25,14 @@ def get_settings(request: Request) -> Settings:
 
 def get_session(request: Request) -> Iterator[Session]:
     """A database session per request; writes commit explicitly, the rest is rolled back."""
+    factory: sessionmaker[Session] = request.app.state.session_factory
+    with factory() as session:
+        yield session
+
+
+@contextmanager
+def short_session(request: Request) -> Iterator[Session]:
+    """A session of its own, for template globals that read outside the request's handler."""
     factory: sessionmaker[Session] = request.app.state.session_factory
     with factory() as session:
         yield session

@@ -17,7 +17,6 @@ from typing import Any, Final
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
-from sqlalchemy.orm import Session, sessionmaker
 from starlette.datastructures import FormData
 
 from beffroi.access import Action, Actor, can, require
@@ -29,7 +28,7 @@ from beffroi.catalog.schemas import DatasetUpdate
 from beffroi.catalog.vocabularies import FREQUENCIES, GRANULARITIES, LICENSES, THEMES
 from beffroi.errors import BeffroiError
 from beffroi.publish.check import Readiness
-from beffroi.web.deps import ActorDep, SessionDep, SettingsDep
+from beffroi.web.deps import ActorDep, SessionDep, SettingsDep, short_session
 from beffroi.web.i18n import negotiate
 from beffroi.web.pages.rendering import render, templates
 from beffroi.web.pages.reviews import ACCESS_LABELS, FIELD_LABELS
@@ -54,7 +53,7 @@ CHECK_FIELDS: Final = {
 OUTCOMES: Final = {"appliquee", "proposee", "aucune"}
 
 
-def _editable(session: Session, actor: Actor, slug: str) -> Dataset:
+def _editable(session: SessionDep, actor: Actor, slug: str) -> Dataset:
     dataset = services.get_dataset(session, actor, slug)
     require(actor, Action.DATASET_UPDATE, dataset.publisher_id)
     return dataset
@@ -105,7 +104,7 @@ def _field_errors(exc: ValidationError) -> dict[str, str]:
     return errors
 
 
-def readiness_for(session: Session, dataset: Dataset) -> Readiness:
+def readiness_for(session: SessionDep, dataset: Dataset) -> Readiness:
     """The checklist of the dataset (what data.gouv.fr would score)."""
     return service.readiness(session, dataset)
 
@@ -114,8 +113,7 @@ def metadata_checklist(request: Request, actor: Actor | None, dataset: Dataset) 
     """The checklist for the dataset page, for those who may edit the dataset (else None)."""
     if actor is None or not can(actor, Action.DATASET_UPDATE, dataset.publisher_id):
         return None
-    factory: sessionmaker[Session] = request.app.state.session_factory
-    with factory() as session:
+    with short_session(request) as session:
         fresh = session.get(Dataset, dataset.id)
         return None if fresh is None else readiness_for(session, fresh)
 
@@ -125,7 +123,7 @@ templates.env.globals["metadata_checklist"] = metadata_checklist
 
 def _render(
     request: Request,
-    session: Session,
+    session: SessionDep,
     actor: Actor,
     dataset: Dataset,
     values: dict[str, Any],

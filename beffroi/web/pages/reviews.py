@@ -12,14 +12,13 @@ from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlalchemy.orm import Session, sessionmaker
 
 from beffroi.access import Actor
 from beffroi.catalog import metadata_reviews as service
 from beffroi.catalog import reviews as version_reviews
 from beffroi.catalog.vocabularies import FREQUENCIES, GRANULARITIES, LICENSES, THEMES
 from beffroi.errors import BeffroiError
-from beffroi.web.deps import ActorDep, SessionDep, SettingsDep
+from beffroi.web.deps import ActorDep, SessionDep, SettingsDep, short_session
 from beffroi.web.i18n import negotiate
 from beffroi.web.pages.rendering import render, templates
 from beffroi.web.security import check_csrf
@@ -77,8 +76,7 @@ def review_badge(request: Request, actor: Actor | None) -> int | None:
     """Pending requests for the header link; ``None`` when the actor reviews nowhere."""
     if actor is None or not service.is_reviewer(actor):
         return None
-    factory: sessionmaker[Session] = request.app.state.session_factory
-    with factory() as session:
+    with short_session(request) as session:
         return service.pending_count(session, actor)
 
 
@@ -89,7 +87,7 @@ templates.env.globals["metadata_labels"] = FIELD_LABELS
 
 def _page(
     request: Request,
-    session: Session,
+    session: SessionDep,
     actor: Actor,
     *,
     error: tuple[str, int, str, str | None] | None = None,
@@ -122,7 +120,7 @@ def _decide(
     kind: str,
     review_id: int,
     request: Request,
-    session: Session,
+    session: SessionDep,
     actor: Actor,
     decision: str,
     comment: str,
