@@ -36,7 +36,7 @@ from beffroi.catalog.models import (
 )
 from beffroi.catalog.reviews import ReviewStatus, needs_review, require_signed_in
 from beffroi.catalog.schemas import DatasetUpdate
-from beffroi.errors import ConflictError, InvalidInputError
+from beffroi.errors import ConflictError, InvalidInputError, PermissionDeniedError
 from beffroi.publish.check import Readiness, check_dataset
 
 #: Metadata fields the form edits and a proposal may change (the slug is never proposed:
@@ -150,6 +150,33 @@ def change_metadata(
         {"review": review.id, "fields": sorted(changes)},
     )
     return ChangeOutcome(dataset, changes, review)
+
+
+def update_or_propose(
+    session: Session, actor: Actor, slug: str, data: DatasetUpdate
+) -> ChangeOutcome:
+    """The API's metadata update: applied at once, or a proposal where review is required.
+
+    Stewards (and organisations without review) change everything, the slug included (a
+    redirect is kept); an editor of an organisation that requires review proposes the
+    change, and may not rename the dataset.
+    """
+    dataset = services.get_dataset(session, actor, slug)
+    require(actor, Action.DATASET_UPDATE, dataset.publisher_id)
+    if not needs_review(session, actor, dataset):
+        asked = data.model_dump(exclude_unset=True, mode="json")
+        updated = services.update_dataset(session, actor, slug, data)
+        return ChangeOutcome(updated, asked)
+    if data.slug is not None and data.slug != dataset.slug:
+        raise PermissionDeniedError(
+            "Seul un référent qui relit les publications peut renommer ce jeu de données",
+            hint="demandez le renommage à un référent de l'organisation ; les autres "
+            "changements sont proposés à sa relecture",
+            message_en="Only a steward who reviews publications may rename this dataset",
+            hint_en="ask a steward of the organisation to rename it; other changes are "
+            "proposed for review",
+        )
+    return change_metadata(session, actor, dataset.slug, data)
 
 
 def reviewing_organizations(actor: Actor) -> list[int]:

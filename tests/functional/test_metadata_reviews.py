@@ -383,3 +383,35 @@ def test_the_cli_lists_both_kinds(
     assert approved.exit_code == 0, approved.output
     assert "appliquée" in approved.output
     assert dataset_row(client).frequency == "ANNUAL"
+
+
+def test_the_api_patch_of_an_editor_waits_for_review(client: TestClient, people: People) -> None:
+    editor = bearer(client, people.editor)
+    applied = client.patch(
+        f"/api/v1/datasets/{SLUG}", json={"title": "Relevés (v2)"}, headers=editor
+    )
+    assert applied.status_code == 200, applied.text  # no review required yet
+    assert dataset_row(client).title == "Relevés (v2)"
+
+    require_review(client)
+    proposed = client.patch(
+        f"/api/v1/datasets/{SLUG}", json={"title": "Relevés (v3)"}, headers=editor
+    )
+    assert proposed.status_code == 202, proposed.text
+    body = proposed.json()
+    assert body["applied"] is False and body["fields"] == ["title"]
+    assert body["review"]["status"] == "pending"
+    assert dataset_row(client).title == "Relevés (v2)"  # not applied before a steward decides
+    renamed = client.patch(f"/api/v1/datasets/{SLUG}", json={"slug": "releves-v3"}, headers=editor)
+    assert renamed.status_code == 403, renamed.text
+
+    steward = bearer(client, people.steward)
+    approved = client.post(
+        f"/api/v1/metadata-reviews/{body['review']['id']}/approve",
+        json={"comment": "ok"},
+        headers=steward,
+    )
+    assert approved.status_code == 200, approved.text
+    assert dataset_row(client).title == "Relevés (v3)"
+    direct = client.patch(f"/api/v1/datasets/{SLUG}", json={"title": "Relevés"}, headers=steward)
+    assert direct.status_code == 200 and direct.json()["title"] == "Relevés"

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response, status
-from fastapi.responses import RedirectResponse
+from fastapi.responses import JSONResponse, RedirectResponse
 from pydantic import BaseModel, Field
 
-from beffroi.catalog import search, services
+from beffroi.catalog import metadata_reviews, search, services
 from beffroi.catalog.models import AccessLevel
 from beffroi.catalog.schemas import DatasetCreate, DatasetPublic, DatasetUpdate
 from beffroi.web.api.common import (
@@ -20,6 +20,7 @@ from beffroi.web.api.common import (
     effective_page_size,
     page_links,
 )
+from beffroi.web.api.metadata_reviews import MetadataChangeResult
 from beffroi.web.deps import ActorDep, SessionDep, SettingsDep
 
 router = APIRouter(prefix="/datasets", tags=["datasets"], responses=ERROR_RESPONSES)
@@ -141,14 +142,29 @@ def create_dataset(body: DatasetCreate, session: SessionDep, actor: ActorDep) ->
     return services.dataset_public(dataset)
 
 
-@router.patch("/{slug}", response_model=DatasetPublic)
+@router.patch(
+    "/{slug}",
+    response_model=DatasetPublic,
+    responses={202: {"model": MetadataChangeResult, "description": "Proposed for review."}},
+)
 def update_dataset(
     slug: str, body: DatasetUpdate, session: SessionDep, actor: ActorDep
-) -> DatasetPublic:
-    """Change metadata (editors of the publisher); a new slug keeps a redirect."""
-    dataset = services.update_dataset(session, actor, slug, body)
+) -> DatasetPublic | JSONResponse:
+    """Change metadata (editors of the publisher); a new slug keeps a redirect.
+
+    Where the owner requires review, an editor's change is a proposal (202) that a steward
+    approves on the review queue.
+    """
+    outcome = metadata_reviews.update_or_propose(session, actor, slug, body)
     session.commit()
-    return services.dataset_public(dataset)
+    if outcome.review is not None:
+        result = MetadataChangeResult(
+            applied=False,
+            fields=sorted(outcome.changed),
+            review=metadata_reviews.proposal_public(outcome.review),
+        )
+        return JSONResponse(result.model_dump(mode="json"), status_code=202)
+    return services.dataset_public(outcome.dataset)
 
 
 @router.delete("/{slug}", status_code=status.HTTP_204_NO_CONTENT)
