@@ -254,17 +254,25 @@ class _Watchdog:
         self._deadlines: dict[int, tuple[float, duckdb.DuckDBPyConnection]] = {}
         self._next = 0
         self._thread: threading.Thread | None = None
+        self._wake_at = 0.0  # when the watchdog thread looks next
+        self._idle = 60.0  # its sleep when nothing is watched: the shortest limit seen
 
     def watch(self, cur: duckdb.DuckDBPyConnection, seconds: float) -> int:
         with self._lock:
             self._next += 1
-            self._deadlines[self._next] = (time.monotonic() + seconds, cur)
+            deadline = time.monotonic() + seconds
+            self._deadlines[self._next] = (deadline, cur)
+            self._idle = max(0.01, min(self._idle, seconds))
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(
                     target=self._run, name="beffroi-query-watchdog", daemon=True
                 )
                 self._thread.start()
-            self._lock.notify()
+            # Wake the thread only when it would look too late: every query has the same
+            # limit, so the thread (asleep at most the shortest limit) almost never needs
+            # it — a wake-up per query cost a thread switch on the request path.
+            if deadline < self._wake_at:
+                self._lock.notify()
             return self._next
 
     def release(self, ticket: int) -> None:
@@ -282,8 +290,9 @@ class _Watchdog:
                             cur.interrupt()
                         except duckdb.Error:  # already closed: nothing to interrupt
                             log.debug("curseur déjà fermé à l'échéance")
-                upcoming = min((d for d, _c in self._deadlines.values()), default=now + 60)
-                self._lock.wait(timeout=max(0.01, upcoming - now))
+                upcoming = min((d for d, _c in self._deadlines.values()), default=now + self._idle)
+                self._wake_at = max(now + 0.01, upcoming)
+                self._lock.wait(timeout=self._wake_at - now)
 
 
 _WATCHDOG = _Watchdog()

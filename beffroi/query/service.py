@@ -264,6 +264,8 @@ def _records_page(
                 "r": int(last[-1]),
             }
         )
+    if total is None and not has_next and not query.cursor:
+        total = len(found)  # the first page is the whole answer: no count to run
     if total is None:
         total = database.count(*_args(compiler.count(query)))
     return RecordsPage(
@@ -343,7 +345,12 @@ def _groups(
     rows = result.to_pylist()
     has_next = len(rows) > query.limit
     rows = rows[: query.limit]
-    total = database.count(*_args(total_sql))
+    # The last page tells the number of groups (when it is not empty, or is the first):
+    # counting them would run the whole aggregation a second time.
+    if not has_next and (rows or offset == 0):
+        total = offset + len(rows)
+    else:
+        total = database.count(*_args(total_sql))
     return RecordsPage(
         dataset=view.table.slug,
         version=view.table.version,
