@@ -56,6 +56,8 @@ FIELDS: Final = (
     "contact_email",
     "access_level",
     "schema_ref",
+    "hvd_category",
+    "applicable_legislation",
 )
 
 

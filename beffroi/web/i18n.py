@@ -10,6 +10,8 @@ from collections.abc import Callable
 
 from starlette.requests import Request
 
+from beffroi.catalog.vocabularies import HVD_CATEGORIES, HVD_CATEGORIES_EN
+
 LOCALES = ("fr", "en")
 LANG_COOKIE = "beffroi_lang"
 
@@ -500,7 +502,18 @@ EN: dict[str, str] = {
     "en vigueur": "in force",
     "suspendue": "suspended",
     "expirée": "expired",
+    "Catégorie de données de forte valeur (HVD)": "High-value dataset category (HVD)",
+    "Pour les jeux du règlement européen sur les données de forte valeur ; le règlement est "
+    "alors ajouté à la législation applicable.": "For datasets under the EU high-value datasets "
+    "regulation; the regulation is then added to the applicable legislation.",
+    "aucune": "none",
+    "Législation applicable (ELI)": "Applicable legislation (ELI)",
+    "Une adresse ELI par ligne.": "One ELI address per line.",
 }
+
+
+# The EU high-value categories, shown by their French label in the metadata form.
+EN.update(zip(HVD_CATEGORIES.values(), HVD_CATEGORIES_EN.values(), strict=True))
 
 
 def negotiate(request: Request, default: str) -> str:

@@ -25,7 +25,13 @@ from beffroi.catalog import services
 from beffroi.catalog.models import AccessLevel, Dataset
 from beffroi.catalog.reviews import review_required
 from beffroi.catalog.schemas import DatasetUpdate
-from beffroi.catalog.vocabularies import FREQUENCIES, GRANULARITIES, LICENSES, THEMES
+from beffroi.catalog.vocabularies import (
+    FREQUENCIES,
+    GRANULARITIES,
+    HVD_CATEGORIES,
+    LICENSES,
+    THEMES,
+)
 from beffroi.errors import BeffroiError
 from beffroi.publish.check import Readiness
 from beffroi.web.deps import ActorDep, SessionDep, SettingsDep, short_session
@@ -37,7 +43,7 @@ from beffroi.web.security import check_csrf
 router = APIRouter()
 
 #: Form fields holding a list: one value per line or separated by commas.
-LIST_FIELDS: Final = {"keywords", "spatial"}
+LIST_FIELDS: Final = {"keywords", "spatial", "applicable_legislation"}
 #: Fields that cannot be emptied (the others are cleared when left empty).
 REQUIRED: Final = {"title", "license", "access_level"}
 #: Where the checklist's criteria are fixed in the form (check code → field id).
@@ -146,6 +152,7 @@ def _render(
             "frequencies": FREQUENCIES,
             "themes": THEMES,
             "granularities": GRANULARITIES,
+            "hvd_categories": HVD_CATEGORIES,
             "access_levels": {level.value: ACCESS_LABELS[level.value] for level in AccessLevel},
             "readiness": readiness_for(session, dataset),
             "check_fields": CHECK_FIELDS,

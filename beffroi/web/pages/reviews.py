@@ -41,6 +41,8 @@ FIELD_LABELS: Final = {
     "contact_email": "Adresse e-mail du contact",
     "access_level": "Niveau d'accès",
     "schema_ref": "Schéma de données",
+    "hvd_category": "Catégorie de données de forte valeur (HVD)",
+    "applicable_legislation": "Législation applicable (ELI)",
 }
 ACCESS_LABELS: Final = {
     "public": "public",
