@@ -21,7 +21,7 @@ from beffroi import reference
 from beffroi.catalog.demo import DEMO_EPCI_SIREN
 from beffroi.cli import cli
 
-STARTUP_DEADLINE = 20.0  # seconds; a bound on waiting, not a performance assertion
+STARTUP_DEADLINE = 90.0  # seconds; a bound on waiting, not a performance assertion
 
 
 def free_port() -> int:
