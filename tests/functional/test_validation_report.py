@@ -198,3 +198,26 @@ def test_report_page_of_a_valid_version(client: TestClient, demo_instance: DemoI
     assert _rows(rows.text) == []
     missing = client.get(f"/jeux-de-donnees/{DATASET}/versions/9/rapport", headers=HTML)
     assert missing.status_code == 404
+
+
+def test_visitors_see_a_published_report_without_the_cells(
+    client: TestClient, demo_instance: DemoInstance
+) -> None:
+    headers = bearer(client, EDITOR)
+    _bind(client, headers, "flag", demo_instance.settings.data_dir)
+    assert _upload(client, INVALID, headers)["status"] == "succeeded"
+    published = client.post(f"/api/v1/datasets/{DATASET}/versions/1/publish", headers=headers)
+    assert published.status_code == 200, published.text
+    base = f"/jeux-de-donnees/{DATASET}/versions/1/rapport"
+    page = client.get(base, headers=HTML)
+    assert page.status_code == 200, page.text
+    assert "Fichier non conforme" in page.text
+    assert "dateConvention" in page.text  # counts per column: no data
+    assert "05/12/2016" not in page.text  # the cells: editors only
+    assert "réservées aux éditeurs" in page.text
+    assert f"{base}.csv" not in page.text
+    viewer = bearer(client, "lecteur-eau")  # signed in, no right on the dataset
+    assert "05/12/2016" not in client.get(base, headers={**viewer, **HTML}).text
+    for url in (f"{base}.csv", f"/api/v1/datasets/{DATASET}/versions/1/invalid-rows.csv"):
+        assert client.get(url).status_code == 401
+        assert client.get(url, headers=viewer).status_code == 403
