@@ -235,12 +235,10 @@ def _candidates(
     return rows, names
 
 
-def _matches(row: _Row, query: SearchQuery, skip: Facet | None = None) -> bool:
-    for facet in Facet:
-        wanted = query.values(facet)
-        if facet is not skip and wanted and not wanted & row.values[facet]:
-            return False
-    return True
+def _misses(rows: Sequence[_Row], query: SearchQuery) -> list[frozenset[Facet]]:
+    """For each row, the facets whose selection it fails (empty: it matches them all)."""
+    constraints = [(facet, wanted) for facet, wanted in query.selected.items() if wanted]
+    return [frozenset(f for f, wanted in constraints if not wanted & row.values[f]) for row in rows]
 
 
 def _labels(facet: Facet, values: Collection[str], names: Mapping[str, str]) -> dict[str, str]:
@@ -266,11 +264,16 @@ def _labels(facet: Facet, values: Collection[str], names: Mapping[str, str]) -> 
 
 
 def _facet(
-    facet: Facet, rows: Sequence[_Row], query: SearchQuery, names: Mapping[str, str]
+    facet: Facet,
+    rows: Sequence[_Row],
+    misses: Sequence[frozenset[Facet]],
+    query: SearchQuery,
+    names: Mapping[str, str],
 ) -> list[FacetValue]:
     counts: Counter[str] = Counter()
-    for row in rows:
-        if _matches(row, query, skip=facet):
+    for row, missed in zip(rows, misses, strict=True):
+        # Counted when every *other* facet's selection matches (disjunctive faceting).
+        if not missed or missed == {facet}:
             counts.update(row.values[facet])
     selected = query.values(facet)
     for value in selected:
@@ -299,8 +302,9 @@ def _ordered(rows: list[_Row], query: SearchQuery) -> list[_Row]:
 def search_datasets(session: Session, actor: Actor, query: SearchQuery) -> SearchResult:
     """One page of the readable datasets matching ``query``, with facet counts."""
     rows, names = _candidates(session, actor, query)
-    matching = [r for r in rows if _matches(r, query)]
-    facets = {facet: _facet(facet, rows, query, names) for facet in Facet}
+    misses = _misses(rows, query)
+    matching = [r for r, missed in zip(rows, misses, strict=True) if not missed]
+    facets = {facet: _facet(facet, rows, misses, query, names) for facet in Facet}
     start = (query.page - 1) * query.page_size
     wanted = [r.id for r in _ordered(matching, query)[start : start + query.page_size]]
     loaded: dict[int, Dataset] = {}
