@@ -46,6 +46,7 @@ import os
 import re
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from itertools import chain
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, cast, get_args
 from urllib.parse import unquote, urlsplit
@@ -54,6 +55,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from deltalake import (
+    ColumnProperties,
     CommitProperties,
     DeltaTable,
     PostCommitHookProperties,
@@ -80,6 +82,12 @@ SAMPLE_ROWS: Final = 20
 ROW_COLUMN: Final = "__beffroi_row"
 """Hidden column of every stored table: the row's position in upload order (see above)."""
 ROW_FIELD: Final = pa.field(ROW_COLUMN, pa.int64())
+
+DICTIONARY_MAX_SHARE: Final = 0.1
+"""Columns whose first batch has more distinct values than this share of its rows are
+written without dictionary encoding: a dictionary that large saves nothing, and building it
+(before Parquet gives up on it) was half of the writer's CPU time."""
+DICTIONARY_MIN_ROWS: Final = 1_000  # smaller first batches say too little: default encoding
 URL_SPECIALS: Final = frozenset("#%?")
 MODES: Final = frozenset(get_args(WriteMode))
 
@@ -264,8 +272,14 @@ class LocalDeltaStore:
             custom_metadata={META_UPLOAD: upload_id, META_MODE: mode, META_BASE_ROWS: base_rows}
         )
         # ZSTD level 1: 20 % faster to write than the default level, files the same size.
+        # No dictionary for high-cardinality columns (the ordinal included): measured on
+        # 200,000 rows x 16 columns, 35 % less writer CPU and files 17 % smaller.
+        plain = ColumnProperties(dictionary_enabled=False)
         writer = WriterProperties(
-            max_row_group_size=self.row_group_rows, compression="ZSTD", compression_level=1
+            max_row_group_size=self.row_group_rows,
+            compression="ZSTD",
+            compression_level=1,
+            column_properties=dict.fromkeys(stream.high_cardinality(), plain) or None,
         )
         if table is not None and mode == "upsert":
             predicate = " AND ".join(f"t.{quote_sql(c)} = s.{quote_sql(c)}" for c in key)
@@ -492,7 +506,9 @@ class _Stream:
         self.next_row = 0  # ordinal of the next row (set once the table is locked and read)
         self.error: BaseException | None = None
         self._range = pa.array([0], pa.int64())  # 0, 1, 2, … grown to the largest batch
-        self._batches = batches
+        self._batches = iter(batches)
+        self._head: list[pa.RecordBatch] = []  # the first batch once peeked
+        self._peeked = False
         self._unique_key = unique_key
         self._keys: list[pa.Table] = []
         self._slice_bytes = max(1, slice_bytes)
@@ -501,9 +517,37 @@ class _Stream:
         """The batches as an Arrow stream delta-rs pulls from (one batch at a time)."""
         return pa.RecordBatchReader.from_batches(self.stored_schema, self._iterate())
 
+    def high_cardinality(self) -> list[str]:
+        """Columns (the ordinal always) whose first batch has more than
+        :data:`DICTIONARY_MAX_SHARE` distinct values per row: written without dictionary."""
+        names = [ROW_COLUMN]
+        head = self._peek()
+        if head is None or head.num_rows < DICTIONARY_MIN_ROWS:
+            return names
+        conformed = self._conform(head, 0)
+        limit = DICTIONARY_MAX_SHARE * conformed.num_rows
+        for name, column in zip(conformed.schema.names, conformed.columns, strict=True):
+            if len(pc.unique(column)) > limit:
+                names.append(name)
+        return names
+
+    def _peek(self) -> pa.RecordBatch | None:
+        """The first batch, read ahead (and given first by :meth:`reader`)."""
+        if not self._peeked:
+            self._peeked = True
+            try:
+                self._head = [next(self._batches)]
+            except StopIteration:
+                pass
+            except BaseException as exc:
+                self.error = exc
+                raise
+        return self._head[0] if self._head else None
+
     def _iterate(self) -> Iterator[pa.RecordBatch]:
         try:
-            for index, batch in enumerate(self._batches):
+            head, self._head = self._head, []
+            for index, batch in enumerate(chain(head, self._batches)):
                 conformed = self._conform(batch, index)
                 if self._unique_key:
                     self._collect_keys(conformed, self._unique_key)
