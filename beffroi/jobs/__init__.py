@@ -14,7 +14,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -134,6 +134,12 @@ class JobRunner:
         self._stop = threading.Event()
         self._scheduler: threading.Thread | None = None
         self._harvester: threading.Thread | None = None
+        self._ticks: list[Callable[[], None]] = []
+
+    def on_tick(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` at each scheduler tick too (e.g. to pick up view jobs that
+        another process — a CLI publication — queued)."""
+        self._ticks.append(callback)
 
     def start_scheduler(self) -> None:
         """Start the thread recomputing stale indicators every ``indicators_refresh_s``, and
@@ -181,6 +187,11 @@ class JobRunner:
                 tick(self.factory, self.settings, notified)
             except Exception:  # a failed tick (catalogue down…) must not end the scheduler
                 logger.exception("scheduled indicator recomputation failed")
+            for callback in self._ticks:
+                try:
+                    callback()
+                except Exception:  # same: one failing hook must not end the scheduler
+                    logger.exception("scheduled hook failed")
 
     def _harvest(self, interval: float) -> None:
         from beffroi.harvest.service import tick  # noqa: PLC0415 - on demand

@@ -50,6 +50,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from beffroi.crossings.services import Worker  # noqa: PLC0415 - issue 5
 
     app.state.views = Worker(app.state.session_factory, settings).start()  # view recomputation
+    app.state.jobs.on_tick(app.state.views.wake)  # view jobs queued by other processes
     app.router.lifespan_context = app.state.jobs.lifespan  # background indicator refresh
     errors.install(app)
     app.include_router(api_router)

@@ -251,3 +251,31 @@ def test_recomputations_queued_without_a_worker_run_at_the_next_start(
             assert body["last_job"]["status"] == "succeeded"
     finally:
         restarted.state.engine.dispose()
+
+
+def test_recomputations_queued_by_another_process_run_at_the_next_scheduler_tick(
+    client: TestClient, demo_instance: DemoInstance
+) -> None:
+    from beffroi.web.app import create_app
+
+    load(client, PUBLIC, SUBVENTIONS)
+    settings = demo_instance.settings.model_copy(update={"indicators_refresh_s": 0.2})
+    served = create_app(settings)
+    try:
+        with TestClient(served) as server:  # the lifespan starts the scheduler
+            admin = bearer(server, "admin")
+            response = server.post(
+                "/api/v1/views",
+                json={"slug": "vue-planifiee", "owner": EPCI, "definition": BY_COMMUNE},
+                headers=admin,
+            )
+            assert response.status_code == 201, response.text
+            wait_for_version(server, "vue-planifiee", 1)
+            with served.state.session_factory() as session:
+                # From now on a publication wakes nobody, as one made by `beffroi ingest`.
+                refresh.unregister(refresh.catalogue_key(session))
+            load(server, PUBLIC, VALID)
+            body = wait_for_version(server, "vue-planifiee", 2)  # picked up by the tick
+            assert body["last_job"]["status"] == "succeeded"
+    finally:
+        served.state.engine.dispose()
