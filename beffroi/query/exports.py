@@ -46,6 +46,7 @@ FORMATS: Final = {
     "json": Format("json", "json", "application/json"),
     "ndjson": Format("ndjson", "ndjson", "application/x-ndjson"),
     "parquet": Format("parquet", "parquet", "application/vnd.apache.parquet"),
+    "geojson": Format("geojson", "geojson", "application/geo+json"),
     "xlsx": Format(
         "xlsx",
         "xlsx",
@@ -105,6 +106,10 @@ def write(fmt: Format, schema: pa.Schema, batches: Iterator[pa.RecordBatch]) -> 
         return _json(batches, array=False)
     if fmt.name == "parquet":
         return _parquet(schema, batches)
+    if fmt.name == "geojson":  # records of a geographic dataset (beffroi.query.geojson)
+        from beffroi.query import geojson  # noqa: PLC0415 - only for this format
+
+        return geojson.write(batches)
     return _xlsx(schema, batches)
 
 

@@ -222,7 +222,8 @@ def where(filters: Sequence[GeoFilter], columns: GeoColumns) -> tuple[list[str],
     return parts, params
 
 
-def _number(name: str) -> str:
+def number_sql(name: str) -> str:
+    """A lat/lon column as a finite DOUBLE (NULL when it is no number)."""
     value = f"TRY_CAST(trim(CAST({quote(name)} AS VARCHAR)) AS DOUBLE)"
     return f"(CASE WHEN isfinite({value}) THEN {value} END)"
 
@@ -246,7 +247,7 @@ def _haversine(lon: str, lat: str) -> str:
 
 def _condition(item: GeoFilter, columns: GeoColumns) -> tuple[str, list[Any]]:  # noqa: PLR0911
     if columns.geometry is None:
-        lon, lat = _number(columns.longitude or ""), _number(columns.latitude or "")
+        lon, lat = number_sql(columns.longitude or ""), number_sql(columns.latitude or "")
         if item.kind == "bbox":
             min_lon, min_lat, max_lon, max_lat = item.numbers
             join = "AND" if min_lon <= max_lon else "OR"  # across the antimeridian: OR

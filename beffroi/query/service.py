@@ -27,7 +27,7 @@ from beffroi.catalog.history import version_at
 from beffroi.catalog.models import DatasetVersion
 from beffroi.catalog.services import get_dataset
 from beffroi.errors import InvalidInputError
-from beffroi.query import exports, geo, lookup
+from beffroi.query import exports, geo, geojson, lookup
 from beffroi.query import records as rec
 from beffroi.query.engine import ROW_COLUMN, Column, QueryDatabase, View, engine_for
 from beffroi.settings import Settings
@@ -464,8 +464,14 @@ def export_records(
     columns = compiler.selected(query)
     order = ", ".join(f"{_q(c.name)} {'DESC' if d else 'ASC'} NULLS LAST" for c, d in keys)
     order = f"{order}, {ROW_COLUMN}" if order else ROW_COLUMN
+    if fmt.name == "geojson":
+        if found.positions == geo.GeoColumns():
+            raise geo.not_geographic(view.table.slug, ["export.geojson"])
+        listed = geojson.select_list(columns, found.positions)
+    else:
+        listed = exports.projection(columns, fmt)
     sql = (
-        f"SELECT {exports.projection(columns, fmt)} FROM {_rows_source(view)} "  # noqa: S608
+        f"SELECT {listed} FROM {_rows_source(view)} "  # noqa: S608 - checked, quoted names
         f"WHERE {where} ORDER BY {order}"
     )
     if fmt.name in {"json", "ndjson"}:
@@ -490,6 +496,15 @@ def export_sql(
     session: Session, actor: Actor, settings: Settings, sql: str, fmt: exports.Format
 ) -> ExportFile:
     """A SQL query's whole result (no row limit) in a file format, streamed."""
+    if fmt.name == "geojson":
+        raise InvalidInputError(
+            "Pas d'export GeoJSON d'une requête SQL",
+            hint="exportez en GeoJSON les enregistrements d'un jeu de données géographique "
+            "(…/datasets/<jeu>/export.geojson) ; ici : csv, json, ndjson, parquet, xlsx",
+            message_en="No GeoJSON export of a SQL query",
+            hint_en="export the records of a geographic dataset as GeoJSON "
+            "(…/datasets/<dataset>/export.geojson); here: csv, json, ndjson, parquet, xlsx",
+        )
     database = _database(settings, readable_tables(session, actor))
     checked = database.check(sql)
     columns = database.describe(checked)

@@ -258,3 +258,58 @@ def test_a_commune_column_of_a_dataset_without_positions_is_still_a_field(
     assert sorted(r["id_pdc"] for r in found) == expected
     response = client.get(f"/api/v1/datasets/{BORNES}/records", params={"bbox": "5,43,6,44"})
     assert response.status_code == 422
+
+
+def test_geojson_export_of_points_honours_the_filters(bornes: TestClient) -> None:
+    box = (5.30, 43.20, 5.50, 43.40)
+    expected = sorted(
+        (i, lon, lat)
+        for i, lon, lat in stations()
+        if box[0] <= lon <= box[2] and box[1] <= lat <= box[3]
+    )
+    response = bornes.get(
+        f"/api/v1/datasets/{BORNES}/export.geojson",
+        params={"bbox": ",".join(map(str, box)), "select": "id_pdc,nbre_pdc"},
+    )
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == "application/geo+json"
+    assert (
+        'filename="bornes-recharge-vehicules-electriques.geojson"'
+        in (response.headers["content-disposition"])
+    )
+    collection = json.loads(response.content)
+    assert collection["type"] == "FeatureCollection"
+    found = sorted(
+        (
+            f["properties"]["id_pdc"],
+            f["geometry"]["coordinates"][0],
+            f["geometry"]["coordinates"][1],
+        )
+        for f in collection["features"]
+    )
+    assert found == expected
+    assert {tuple(f["properties"]) for f in collection["features"]} == {("id_pdc", "nbre_pdc")}
+
+
+def test_geojson_export_of_shapes(communes: TestClient) -> None:
+    by_code = shapes()
+    response = communes.get(f"/api/v1/datasets/{SHAPES}/export.geojson")
+    assert response.status_code == 200, response.text
+    features = json.loads(response.content)["features"]
+    assert len(features) == len(by_code)
+    for feature in features:
+        assert feature["geometry"] == by_code[feature["properties"]["code"]]
+        assert set(feature["properties"]) == {"code", "nom"}  # geometry not repeated
+    lorient = communes.get(
+        f"/api/v1/datasets/{SHAPES}/export.geojson", params={"near": "-3.37,47.75,1"}
+    )
+    assert [f["properties"]["code"] for f in json.loads(lorient.content)["features"]] == ["56121"]
+
+
+def test_geojson_export_needs_positions(client: TestClient) -> None:
+    load(client, PUBLIC, SUBVENTIONS)
+    response = client.get(f"/api/v1/datasets/{PUBLIC}/export.geojson")
+    assert response.status_code == 422
+    assert "latitude/longitude" in response.json()["detail"]
+    sql = client.post("/api/v1/sql/export.geojson", json={"sql": "SELECT 1 AS one"})
+    assert sql.status_code == 422
