@@ -4,9 +4,11 @@ verdict recorded per version."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from beffroi.access import Action, Actor, require
@@ -169,6 +171,18 @@ def version_conformance(
             "fichier avec --schema",
         )
     return found
+
+
+def conformance_by_version(
+    session: Session, versions: Sequence[DatasetVersion]
+) -> dict[int, VersionConformance]:
+    """The recorded validations of versions already shown to the actor, by version id."""
+    ids = [v.id for v in versions]
+    if not ids:
+        return {}
+    chosen = select(VersionConformance).where(VersionConformance.version_id.in_(ids))
+    found = session.scalars(chosen)
+    return {row.version_id: row for row in found}
 
 
 def conformance_of(session: Session, version: DatasetVersion) -> dict[str, Any] | None:

@@ -507,6 +507,7 @@ EN: dict[str, str] = {
     "alors ajouté à la législation applicable.": "For datasets under the EU high-value datasets "
     "regulation; the regulation is then added to the applicable legislation.",
     "aucune": "none",
+    "rapport de validation de la version": "validation report of version",
     "Législation applicable (ELI)": "Applicable legislation (ELI)",
     "Une adresse ELI par ligne.": "One ELI address per line.",
 }

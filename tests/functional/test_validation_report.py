@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -161,6 +162,10 @@ def test_version_report_page_and_invalid_rows(
     assert f'href="{base}.csv"' in html
     english = client.get(f"{base}?lang=en", headers={**headers, **HTML})
     assert "Validation report" in english.text
+    dataset_page = client.get(
+        f"/jeux-de-donnees/{DATASET}?lang=fr", headers={**headers, **HTML}
+    ).text
+    assert re.search(rf'<a href="{base}" class="badge badge-restricted">non conforme', dataset_page)
     assert "Errors by column" in english.text
 
     # The version is not published: hidden from visitors, like the version itself.

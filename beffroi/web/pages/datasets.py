@@ -23,6 +23,7 @@ from beffroi.catalog.vocabularies import FREQUENCIES, GRANULARITIES, LICENSES, T
 from beffroi.errors import BeffroiError
 from beffroi.query import service as query_service
 from beffroi.query.exports import FORMATS
+from beffroi.validate.conformance import conformance_by_version
 from beffroi.web.deps import ActorDep, SessionDep, SettingsDep
 from beffroi.web.i18n import negotiate
 from beffroi.web.pages.charts import Bar, bar_chart
@@ -343,6 +344,7 @@ def dataset_page(
             "actor": actor,
             "dataset": dataset,
             "versions": versions,
+            "conformance": conformance_by_version(session, versions),
             "editor": can(actor, Action.DATASET_UPDATE, dataset.publisher_id),
             "places": services.describe_spatial(session, dataset.spatial),
             "licenses": LICENSES,
