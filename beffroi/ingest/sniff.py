@@ -570,17 +570,7 @@ def sniff_csv(
         delimiter = excel_hint.group(1)
     quotechar = _choose_quotechar(text)
     candidates = (delimiter,) if delimiter else DELIMITERS
-    best: tuple[tuple[float, int, int], str, list[_Record]] | None = None
-    for rank, candidate in enumerate(candidates):
-        records = _parse(text, candidate, quotechar)
-        if not complete and len(records) > 1:
-            records = records[:-1]  # the sample's last record may be cut
-        if not records:
-            continue
-        count, share = _mode([len(r.fields) for r in records])
-        score = (round(share, 3) if count > 1 else 0.0, count, -rank)
-        if best is None or score > best[0]:
-            best = (score, candidate, records)
+    best = _best_delimiter(text, candidates, quotechar, complete=complete)
     if best is None:
         raise invalid(
             "Le fichier ne contient aucune donnée (seulement des lignes vides).",
@@ -605,6 +595,28 @@ def sniff_csv(
     _line_endings(text, records, sniff)
     _find_header(text, records, sniff, header_row)
     return sniff
+
+
+def _best_delimiter(
+    text: str, candidates: Sequence[str], quotechar: str, *, complete: bool
+) -> tuple[tuple[float, int, int], str, list[_Record]] | None:
+    """(score, delimiter, records) of the candidate splitting records most regularly."""
+    best: tuple[tuple[float, int, int], str, list[_Record]] | None = None
+    for rank, candidate in enumerate(candidates):
+        if rank and candidate not in text:
+            # Absent, it splits nothing: one field per record, as the first candidate gives
+            # when absent too, and that one (parsed) wins the tie. Spare the parse.
+            continue
+        records = _parse(text, candidate, quotechar)
+        if not complete and len(records) > 1:
+            records = records[:-1]  # the sample's last record may be cut
+        if not records:
+            continue
+        count, share = _mode([len(r.fields) for r in records])
+        score = (round(share, 3) if count > 1 else 0.0, count, -rank)
+        if best is None or score > best[0]:
+            best = (score, candidate, records)
+    return best
 
 
 _DECIMAL_COMMA = re.compile(
