@@ -399,7 +399,8 @@ def test_the_api_patch_of_an_editor_waits_for_review(client: TestClient, people:
     )
     assert proposed.status_code == 202, proposed.text
     body = proposed.json()
-    assert body["applied"] is False and body["fields"] == ["title"]
+    assert body["applied"] is False
+    assert body["fields"] == ["title"]
     assert body["review"]["status"] == "pending"
     assert dataset_row(client).title == "Relevés (v2)"  # not applied before a steward decides
     renamed = client.patch(f"/api/v1/datasets/{SLUG}", json={"slug": "releves-v3"}, headers=editor)
@@ -414,4 +415,5 @@ def test_the_api_patch_of_an_editor_waits_for_review(client: TestClient, people:
     assert approved.status_code == 200, approved.text
     assert dataset_row(client).title == "Relevés (v3)"
     direct = client.patch(f"/api/v1/datasets/{SLUG}", json={"title": "Relevés"}, headers=steward)
-    assert direct.status_code == 200 and direct.json()["title"] == "Relevés"
+    assert direct.status_code == 200
+    assert direct.json()["title"] == "Relevés"
