@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import String, cast, func, or_, select
 from sqlalchemy.exc import IntegrityError
@@ -20,14 +20,16 @@ from beffroi.access.policy import not_found
 from beffroi.catalog import audit
 from beffroi.catalog.identifiers import slugify
 from beffroi.catalog.models import Dataset, Organization, SlugRedirect, utcnow
-from beffroi.catalog.schemas import (
-    DatasetCreate,
-    DatasetPublic,
-    DatasetUpdate,
-    OrganizationCreate,
-    OrganizationPublic,
-)
 from beffroi.errors import ConflictError, InvalidInputError
+
+if TYPE_CHECKING:  # the API schemas (pydantic, e-mail checks) load only when used
+    from beffroi.catalog.schemas import (
+        DatasetCreate,
+        DatasetPublic,
+        DatasetUpdate,
+        OrganizationCreate,
+        OrganizationPublic,
+    )
 
 # ---------------------------------------------------------------- organisations
 
@@ -95,6 +97,8 @@ def create_organization(session: Session, actor: Actor, data: OrganizationCreate
 
 def organization_public(org: Organization) -> OrganizationPublic:
     """The API view of an organisation."""
+    from beffroi.catalog.schemas import OrganizationPublic  # noqa: PLC0415
+
     values = {f: getattr(org, f) for f in OrganizationPublic.model_fields if f != "parent"}
     return OrganizationPublic.model_validate(
         {**values, "parent": org.parent.slug if org.parent else None}
@@ -276,6 +280,8 @@ def delete_dataset(session: Session, actor: Actor, slug: str) -> None:
 
 def dataset_public(dataset: Dataset) -> DatasetPublic:
     """The API view of a dataset."""
+    from beffroi.catalog.schemas import DatasetPublic  # noqa: PLC0415
+
     values = {c: getattr(dataset, c) for c in DatasetPublic.model_fields if c != "publisher"}
     return DatasetPublic.model_validate({**values, "publisher": dataset.publisher.slug})
 

@@ -1,4 +1,5 @@
-"""What `beffroi ingest` pays for: no validation engine (DuckDB) unless a schema applies."""
+"""What `beffroi ingest` pays for: no validation engine (DuckDB) unless a schema applies, no
+checksum library, no API schemas (pydantic models, e-mail checks)."""
 
 from __future__ import annotations
 
@@ -20,7 +21,8 @@ from beffroi.cli import cli
 try:
     cli.main(sys.argv[1:], standalone_mode=False)
 finally:
-    print(json.dumps(sorted(m for m in ("duckdb", "beffroi.validate", "stdnum")
+    print(json.dumps(sorted(m for m in ("duckdb", "beffroi.validate", "stdnum",
+                                          "beffroi.catalog.schemas", "email_validator")
                             if m in sys.modules)))
 """
 
