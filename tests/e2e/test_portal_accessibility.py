@@ -16,6 +16,7 @@ pytestmark = pytest.mark.slow
 
 LANGS = ["fr", "en"]
 PUBLIC = [
+    ("home-map", "/"),
     ("search-facets", "/jeux-de-donnees?theme=TRAN&tri=titre&q=bornes"),
     ("dataset-map", "/jeux-de-donnees/bornes-recharge-vehicules-electriques/carte"),
     (
