@@ -81,12 +81,16 @@ def test_polygons_from_a_geojson_file(client: TestClient) -> None:
     assert svg.count('fill-opacity="0.35"') == 253
     assert "253 rows read out of 253" in text
     assert "0 points, 0 lines, 253 polygons" in text
+    page = _text(client, "/jeux-de-donnees/arbres-alignement")
+    assert '<a href="/jeux-de-donnees/arbres-alignement/carte">' in page  # linked from the page
 
 
 def test_a_dataset_without_positions_has_no_map(client: TestClient) -> None:
     text = _text(client, "/jeux-de-donnees/subventions-associations/carte")
     assert "carte-donnees" not in text
     assert "n'a pas de position à montrer" in text
+    page = _text(client, "/jeux-de-donnees/subventions-associations")
+    assert "/jeux-de-donnees/subventions-associations/carte" not in page
 
 
 def test_the_map_of_a_hidden_dataset_is_not_found(client: TestClient) -> None:

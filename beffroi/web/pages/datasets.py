@@ -216,6 +216,16 @@ def _state(request: Request) -> TableState:
     )
 
 
+def _has_positions(profile: Any) -> bool:
+    """Whether the version's profile names a geometry column or a latitude/longitude pair
+    (the map page draws them)."""
+    columns = [p for p in profile or [] if isinstance(p, dict)]
+    if any(p.get("type") == "geometry" for p in columns):
+        return True
+    semantics = {p.get("semantic") for p in columns}
+    return {"latitude", "longitude"} <= semantics
+
+
 def _preview(
     request: Request, session: Any, actor: Any, settings: Any, slug: str, state: TableState
 ) -> Preview:
@@ -326,6 +336,8 @@ def dataset_page(
         chart = _chart(request, session, actor, settings, dataset.slug, state, dataset.title)
     base = str(request.base_url).rstrip("/")
     filters = urlencode(state.filters())
+    published = dataset.published_version
+    mappable = preview is not None and published is not None and _has_positions(published.profile)
     downloads = [
         (
             label,
@@ -344,6 +356,9 @@ def dataset_page(
             "actor": actor,
             "dataset": dataset,
             "versions": versions,
+            "mappable": mappable,
+            "map_link": f"/jeux-de-donnees/{dataset.slug}/carte"
+            + (f"?{filters}" if filters else ""),
             "conformance": conformance_by_version(session, versions),
             "editor": can(actor, Action.DATASET_UPDATE, dataset.publisher_id),
             "places": services.describe_spatial(session, dataset.spatial),
