@@ -13,6 +13,7 @@ from beffroi.publish.check import check_public
 
 _STYLE = {"error": "red", "warning": "yellow", "unknown": "cyan", "ok": "green"}
 _LABEL = {"error": "à corriger", "warning": "à améliorer", "unknown": "inconnu", "ok": "ok"}
+_LABEL_EN = {"error": "to fix", "warning": "to improve", "unknown": "unknown", "ok": "ok"}
 
 
 @cli.group()
@@ -42,7 +43,7 @@ def publish_check(
                         "ready": result.ready,
                         "checks": [
                             {"code": c.code, "status": c.status, "message": c.message,
-                             "hint": c.hint}
+                             "hint": c.hint, "message_en": c.message_en, "hint_en": c.hint_en}
                             for c in result.checks
                         ],
                     },
@@ -50,26 +51,37 @@ def publish_check(
                 )
             )  # fmt: skip
     else:
+        en = ctx.lang == "en"
+        labels = _LABEL_EN if en else _LABEL
+        ready_word, fix_word = ("ready", "to fix") if en else ("prêt", "à corriger")
+        columns = (
+            ("criterion", "status", "finding", "how to fix")
+            if en
+            else ("critère", "état", "constat", "pour corriger")
+        )
         console = Console(soft_wrap=True, highlight=False)
         for result in results:
             shown = result.checks if show_all else result.problems
-            verdict = "[green]prêt[/]" if result.ready else "[red]à corriger[/]"
+            verdict = f"[green]{ready_word}[/]" if result.ready else f"[red]{fix_word}[/]"
             table = Table(title=f"{result.slug} — {verdict}", title_justify="left")
-            for column in ("critère", "état", "constat", "pour corriger"):
+            for column in columns:
                 table.add_column(column)
             for check in shown:
                 style = _STYLE[check.status]
+                message, hint = check.localized(ctx.lang)
                 table.add_row(
-                    check.code,
-                    f"[{style}]{_LABEL[check.status]}[/]",
-                    check.message,
-                    check.hint or "",
+                    check.code, f"[{style}]{labels[check.status]}[/]", message, hint or ""
                 )
             if shown:
                 console.print(table)
+            elif en:
+                console.print(f"{result.slug} — [green]ready[/]: every criterion is met")
             else:
                 console.print(f"{result.slug} — [green]prêt[/] : tous les critères sont remplis")
         ready = sum(r.ready for r in results)
-        console.print(f"{ready} jeu(x) prêt(s) sur {len(results)} jeu(x) public(s).")
+        if en:
+            console.print(f"{ready} dataset(s) ready out of {len(results)} public dataset(s).")
+        else:
+            console.print(f"{ready} jeu(x) prêt(s) sur {len(results)} jeu(x) public(s).")
     if strict and not all(r.ready for r in results):
         raise click.exceptions.Exit(1)

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from beffroi.access import Actor
 from beffroi.catalog.demo import DemoReport
+from beffroi.catalog.models import VersionConformance
 from beffroi.cli import cli
 from beffroi.publish.check import check_dataset, check_public
 from tests.conftest import SHARED_DATA
@@ -157,3 +158,79 @@ def test_schema_conformity_from_recorded_validation(tmp_path: Path) -> None:
     check = schema_check()
     assert check["status"] == "error", check
     assert "non conforme" in check["message"]
+
+
+def test_every_check_speaks_english(session: Session, system: Actor) -> None:
+    """Each branch of each criterion has an English finding, and a hint when the French has one."""
+    published = full_dataset(session, system, description="x" * 150, frequency="MONTHLY")
+    when = published.published_version.published_at  # type: ignore[union-attr]
+    assert when is not None
+    bare = make_dataset(session, system, description="")
+    bare.license = ""  # a record from before the licence was required (the service refuses it)
+    scenarios = [
+        check_dataset(bare),
+        check_dataset(full_dataset(session, system, license="other-closed", description="Court.")),
+        check_dataset(full_dataset(session, system, license="https://example.org/ma-licence")),
+        check_dataset(full_dataset(session, system, frequency="IRREG", schema_ref="arbres")),
+        check_dataset(make_dataset(session, system, frequency="ANNUAL")),  # nothing published
+        check_dataset(published, when + dt.timedelta(days=20)),
+        check_dataset(published, when + dt.timedelta(days=45)),  # late
+    ]
+    version_id = published.published_version_id
+    assert version_id is not None
+    for valid, errors in ((True, 0), (False, 3)):
+        verdict = VersionConformance(
+            version_id=version_id, schema_ref="scdl/subventions", valid=valid, rows=10,
+            error_count=errors,
+        )  # fmt: skip
+        scenarios.append(check_dataset(published, when, verdict))
+    checks = [c for result in scenarios for c in result.checks]
+    french = {(c.code, c.status, c.message) for c in checks}
+    english = {(c.code, c.status, c.message_en) for c in checks}
+    assert len(english) == len(french)  # one English finding per French one
+    reached = {(c.code, c.status) for c in checks}
+    assert reached == {
+        ("description", "error"), ("description", "warning"), ("description", "ok"),
+        ("license", "error"), ("license", "warning"), ("license", "ok"),
+        ("frequency", "error"), ("frequency", "unknown"), ("frequency", "ok"),
+        ("spatial", "warning"), ("spatial", "ok"), ("granularity", "error"), ("granularity", "ok"),
+        ("temporal", "error"), ("temporal", "ok"), ("open-format", "error"), ("open-format", "ok"),
+        ("schema", "error"), ("schema", "warning"), ("schema", "unknown"), ("schema", "ok"),
+    }  # fmt: skip
+    for check in checks:
+        assert check.message_en, check
+        assert bool(check.hint_en) == bool(check.hint), check
+        if check.code != "license" or check.status != "ok":  # a licence's own name stays
+            assert check.message_en != check.message, check
+        assert check.localized("en") == (check.message_en, check.hint_en)
+        assert check.localized("fr") == (check.message, check.hint)
+    late = next(c for c in scenarios[6].checks if c.code == "frequency")
+    assert "14 day(s) late" in late.message_en
+    non_conform = next(c for c in scenarios[-1].checks if c.code == "schema")
+    assert non_conform.message_en.endswith("3 error(s)")
+
+
+def test_cli_publish_check_in_english(tmp_path: Path) -> None:
+    runner = CliRunner()
+    data_dir = str(tmp_path / "instance")
+    for command in (["init"], ["demo"]):
+        assert runner.invoke(cli, ["--data-dir", data_dir, *command]).exit_code == 0
+    shown = runner.invoke(
+        cli,
+        ["--data-dir", data_dir, "--lang", "en", "publish", "check", "--all"],
+        env={"COLUMNS": "300"},  # wide enough for the messages not to wrap
+    )
+    assert shown.exit_code == 0, shown.output
+    assert "public dataset(s)." in shown.output
+    assert "Temporal coverage not given" in shown.output
+    assert "how to fix" in shown.output
+    assert "jeu(x)" not in shown.output
+    as_json = runner.invoke(
+        cli,
+        ["--data-dir", data_dir, "publish", "check", "--json", "--dataset", "arbres-alignement"],
+    )
+    [row] = [json.loads(line) for line in as_json.output.splitlines()]
+    temporal = next(c for c in row["checks"] if c["code"] == "temporal")
+    assert temporal["message"] == "Couverture temporelle non renseignée"
+    assert temporal["message_en"] == "Temporal coverage not given"
+    assert temporal["hint_en"].startswith("give the period covered")
