@@ -237,14 +237,13 @@ class TokenInfo:
 def _limit_to(session: Session, user: User, slugs: Sequence[str]) -> list[int]:
     """Ids of the datasets a token is limited to: each must be readable by its user."""
     reader = Actor.for_user(user, surface="api")
-    found = {
-        slug: dataset_id
-        for slug, dataset_id in session.execute(
+    found = dict(
+        session.execute(
             select(Dataset.slug, Dataset.id).where(
                 Dataset.slug.in_(sorted(set(slugs))), readable_datasets(reader)
             )
         )
-    }
+    )
     for slug in slugs:
         if slug not in found:
             raise not_found("Jeu de données", slug)
@@ -378,12 +377,7 @@ def list_tokens(
         query = query.where(ApiToken.user_id == actor.user_id)
     rows = session.execute(query).all()
     ids = {i for _, scope, _ in rows if scope and scope.dataset_ids for i in scope.dataset_ids}
-    slugs = {
-        dataset_id: slug
-        for dataset_id, slug in session.execute(
-            select(Dataset.id, Dataset.slug).where(Dataset.id.in_(ids))
-        )
-    }
+    slugs = dict(session.execute(select(Dataset.id, Dataset.slug).where(Dataset.id.in_(ids))))
     return [
         TokenInfo(
             id=token.id,

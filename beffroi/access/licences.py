@@ -101,8 +101,7 @@ def accept_licence(session: Session, actor: Actor, slug: str) -> LicenceAcceptan
             f"Le jeu de données {slug} n'est pas réservé aux utilisateurs inscrits : "
             "aucune licence à accepter",
             hint="ses données se lisent sans acceptation",
-            message_en=f"Dataset {slug} is not for registered users only: no licence to "
-            "accept",
+            message_en=f"Dataset {slug} is not for registered users only: no licence to accept",
             hint_en="its data is read without acceptance",
         )
     found = session.scalar(

@@ -828,7 +828,7 @@ class VersionLineage(Base):
     )
 
 
-# ---------------------------------------------------------------- authentication hardening (issue 6)
+# -------------------------------------------------------- authentication hardening (issue 6)
 
 
 class TokenScope(enum.StrEnum):

@@ -425,9 +425,9 @@ EN: dict[str, str] = {
     "à améliorer": "to improve",
     "à corriger": "to fix",
     "inconnu": "unknown",
-    # Maps (home.html, dataset_map.html)
+    # Maps: the home page and the dataset map
     "Choisissez une commune sur la carte pour ouvrir sa page ; le tableau ci-dessous donne les mêmes liens.": "Choose a commune on the map to open its page; the table below gives the same links.",
-    # Maps, continued (_dataset_map.html)
+    # Maps, continued: the dataset map partial
     "Carte": "Map",
     "Points en bleu, lignes et polygones en brun": "Points in blue, lines and polygons in brown",
     "sur le contour des communes": "over the outlines of the communes",
@@ -446,7 +446,7 @@ EN: dict[str, str] = {
     "Retour au jeu de données": "Back to the dataset",
     # Maps, stray features
     "entités isolées hors du cadre, non dessinées (latitude et longitude inversées ?)": "stray features outside the frame, not drawn (latitude and longitude swapped?)",
-    # Back office: tokens, members, agreements (tokens.html, members.html, agreements.html)
+    # Back office: tokens, members, agreements
     "Mes jetons": "My tokens",
     "Conventions": "Agreements",
     "Mes jetons d'API": "My API tokens",

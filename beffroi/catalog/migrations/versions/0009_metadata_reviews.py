@@ -49,9 +49,7 @@ def upgrade() -> None:
     op.create_index(
         op.f("ix_metadata_review_dataset_id"), "metadata_review", ["dataset_id"], unique=False
     )
-    op.create_index(
-        op.f("ix_metadata_review_status"), "metadata_review", ["status"], unique=False
-    )
+    op.create_index(op.f("ix_metadata_review_status"), "metadata_review", ["status"], unique=False)
 
 
 def downgrade() -> None:
