@@ -20,7 +20,7 @@ def _dialect(text: str) -> tuple[str | None, list[str] | None, int | None]:
         ("a\tb\n1\t2\n", "\t"),
         ("nom;montant\nA;12,50\nB;3,10\n", ";"),
         ('"x, y"\n"1, 2"\n"3, 4"\n', None),  # commas only inside quotes: one column
-        ("nom;montant\n\"A;B\";1\n", ";"),
+        ('nom;montant\n"A;B";1\n', ";"),
         ("montant\n12\n13\n", None),  # no delimiter at all
     ],
 )
