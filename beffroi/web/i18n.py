@@ -510,6 +510,7 @@ EN: dict[str, str] = {
     "rapport de validation de la version": "validation report of version",
     "Législation applicable (ELI)": "Applicable legislation (ELI)",
     "Une adresse ELI par ligne.": "One ELI address per line.",
+    "lignes en erreur (CSV)": "invalid rows (CSV)",
 }
 
 

@@ -12,6 +12,10 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from beffroi.access import Actor
+from beffroi.catalog.db import transaction
+from beffroi.validate.conformance import set_policy
+from beffroi.validate.schema import load_schema
 from tests.conftest import SHARED_DATA
 from tests.functional.conftest import csrf_from, login
 
@@ -122,6 +126,7 @@ def test_submit_publishes_through_the_jobs_runner(editor: TestClient) -> None:
         time.sleep(0.2)
     rows = len(hotel_rows())
     assert f"{rows} ligne(s), publiée" in text.replace("\u202f", "")
+    assert "/rapport" not in text  # no schema bound: no recorded validation to link to
     records = editor.get(f"/api/v1/datasets/{SLUG}/records", params={"limit": 1}).json()
     assert records["meta"]["total"] == rows
     assert editor.get(url, headers=HTML).status_code == 404  # the wizard folder is gone
@@ -194,3 +199,44 @@ def test_unreadable_file_is_explained(editor: TestClient, tmp_path: Path) -> Non
     text = html.unescape(editor.get(send_file(editor, binary), headers=HTML).text)
     assert "Le fichier ne peut pas être lu" in text
     assert "Traceback" not in text
+
+
+SUBVENTIONS = SHARED_DATA / "schemas" / "scdl-subventions"
+
+
+def test_the_last_step_links_to_the_versions_validation_report(editor: TestClient) -> None:
+    """A dataset bound to a schema: the loaded version's report and invalid rows are linked."""
+    with transaction(editor.app.state.session_factory) as session:
+        schema = load_schema(SUBVENTIONS / "schema.json")
+        set_policy(session, Actor.system(), SLUG, "scdl/subventions", "flag", schema)
+    url = send_file(editor, SUBVENTIONS / "examples" / "exemple_invalide_erreurs_cellules.csv")
+    page = editor.get(url, headers=HTML).text
+    response = editor.post(
+        f"{url}/envoyer",
+        data={"csrf_token": csrf_from(page), "publish": "oui"},
+        headers=HTML,
+        follow_redirects=False,
+    )
+    assert response.status_code == 303, response.text
+    status_url = response.headers["location"]
+    deadline = time.monotonic() + 30
+    while True:
+        text = html.unescape(editor.get(status_url, headers=HTML).text)
+        if "chargée" in text or 'role="alert"' in text or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    found = re.search(r"Version (\d+) chargée", text)
+    assert found, text
+    report = f"/jeux-de-donnees/{SLUG}/versions/{found.group(1)}/rapport"
+    assert "non conforme" in text
+    assert f'href="{report}"' in text
+    assert f'href="{report}.csv"' in text
+    shown = editor.get(report, headers=HTML)
+    assert shown.status_code == 200
+    assert "Fichier non conforme" in html.unescape(shown.text)
+    rows = editor.get(f"{report}.csv")
+    assert rows.status_code == 200
+    assert rows.headers["content-type"].startswith("text/csv")
+    english = html.unescape(editor.get(f"{status_url}?lang=en", headers=HTML).text)
+    assert "invalid rows (CSV)" in english
+    assert "validation report of version" in english

@@ -8,7 +8,8 @@
    report (:func:`beffroi.validate.validate`) against the chosen schema — or against the
    columns' types when none is chosen — in plain French.
 4. ``POST …/{token}/envoyer``: the file goes to the jobs runner as a new version, published
-   or left staged, exactly as the upload API does; ``…/suivi/{job}`` follows the job.
+   or left staged, exactly as the upload API does; ``…/suivi/{job}`` follows the job and,
+   when the version was validated (dataset bound to a schema), links to its report.
 
 Every form carries the CSRF token. The wizard folder is bound to the user and the dataset.
 """
@@ -388,9 +389,18 @@ def upload_submit(
 def upload_status(
     slug: str, job_id: str, request: Request, session: SessionDep, actor: ActorDep
 ) -> Response:
-    """Step 5: the job's progress and outcome."""
+    """Step 5: the job's progress and outcome; a version validated against the dataset's
+    schema links to its validation report and invalid rows (``…/versions/{n}/rapport``)."""
     if not actor.is_authenticated:
         return _login_redirect(request)
     dataset = _editable(session, actor, slug)
     job = job_view(get_job(session, actor, job_id))
-    return render(request, "upload_status.html", {"actor": actor, "dataset": dataset, "job": job})
+    result = job["result"] or {}
+    report_url = None
+    if job["status"] == "succeeded" and result.get("conformance") and result.get("version"):
+        report_url = f"/jeux-de-donnees/{dataset.slug}/versions/{int(result['version'])}/rapport"
+    return render(
+        request,
+        "upload_status.html",
+        {"actor": actor, "dataset": dataset, "job": job, "report_url": report_url},
+    )
