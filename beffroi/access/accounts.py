@@ -242,7 +242,7 @@ def _limit_to(session: Session, user: User, slugs: Sequence[str]) -> list[int]:
             select(Dataset.slug, Dataset.id).where(
                 Dataset.slug.in_(sorted(set(slugs))), readable_datasets(reader)
             )
-        )
+        ).all()
     )
     for slug in slugs:
         if slug not in found:
@@ -377,7 +377,7 @@ def list_tokens(
         query = query.where(ApiToken.user_id == actor.user_id)
     rows = session.execute(query).all()
     ids = {i for _, scope, _ in rows if scope and scope.dataset_ids for i in scope.dataset_ids}
-    slugs = dict(session.execute(select(Dataset.id, Dataset.slug).where(Dataset.id.in_(ids))))
+    slugs = dict(session.execute(select(Dataset.id, Dataset.slug).where(Dataset.id.in_(ids))).all())
     return [
         TokenInfo(
             id=token.id,

@@ -113,3 +113,11 @@ def test_back_office_pages_have_no_axe_violation(page: Page, portal: Portal, lan
     page.wait_for_selector("#erreur-membre")
     violations = axe_violations(page)
     assert not violations, describe(violations)
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_audit_log_page_has_no_axe_violation(page: Page, portal: Portal, lang: str) -> None:
+    sign_in(page, portal, "admin")
+    _check(page, portal, "/admin/journal", lang)
+    _check(page, portal, "/admin/journal?action=token.*&surface=web", lang)
+    _check(page, portal, "/admin/journal?du=hier", lang, status=422)  # with its error

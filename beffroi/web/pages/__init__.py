@@ -2,6 +2,7 @@
 
 from fastapi import APIRouter
 
+from beffroi.web.pages import audit as audit_pages
 from beffroi.web.pages import auth, communes, datasets, home, reference, upload
 from beffroi.web.pages import backoffice as backoffice_pages
 from beffroi.web.pages import dataset_map as dataset_map_pages
@@ -25,3 +26,4 @@ router.include_router(oidc_pages.router)
 router.include_router(dataset_map_pages.router)
 router.include_router(validation_pages.router)
 router.include_router(backoffice_pages.router)
+router.include_router(audit_pages.router)

@@ -18,7 +18,7 @@ from typing import Annotated, Any, Final
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from beffroi.access import Actor, accounts, agreements, members
+from beffroi.access import Action, Actor, accounts, agreements, can, members
 from beffroi.catalog.models import Role, TokenScope
 from beffroi.catalog.schemas import MembershipCreate, parse
 from beffroi.catalog.services import list_organizations
@@ -71,6 +71,8 @@ def backoffice_links(actor: Actor | None) -> list[tuple[str, str]]:
     links = [("/compte/jetons", "Mes jetons")]
     if members.may_list_agreements(actor):
         links.append(("/conventions", "Conventions"))
+    if can(actor, Action.AUDIT_READ):
+        links.append(("/admin/journal", "Journal d'audit"))
     return links
 
 

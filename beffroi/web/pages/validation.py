@@ -20,52 +20,8 @@ from beffroi.web.pages.rendering import render
 
 router = APIRouter()
 
-#: This page's texts in English (looked up by their French text, like ``web/i18n.py``).
-EN: Final[dict[str, str]] = {
-    "Rapport de validation": "Validation report",
-    "Version": "Version",
-    "Schéma": "Schema",
-    "Fichier conforme": "The file conforms",
-    "Fichier non conforme": "The file does not conform",
-    "ligne(s)": "row(s)",
-    "erreur(s)": "error(s)",
-    "aucune erreur": "no error",
-    "Erreurs par type": "Errors by type",
-    "Type d'erreur": "Error type",
-    "Nombre": "Count",
-    "Erreurs par colonne": "Errors by column",
-    "Colonne": "Column",
-    "Lignes entières": "Whole rows",
-    "Erreurs de l'en-tête": "Header errors",
-    "Premières erreurs par colonne": "First errors by column",
-    "Ligne": "Row",
-    "Valeur": "Value",
-    "Erreur": "Error",
-    "Comment corriger": "How to fix",
-    "Télécharger les lignes en erreur (CSV)": "Download the invalid rows (CSV)",
-    "Pour Excel (CSV avec BOM)": "For Excel (CSV with BOM)",
-    "premières lignes seulement": "first rows only",
-    "Les valeurs des cellules sont réservées aux éditeurs du jeu de données.": (
-        "The cells' values are shown to the dataset's editors only."
-    ),
-    "Graphique : erreurs par colonne": "Chart: errors by column",
-    "Le tableau ci-dessus donne les mêmes nombres.": "The table above gives the same figures.",
-    "Avertissements": "Warnings",
-    "Fil d'Ariane": "Breadcrumb",
-    "Accueil": "Home",
-    "Jeux de données": "Datasets",
-    "autre(s)": "more",
-}
-
 BAR_WIDTH: Final = 320
 BAR_HEIGHT: Final = 22
-
-
-def _translator(locale: str) -> Callable[[str], str]:
-    base = translator(locale)
-    if locale != "en":
-        return base
-    return lambda text: EN.get(text) or base(text)
 
 
 def _bars(fields: list[Any], label: Callable[[str], str]) -> dict[str, Any]:
@@ -96,7 +52,7 @@ def validation_report(
 
     view = report_view(session, actor, slug, number)
     locale = negotiate(request, request.app.state.settings.default_locale)
-    _ = _translator(locale)
+    _ = translator(locale)
     return render(
         request,
         "validation_report.html",
