@@ -28,12 +28,14 @@ import tempfile
 import time
 from pathlib import Path
 
+from _instance import peer_python
 from ingest import COLUMNS, generate  # the ingestion benchmark's generator (bench/ on path)
 
 REPO = Path(__file__).resolve().parents[1]
 PYTHON = REPO / ".venv" / "bin" / "python"
 BEFFROI = REPO / ".venv" / "bin" / "beffroi"
-VALIDATA_PYTHON = REPO / "bench" / ".venv-validata" / "bin" / "python"
+#: validata-table pins an old Flask: it gets a virtual environment of its own, made here.
+VALIDATA_REQUIREMENTS = ("validata-table==0.12.5",)
 SHARED = REPO.parent / "shared" / "data"
 SCHEMA = SHARED / "schemas" / "scdl-subventions" / "schema.json"
 RESULTS = REPO / "bench" / "results" / "validate.json"
@@ -169,9 +171,11 @@ print(json.dumps({"valid": report.valid, "counts": counts}))
 def validata(path: Path) -> dict[str, object]:
     """validata-table 0.12.5 (its ``validata`` script is broken: it imports a module the
     wheel does not ship), through its Python API, in its own venv."""
-    if not VALIDATA_PYTHON.exists():
-        return {"error": f"{VALIDATA_PYTHON} absent: pip install validata-table in that venv"}
-    result = timed([str(VALIDATA_PYTHON), "-c", VALIDATA_SCRIPT, str(path), str(SCHEMA)])
+    try:
+        python = peer_python("validata", *VALIDATA_REQUIREMENTS)
+    except subprocess.CalledProcessError as exc:
+        return {"error": f"validata-table could not be installed: {exc}"}
+    result = timed([str(python), "-c", VALIDATA_SCRIPT, str(path), str(SCHEMA)])
     out = result.pop("stdout")
     err = result.pop("stderr")
     result["counts"] = json.loads(out)["counts"] if out else None
