@@ -23,6 +23,13 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from beffroi.reference.update import (
+    COMMUNE_COLUMNS,
+    DEPARTEMENT_COLUMNS,
+    EPCI_COLUMNS,
+    REGION_COLUMNS,
+)
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_SOURCE = REPO_ROOT.parent / "shared" / "data" / "reference"
 DEFAULT_OUTPUT = REPO_ROOT / "beffroi" / "reference" / "data"
@@ -32,29 +39,6 @@ EPCI_VINTAGE = 2025
 POPULATION_VINTAGE = 2023
 POSTAL_VINTAGE = 2020
 
-COMMUNE_COLUMNS = (
-    "code_insee",
-    "name",
-    "typecom",
-    "departement",
-    "region",
-    "arrondissement",
-    "siren",
-    "epci_siren",
-    "population_municipale",
-    "postal_codes",
-)
-EPCI_COLUMNS = (
-    "siren",
-    "name",
-    "nature",
-    "financing",
-    "seat_departement",
-    "member_count",
-    "population_municipale",
-)
-DEPARTEMENT_COLUMNS = ("code", "region", "name", "chef_lieu")
-REGION_COLUMNS = ("code", "name", "chef_lieu")
 
 EPCI_NATURES = frozenset({"CC", "CA", "CU", "METRO", "MET69"})
 # Communes whose population is published per municipal arrondissement (ARM) only.

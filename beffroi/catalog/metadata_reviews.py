@@ -34,7 +34,12 @@ from beffroi.catalog.models import (
     VersionConformance,
     utcnow,
 )
-from beffroi.catalog.reviews import ReviewStatus, needs_review, require_signed_in
+from beffroi.catalog.reviews import (
+    ReviewStatus,
+    needs_review,
+    record_decision,
+    require_signed_in,
+)
 from beffroi.catalog.schemas import DatasetUpdate
 from beffroi.errors import ConflictError, InvalidInputError, PermissionDeniedError
 from beffroi.publish.check import Readiness, check_dataset
@@ -244,19 +249,15 @@ def _decide(
     session: Session, actor: Actor, review_id: int, status: ReviewStatus, comment: str
 ) -> MetadataReview:
     review = get_proposal(session, actor, review_id)
-    require(actor, Action.REVIEW_DECIDE, review.dataset.publisher_id)
-    if review.status != ReviewStatus.PENDING.value:
-        raise ConflictError(
-            f"La proposition {review.id} a déjà été traitée ({review.status})",
-            hint="la liste des propositions en attente : GET /api/v1/metadata-reviews",
-            message_en=f"Proposal {review.id} was already decided ({review.status})",
-            hint_en="pending proposals: GET /api/v1/metadata-reviews",
-        )
-    review.status = status.value
-    review.decided_by = actor.label
-    review.decided_at = utcnow()
-    review.comment = comment
-    session.flush()
+    record_decision(
+        session,
+        actor,
+        review,
+        review.dataset.publisher_id,
+        status,
+        comment,
+        pending_url="/api/v1/metadata-reviews",
+    )
     audit.record(
         session,
         actor,

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+from typing import Protocol
 
 from pydantic import BaseModel
 from sqlalchemy import ColumnElement, or_, select
@@ -195,23 +196,56 @@ def get_review(session: Session, actor: Actor, review_id: int) -> PublicationRev
     return found
 
 
-def _decide(
-    session: Session, actor: Actor, review_id: int, status: ReviewStatus, comment: str
-) -> PublicationReview:
-    review = get_review(session, actor, review_id)
-    require(actor, Action.REVIEW_DECIDE, review.dataset.publisher_id)
+class Decidable(Protocol):
+    """What a steward decides on: a version publication or a metadata change."""
+
+    id: int
+    status: str
+    decided_by: str | None
+    decided_at: dt.datetime | None
+    comment: str
+
+
+def record_decision(
+    session: Session,
+    actor: Actor,
+    review: Decidable,
+    publisher_id: int,
+    status: ReviewStatus,
+    comment: str,
+    *,
+    pending_url: str,
+) -> None:
+    """Decide a pending request (stewards of the publisher): who, when, why. A request
+    already decided is a conflict that names where the pending ones are listed."""
+    require(actor, Action.REVIEW_DECIDE, publisher_id)
     if review.status != ReviewStatus.PENDING.value:
         raise ConflictError(
             f"La demande {review.id} a déjà été traitée ({review.status})",
-            hint="la liste des demandes en attente : GET /api/v1/reviews",
+            hint=f"la liste des demandes en attente : GET {pending_url}",
             message_en=f"Request {review.id} was already decided ({review.status})",
-            hint_en="pending requests: GET /api/v1/reviews",
+            hint_en=f"pending requests: GET {pending_url}",
         )
     review.status = status.value
     review.decided_by = actor.label
     review.decided_at = utcnow()
     review.comment = comment
     session.flush()
+
+
+def _decide(
+    session: Session, actor: Actor, review_id: int, status: ReviewStatus, comment: str
+) -> PublicationReview:
+    review = get_review(session, actor, review_id)
+    record_decision(
+        session,
+        actor,
+        review,
+        review.dataset.publisher_id,
+        status,
+        comment,
+        pending_url="/api/v1/reviews",
+    )
     audit.record(
         session,
         actor,
