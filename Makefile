@@ -43,8 +43,9 @@ lint: $(VENV)/.installed-test
 typecheck: $(VENV)/.installed-test
 	$(BIN)/mypy
 
+# One worker per core (pytest-xdist), each test file kept on one worker (its fixtures too).
 pytest: $(VENV)/.installed-test
-	$(BIN)/pytest
+	$(BIN)/pytest -n auto --dist loadfile
 
 ## docs: regenerate docs/reference (settings, errors, CLI) from the code
 docs: $(VENV)/.installed

@@ -89,13 +89,14 @@ def _database(settings: Settings, tables: list[ReadableTable]) -> QueryDatabase:
 
 
 CACHED_PROFILES = 1024
-_profiles: OrderedDict[tuple[int, int], list[dict[str, Any]]] = OrderedDict()
+_profiles: OrderedDict[tuple[str, int, int], list[dict[str, Any]]] = OrderedDict()
 _profiles_lock = threading.Lock()
 
 
 def _profile(session: Session, table: ReadableTable) -> list[dict[str, Any]]:
-    """The stored profile of a version (cached: a version never changes)."""
-    key = (table.dataset_id, table.version)
+    """The stored profile of a version (cached: a version never changes; keyed by the
+    catalogue too, since two instances in one process number their datasets alike)."""
+    key = (str(session.get_bind().engine.url), table.dataset_id, table.version)
     with _profiles_lock:
         found = _profiles.get(key)
     if found is not None:

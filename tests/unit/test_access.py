@@ -177,6 +177,7 @@ MINIMUM_ROLE: dict[Action, Role | None] = {
     Action.AGREEMENT_APPROVE: Role.STEWARD,
     Action.REVIEW_DECIDE: Role.STEWARD,
     Action.PRIVACY_MANAGE: Role.STEWARD,
+    Action.HARVEST_MANAGE: Role.STEWARD,
     Action.ORG_GOVERNANCE: None,
 }
 ORDER = [Role.VIEWER, Role.EDITOR, Role.STEWARD, Role.ADMIN]
