@@ -14,7 +14,7 @@ from beffroi.catalog.metadata_reviews import MetadataReviewPublic
 from beffroi.catalog.reviews import ReviewStatus
 from beffroi.catalog.schemas import DatasetUpdate
 from beffroi.web.api.common import ERROR_RESPONSES
-from beffroi.web.api.reviews import Decision
+from beffroi.web.api.decisions import add_decision_routes
 from beffroi.web.deps import ActorDep, SessionDep
 
 router = APIRouter(prefix="/metadata-reviews", tags=["reviews"], responses=ERROR_RESPONSES)
@@ -74,21 +74,13 @@ def show_proposal(review_id: int, session: SessionDep, actor: ActorDep) -> Metad
     return service.proposal_public(service.get_proposal(session, actor, review_id))
 
 
-@router.post("/{review_id}/approve", response_model=MetadataReviewPublic)
-def approve_proposal(
-    review_id: int, session: SessionDep, actor: ActorDep, body: Decision | None = None
-) -> MetadataReviewPublic:
-    """Approve: the changes are applied atomically (stewards of the owner)."""
-    review = service.approve_proposal(session, actor, review_id, body.comment if body else "")
-    session.commit()
-    return service.proposal_public(review)
-
-
-@router.post("/{review_id}/reject", response_model=MetadataReviewPublic)
-def reject_proposal(
-    review_id: int, body: Decision, session: SessionDep, actor: ActorDep
-) -> MetadataReviewPublic:
-    """Reject, with a comment saying what to fix (stewards of the owner)."""
-    review = service.reject_proposal(session, actor, review_id, body.comment)
-    session.commit()
-    return service.proposal_public(review)
+add_decision_routes(
+    router,
+    noun="proposal",
+    response_model=MetadataReviewPublic,
+    approve=service.approve_proposal,
+    reject=service.reject_proposal,
+    public=service.proposal_public,
+    approve_doc="Approve: the changes are applied atomically (stewards of the owner).",
+    reject_doc="Reject, with a comment saying what to fix (stewards of the owner).",
+)

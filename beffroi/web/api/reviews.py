@@ -5,21 +5,16 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
 from beffroi.catalog import reviews as service
 from beffroi.catalog import services
 from beffroi.catalog.reviews import GovernancePublic, ReviewPublic, ReviewStatus
 from beffroi.web.api.common import ERROR_RESPONSES
+from beffroi.web.api.decisions import add_decision_routes
 from beffroi.web.deps import ActorDep, SessionDep
 
 router = APIRouter(prefix="/reviews", tags=["reviews"], responses=ERROR_RESPONSES)
-
-
-class Decision(BaseModel):
-    """A steward's decision; a rejection needs a comment."""
-
-    comment: str = Field(default="", max_length=5000)
 
 
 class GovernanceUpdate(BaseModel):
@@ -67,21 +62,13 @@ def show_review(review_id: int, session: SessionDep, actor: ActorDep) -> ReviewP
     return service.review_public(service.get_review(session, actor, review_id))
 
 
-@router.post("/{review_id}/approve", response_model=ReviewPublic)
-def approve_review(
-    review_id: int, session: SessionDep, actor: ActorDep, body: Decision | None = None
-) -> ReviewPublic:
-    """Approve: the version is published atomically (stewards of the publisher)."""
-    review = service.approve_review(session, actor, review_id, body.comment if body else "")
-    session.commit()
-    return service.review_public(review)
-
-
-@router.post("/{review_id}/reject", response_model=ReviewPublic)
-def reject_review(
-    review_id: int, body: Decision, session: SessionDep, actor: ActorDep
-) -> ReviewPublic:
-    """Reject, with a comment saying what to fix (stewards of the publisher)."""
-    review = service.reject_review(session, actor, review_id, body.comment)
-    session.commit()
-    return service.review_public(review)
+add_decision_routes(
+    router,
+    noun="review",
+    response_model=ReviewPublic,
+    approve=service.approve_review,
+    reject=service.reject_review,
+    public=service.review_public,
+    approve_doc="Approve: the version is published atomically (stewards of the publisher).",
+    reject_doc="Reject, with a comment saying what to fix (stewards of the publisher).",
+)

@@ -1,0 +1,71 @@
+"""A steward's decision on a request (publication, metadata proposal): approve or reject.
+
+Both review resources take the same body and answer the same way, so their two routes are
+written once here and added to each resource's router.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
+
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
+
+from beffroi.access import Actor
+from beffroi.web.deps import ActorDep, SessionDep
+
+RequestT = TypeVar("RequestT")
+PublicT = TypeVar("PublicT", bound=BaseModel)
+
+
+class Decision(BaseModel):
+    """A steward's decision; a rejection needs a comment."""
+
+    comment: str = Field(default="", max_length=5000)
+
+
+def add_decision_routes(
+    router: APIRouter,
+    *,
+    noun: str,
+    response_model: type[PublicT],
+    approve: Callable[[Session, Actor, int, str], RequestT],
+    reject: Callable[[Session, Actor, int, str], RequestT],
+    public: Callable[[RequestT], PublicT],
+    approve_doc: str,
+    reject_doc: str,
+) -> None:
+    """Add ``POST /{review_id}/approve`` and ``/reject`` to ``router``.
+
+    ``noun`` names the routes (``approve_<noun>``, ``reject_<noun>``: the OpenAPI operation
+    ids); ``approve`` and ``reject`` are the catalogue services, ``public`` their API view.
+    """
+
+    def approve_request(
+        review_id: int, session: SessionDep, actor: ActorDep, body: Decision | None = None
+    ) -> PublicT:
+        decided = approve(session, actor, review_id, body.comment if body else "")
+        session.commit()
+        return public(decided)
+
+    def reject_request(
+        review_id: int, body: Decision, session: SessionDep, actor: ActorDep
+    ) -> PublicT:
+        decided = reject(session, actor, review_id, body.comment)
+        session.commit()
+        return public(decided)
+
+    for action, endpoint, doc in (
+        ("approve", approve_request, approve_doc),
+        ("reject", reject_request, reject_doc),
+    ):
+        router.add_api_route(
+            f"/{{review_id}}/{action}",
+            endpoint,
+            methods=["POST"],
+            response_model=response_model,
+            name=f"{action}_{noun}",
+            description=doc,
+        )
