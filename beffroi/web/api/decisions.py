@@ -11,7 +11,6 @@ from typing import TypeVar
 
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
-from sqlalchemy.orm import Session
 
 from beffroi.access import Actor
 from beffroi.web.deps import ActorDep, SessionDep
@@ -31,8 +30,8 @@ def add_decision_routes(
     *,
     noun: str,
     response_model: type[PublicT],
-    approve: Callable[[Session, Actor, int, str], RequestT],
-    reject: Callable[[Session, Actor, int, str], RequestT],
+    approve: Callable[[SessionDep, Actor, int, str], RequestT],
+    reject: Callable[[SessionDep, Actor, int, str], RequestT],
     public: Callable[[RequestT], PublicT],
     approve_doc: str,
     reject_doc: str,
