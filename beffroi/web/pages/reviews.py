@@ -8,6 +8,7 @@ global ``review_badge`` registered here.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, Form, Request
@@ -118,6 +119,15 @@ def review_queue_page(request: Request, session: SessionDep, actor: ActorDep) ->
     return _page(request, session, actor)
 
 
+#: A catalogue service deciding on a request: (session, actor, request id, comment).
+_Decider = Callable[[SessionDep, Actor, int, str], object]
+#: The services deciding on each kind of request: (approve, reject).
+_DECIDERS: Final[dict[str, tuple[_Decider, _Decider]]] = {
+    "version": (version_reviews.approve_review, version_reviews.reject_review),
+    "metadata": (service.approve_proposal, service.reject_proposal),
+}
+
+
 def _decide(
     kind: str,
     review_id: int,
@@ -128,16 +138,9 @@ def _decide(
     comment: str,
 ) -> Response:
     service.review_queue(session, actor)  # 404 for those who review nowhere
+    approve, reject = _DECIDERS[kind]
     try:
-        if kind == "version":
-            if decision == "approuver":
-                version_reviews.approve_review(session, actor, review_id, comment)
-            else:
-                version_reviews.reject_review(session, actor, review_id, comment)
-        elif decision == "approuver":
-            service.approve_proposal(session, actor, review_id, comment)
-        else:
-            service.reject_proposal(session, actor, review_id, comment)
+        (approve if decision == "approuver" else reject)(session, actor, review_id, comment)
     except BeffroiError as exc:
         if exc.status >= 500 or exc.status in {401, 403, 404}:
             raise
@@ -157,33 +160,40 @@ def _decide(
     return RedirectResponse(f"/relecture?traite={outcome}", status_code=303)
 
 
-@router.post("/relecture/versions/{review_id}", name="review_version_decide")
-def decide_version(
-    review_id: int,
-    request: Request,
-    session: SessionDep,
-    actor: ActorDep,
-    settings: SettingsDep,
-    decision: Annotated[str, Form(pattern="^(approuver|refuser)$")],
-    comment: Annotated[str, Form(max_length=5000)] = "",
-    csrf_token: Annotated[str | None, Form()] = None,
-) -> Response:
-    """Approve (the version is published) or reject a version publication request."""
-    check_csrf(request, csrf_token, settings.signing_key())
-    return _decide("version", review_id, request, session, actor, decision, comment)
+def _add_decision_route(kind: str, segment: str, name: str, doc: str) -> None:
+    """``POST /relecture/<segment>/{review_id}``: the form deciding on one kind of request."""
+
+    def decide(
+        review_id: int,
+        request: Request,
+        session: SessionDep,
+        actor: ActorDep,
+        settings: SettingsDep,
+        decision: Annotated[str, Form(pattern="^(approuver|refuser)$")],
+        comment: Annotated[str, Form(max_length=5000)] = "",
+        csrf_token: Annotated[str | None, Form()] = None,
+    ) -> Response:
+        check_csrf(request, csrf_token, settings.signing_key())
+        return _decide(kind, review_id, request, session, actor, decision, comment)
+
+    router.add_api_route(
+        f"/relecture/{segment}/{{review_id}}",
+        decide,
+        methods=["POST"],
+        name=name,
+        description=doc,
+    )
 
 
-@router.post("/relecture/metadonnees/{review_id}", name="review_metadata_decide")
-def decide_metadata(
-    review_id: int,
-    request: Request,
-    session: SessionDep,
-    actor: ActorDep,
-    settings: SettingsDep,
-    decision: Annotated[str, Form(pattern="^(approuver|refuser)$")],
-    comment: Annotated[str, Form(max_length=5000)] = "",
-    csrf_token: Annotated[str | None, Form()] = None,
-) -> Response:
-    """Approve (the changes are applied) or reject a metadata change proposal."""
-    check_csrf(request, csrf_token, settings.signing_key())
-    return _decide("metadata", review_id, request, session, actor, decision, comment)
+_add_decision_route(
+    "version",
+    "versions",
+    "review_version_decide",
+    "Approve (the version is published) or reject a version publication request.",
+)
+_add_decision_route(
+    "metadata",
+    "metadonnees",
+    "review_metadata_decide",
+    "Approve (the changes are applied) or reject a metadata change proposal.",
+)
