@@ -11,18 +11,18 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import click
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
-from sqlalchemy.orm import Session, sessionmaker
 
 from beffroi import __version__
-from beffroi.access import Actor
 from beffroi.errors import BeffroiError
-from beffroi.settings import Settings, load_settings
+
+if TYPE_CHECKING:  # imported where used: `beffroi validate` needs neither SQLAlchemy nor settings
+    from sqlalchemy.orm import Session, sessionmaker
+
+    from beffroi.access import Actor
+    from beffroi.settings import Settings
 
 EXIT_USER_ERROR = 1
 EXIT_TRANSIENT = 75  # EX_TEMPFAIL: try again later
@@ -61,6 +61,9 @@ class CliError(click.ClickException):
         self.lang = lang
 
     def show(self, file: IO[Any] | None = None) -> None:
+        from rich.console import Console  # noqa: PLC0415 - keep start-up fast
+        from rich.markup import escape  # noqa: PLC0415
+
         stream: IO[Any] = file if file is not None else sys.stderr
         console = Console(file=stream, highlight=False, soft_wrap=True)
         message, hint = self.error.localized(self.lang)
@@ -88,6 +91,8 @@ class CliContext:
     def settings(self) -> Settings:
         """The instance settings (the --data-dir option wins over BEFFROI_DATA_DIR)."""
         if self._settings is None:
+            from beffroi.settings import load_settings  # noqa: PLC0415 - keep start-up fast
+
             overrides: dict[str, Any] = {}
             if self.data_dir is not None:
                 overrides["data_dir"] = self.data_dir
@@ -125,6 +130,8 @@ class CliContext:
     @property
     def actor(self) -> Actor:
         """The local operator."""
+        from beffroi.access import Actor  # noqa: PLC0415 - keep start-up fast
+
         return Actor.system(name=getpass.getuser(), surface="cli")
 
 
@@ -240,6 +247,9 @@ def print_rows(
         for row in rows:
             click.echo(json.dumps(row, ensure_ascii=False, default=str))
         return
+    from rich.console import Console  # noqa: PLC0415 - keep start-up fast
+    from rich.table import Table  # noqa: PLC0415
+
     table = Table(title=title, title_justify="left")
     for column in columns:
         table.add_column(column)
