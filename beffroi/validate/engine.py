@@ -320,9 +320,32 @@ class Validator:
     @staticmethod
     def _prepared(check: CustomCheck, column: _Column, raw: str) -> str:
         """The column a check's per-cell preparation is computed in (or the raw cell)."""
-        if check.prepare is None:
+        if check.prepare is None and check.vector is None:
             return raw
         return f"_p{column.index}_{check.code.replace('-', '_')}"
+
+    def _with_vectors(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        """The batches with the custom checks' per-cell values computed on Arrow arrays
+        (``CustomCheck.vector``), one column each, on the reading thread."""
+        wanted: dict[str, tuple[CustomCheck, _Column]] = {}
+        for check, column, _ in self.checks:
+            if check.vector is not None:
+                wanted.setdefault(self._prepared(check, column, ""), (check, column))
+        try:
+            for batch in batches:
+                if wanted:
+                    arrays = [
+                        check.vector(batch.column(f"c{column.index}"))  # type: ignore[misc]
+                        for check, column in wanted.values()
+                    ]
+                    batch = pa.RecordBatch.from_arrays(  # noqa: PLW2901 - the same rows
+                        [*batch.columns, *arrays], names=[*batch.schema.names, *wanted]
+                    )
+                yield batch
+        finally:
+            close = getattr(batches, "close", None)
+            if close is not None:
+                close()
 
     def _typed_sql(self, source: str = "batch") -> str:
         """The rows of ``source`` with, per column j: ``_m{j}`` missing, ``_v{j}`` present and
@@ -471,7 +494,7 @@ class Validator:
         kept = False  # the failing rows, as read, go to the DuckDB table ``bad``
         typed = self._typed_sql()
         rows = 0
-        for batch in _prefetched(self.table.batches()):
+        for batch in _prefetched(self._with_vectors(self.table.batches())):
             rows += batch.num_rows
             con.register("batch", batch)
             try:
@@ -506,7 +529,8 @@ class Validator:
             if create:
                 self.con.execute("CREATE TABLE bad AS SELECT * FROM failed_rows")
             else:
-                self.con.execute("INSERT INTO bad SELECT * FROM failed_rows")
+                # By name: rows read again for the export have no custom-check columns.
+                self.con.execute("INSERT INTO bad BY NAME SELECT * FROM failed_rows")
         finally:
             self.con.unregister("failed_rows")
 

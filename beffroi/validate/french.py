@@ -4,6 +4,9 @@ Schemas ask for them the way Validata does, with ``custom_checks``
 (``{"name": "french-siret-value", "params": {"column": "siret"}}``), or per field with
 ``"x-beffroi-checks": ["french-siret-value"]``. Each check is a SQL boolean expression over the
 cell text (vectorised like the rest); reference lists are loaded into DuckDB once per run.
+SIREN and SIRET checksums are computed before DuckDB, on the digits of a whole Arrow batch at
+once (NumPy arithmetic over a rows-by-digits matrix): the same Luhn sums written in SQL cost
+0.4 to 0.6 s of CPU per million cells, the matrix a tenth of that.
 """
 
 from __future__ import annotations
@@ -12,12 +15,14 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 
 from beffroi.reference import cog
@@ -47,6 +52,11 @@ def _luhn_int(n: str, length: int) -> str:
     return f"(({' + '.join(terms)}) % 10 = 0)"
 
 
+def verdict_sql(verdict: str, _params: dict[str, Any]) -> str:
+    """A check whose verdict per cell was computed before DuckDB (``vector``)."""
+    return f"COALESCE({verdict}, FALSE)"
+
+
 def siren_sql(n: str, _params: dict[str, Any]) -> str:
     """A SIREN (``n``: :func:`digits_value` of 9): Luhn checksum."""
     return f"({n} IS NOT NULL AND {_luhn_int(n, 9)})"
@@ -62,6 +72,92 @@ def siret_sql(n: str, _params: dict[str, Any]) -> str:
         f"({n} IS NOT NULL AND CASE WHEN {siren} = 356000000 AND {n} <> 35600000000048 "
         f"THEN ({digit_sum}) % 5 = 0 ELSE {_luhn_int(n, 14)} AND {_luhn_int(siren, 9)} END)"
     )
+
+
+# ------------------------------------------------------------------------------------------
+# SIREN and SIRET on digit vectors
+
+_DOUBLED = np.array([0, 2, 4, 6, 8, 1, 3, 5, 7, 9], dtype=np.uint8)  # Luhn: 2d, digits summed
+_SEPARATORS = re.compile(r"[ .]")
+_LA_POSTE = np.array([3, 5, 6, 0, 0, 0, 0, 0, 0], dtype=np.uint8)
+_LA_POSTE_HEAD_OFFICE = np.array([3, 5, 6, 0, 0, 0, 0, 0, 0, 0, 0, 0, 4, 8], dtype=np.uint8)
+
+
+def _luhn_ok(digits: np.ndarray) -> np.ndarray:
+    """Per row of a rows-by-digits matrix: the Luhn checksum holds (from the right, every
+    second digit doubled)."""
+    width = digits.shape[1]
+    doubled = np.arange(width)[::-1] % 2 == 1
+    total = digits[:, ~doubled].sum(axis=1, dtype=np.int64)
+    total += _DOUBLED[digits[:, doubled]].sum(axis=1, dtype=np.int64)
+    ok: np.ndarray = np.asarray(total % 10 == 0)
+    return ok
+
+
+def siren_digits_ok(digits: np.ndarray) -> np.ndarray:
+    """SIREN (rows of 9 digits): Luhn checksum."""
+    return _luhn_ok(digits)
+
+
+def siret_digits_ok(digits: np.ndarray) -> np.ndarray:
+    """SIRET (rows of 14 digits): Luhn checksum of the SIRET and of its SIREN; La Poste's
+    establishments (SIREN 356000000, but its head office): digit sum divisible by 5 —
+    python-stdnum's rule, which Validata uses."""
+    ok: np.ndarray = _luhn_ok(digits) & _luhn_ok(digits[:, :9])
+    poste = (digits[:, :9] == _LA_POSTE).all(axis=1)
+    poste &= ~(digits == _LA_POSTE_HEAD_OFFICE).all(axis=1)
+    if poste.any():
+        ok[poste] = digits[poste].sum(axis=1, dtype=np.int64) % 5 == 0
+    return ok
+
+
+def digits_check(
+    length: int, verdict: Callable[[np.ndarray], np.ndarray]
+) -> Callable[[pa.Array[Any]], pa.Array[Any]]:
+    """A vectorised check of ``length``-digit identifiers (spaces and dots allowed): the
+    verdict per cell, ``False`` for a cell that is not such an identifier."""
+    pattern = re.compile(f"[0-9]{{{length}}}")
+    columns = np.arange(length)
+
+    def check(values: Any) -> pa.Array[Any]:
+        if isinstance(values, pa.ChunkedArray):
+            values = values.combine_chunks()
+        count = len(values)
+        if not pa.types.is_string(values.type):
+            values = values.cast(pa.string())
+        verdicts = np.zeros(count, dtype=bool)
+        if count == 0:
+            return pa.array(verdicts)
+        buffers: list[Any] = values.buffers()
+        offsets = np.frombuffer(buffers[1], dtype=np.int32)[
+            values.offset : values.offset + count + 1
+        ]
+        data = (
+            np.frombuffer(buffers[2], dtype=np.uint8)
+            if buffers[2] is not None
+            else np.zeros(0, np.uint8)
+        )
+        sizes = np.diff(offsets)
+        present = values.is_valid().to_numpy(zero_copy_only=False)
+        # The common case: exactly ``length`` bytes, all ASCII digits — checked in bulk.
+        fast = np.flatnonzero(present & (sizes == length))
+        digits = data[offsets[fast][:, None] + columns] - np.uint8(48)  # '0' → 0, wraps
+        numeric = (digits <= 9).all(axis=1)
+        rows = fast[numeric]
+        verdicts[rows] = verdict(digits[numeric])
+        # The others (spaces, dots, wrong length, letters): few; one by one.
+        others = np.ones(count, dtype=bool)
+        others[rows] = False
+        others &= present
+        if others.any():
+            for row in np.flatnonzero(others):
+                compact = _SEPARATORS.sub("", values[int(row)].as_py())
+                if pattern.fullmatch(compact):
+                    matrix = np.frombuffer(compact.encode("ascii"), np.uint8) - np.uint8(48)
+                    verdicts[row] = bool(verdict(matrix[None, :])[0])
+        return pa.array(verdicts)
+
+    return check
 
 
 def commune_sql(c: str, _params: dict[str, Any]) -> str:
@@ -123,6 +219,8 @@ class CustomCheck:
     fix: str
     explain_cell: Callable[[str], tuple[str, str, str]] | None = None
     prepare: Callable[[str], str] | None = None  # per-cell value the SQL then tests
+    # Or the per-cell value computed on each Arrow batch before DuckDB (the SQL tests it).
+    vector: Callable[[pa.Array[Any]], pa.Array[Any]] | None = None
 
     def explain(self, cell: str) -> tuple[str, str, str]:
         """(note, English note, how to fix) for one bad cell."""
@@ -137,21 +235,21 @@ CUSTOM_CHECKS: dict[str, CustomCheck] = {
         CustomCheck(
             "french-siren-value",
             "SIREN invalide",
-            siren_sql,
+            verdict_sql,
             "n'est pas un SIREN valide (9 chiffres, clé de Luhn)",
             "is not a valid SIREN (9 digits, Luhn checksum)",
             "Recopiez le SIREN à 9 chiffres depuis https://annuaire-entreprises.data.gouv.fr.",
-            prepare=lambda c: digits_value(c, 9),
+            vector=digits_check(9, siren_digits_ok),
         ),
         CustomCheck(
             "french-siret-value",
             "SIRET invalide",
-            siret_sql,
+            verdict_sql,
             "n'est pas un SIRET valide (14 chiffres, clé de Luhn)",
             "is not a valid SIRET (14 digits, Luhn checksum)",
             "Recopiez le SIRET à 14 chiffres (SIREN + NIC) depuis "
             "https://annuaire-entreprises.data.gouv.fr.",
-            prepare=lambda c: digits_value(c, 14),
+            vector=digits_check(14, siret_digits_ok),
         ),
         CustomCheck(
             "french-insee-commune-value",

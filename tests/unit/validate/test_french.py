@@ -106,3 +106,21 @@ def test_foreign_key_to_reference_data(tmp_path: Path) -> None:
     report = validate(path, schema)
     assert [(e.code, e.row, e.cell) for e in report.errors] == [("foreign-key", 3, "56999")]
     assert "ref:communes" in report.errors[0].message()
+
+
+def test_vectorised_siret_on_sliced_arrays_with_nulls_and_separators() -> None:
+    """The digit-matrix check reads Arrow buffers directly: slices, nulls, separators,
+    non-ASCII digits and multi-byte text must give python-stdnum's verdicts."""
+    import pyarrow as pa
+
+    from beffroi.validate.french import CUSTOM_CHECKS
+
+    check = CUSTOM_CHECKS["french-siret-value"].vector
+    assert check is not None
+    values: list[str | None] = [*_numbers(3), None, "", "٣٥٦٠٠٠٠٠٠٤٩٨٣٧", "3560000004983é"]
+    values += ["356.000.000 49837", " 35600000049837", "35600000049837 ", "0" * 14, "0" * 15]
+    array = pa.array(["padding", *values, "tail"])[1:-1]  # a slice: non-zero offset
+    got = check(array).to_pylist()
+    assert got == [v is not None and siret.is_valid(v) for v in values]
+    assert check(pa.chunked_array([array[:10], array[10:]])).to_pylist() == got
+    assert check(pa.array([], pa.string())).to_pylist() == []
