@@ -15,18 +15,29 @@ on the header row that span several columns or rows — or, for ODS (no merge in
 when the header row has gaps right after filled cells and the row below fills them with
 labels. Columns without a name and without any value are dropped.
 
+Columns mixing cells stored as numbers or dates with cells typed as text get one spelling
+(see :func:`plan_column`, each change noted in ``dialect.notes``): text numbers beside numbers
+(``1 234,50``, ``1 000 €``, ``12,5 %`` → ``1234.50``, ``1000``, ``0.125`` when the column's
+numbers are fractions), text dates and Excel day numbers beside dates (``03/02/2024``, 45325 →
+``2024-02-03``, day first), and codes typed as numbers in code columns zero-padded (INSEE
+1053 → ``01053``; postal codes, départements, or the width of the codes written with zeros).
+A column holding any other text is left as it is; typing (:mod:`beffroi.ingest.infer`) then
+reads every column from this text.
+
 ZIP containers (XLSX, ODS) are checked before opening: an uncompressed total above
 :data:`ZIP_MAX_UNCOMPRESSED`, or a compression ratio above :data:`ZIP_MAX_RATIO`, is a zip bomb.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import subprocess
 import sys
 import zipfile
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +45,9 @@ import pyarrow as pa
 from python_calamine import CalamineError, CalamineSheet, CalamineWorkbook, PasswordError
 
 from beffroi.errors import InvalidFileError
+from beffroi.ingest.infer import NULL_TOKENS
 from beffroi.ingest.model import Dialect, ReadOptions
+from beffroi.ingest.names import name_tokens
 from beffroi.ingest.readers._common import (
     BaseSource,
     cell_text,
@@ -324,14 +337,20 @@ class ExcelSource(BaseSource):
         self._raw_header = raw
         self._single_header_row = header_index is not None and header_end == header_index
         width = len(raw)
-        used = self._used_columns(width)
-        self._columns = [i for i in range(width) if raw[i] or used[i]]
+        stats = self._scan_columns(width)
+        self._columns = [i for i in range(width) if raw[i] or stats[i].used]
         dropped = width - len(self._columns)
         kept_raw = [raw[i] for i in self._columns]
         names = unique_names(kept_raw)
         notes = notes + layout_notes + naming_notes(kept_raw, names)
         if dropped:
             notes.append(f"{dropped} colonne(s) sans nom ni valeur ignorée(s)")
+        self._converters: list[Callable[[Any], str | None]] = []
+        for index, name in zip(self._columns, names, strict=True):
+            converter, note = plan_column(name, stats[index])
+            self._converters.append(converter or cell_text)
+            if note:
+                notes.append(note)
         self._notes = notes
         dialect = Dialect(
             format=fmt,
@@ -349,19 +368,21 @@ class ExcelSource(BaseSource):
         except BaseException as error:  # noqa: BLE001 - Rust panics are BaseException; re-raised
             raise _translated(error, self.path, self.dialect.format) from None
 
-    def _used_columns(self, width: int) -> list[bool]:
-        used = [False] * width
-        for index, row in enumerate(self._sheet.iter_rows()):
+    def _scan_columns(self, width: int) -> list[ColumnCells]:
+        """One pass over the data rows: which columns hold values, and of which kinds."""
+        stats = [ColumnCells(clean_name(self._raw_header[i])) for i in range(width)]
+        for index, row in enumerate(self._rows()):
             if index < self._data_start:
                 continue
             for column, cell in enumerate(row[:width]):
-                if not used[column] and cell != "" and cell is not None:
-                    used[column] = True
-        return used
+                if cell != "" and cell is not None:
+                    stats[column].add(cell)
+        return stats
 
     def batches(self) -> Iterator[pa.RecordBatch]:
         """The rows, ``batch_rows`` at a time."""
         columns = self._columns
+        converters = self._converters
         rows: list[list[str | None]] = []
         empty = repeated = total = 0
         count = 0
@@ -369,7 +390,10 @@ class ExcelSource(BaseSource):
             if index < self._data_start:
                 continue
             count += 1
-            texts = [cell_text(row[i]) if i < len(row) else None for i in columns]
+            texts = [
+                convert(row[i]) if i < len(row) else None
+                for i, convert in zip(columns, converters, strict=True)
+            ]
             if all(cell is None or not cell.strip() for cell in texts):
                 empty += 1
                 continue
@@ -566,3 +590,328 @@ def _join(parts: Sequence[str]) -> str:
         if text and (not out or out[-1] != text):
             out.append(text)
     return " ".join(out)
+
+
+# --------------------------------------------------------------------------------------------
+# Columns mixing native cells and text cells
+#
+# Typing (``beffroi.ingest.infer``) reads each column from its text, with one reading per
+# column. A spreadsheet column often mixes cells Excel stored as numbers or dates with cells
+# typed as text: ``1234.5`` beside ``"1 234,50"``, a date beside ``"03/02/2024"``, an INSEE
+# code 1053 (its zero lost) beside ``"01053"``. Rendered one by one, such a column holds two
+# spellings and ends up as text. So the reader looks at every data cell of a column once and,
+# when the column mixes kinds, hands over one spelling: the text cells in the native cells'
+# form (``1234.50``, ``2024-02-03``) or, for a code column, the numbers zero-padded.
+
+_MAX_DISTINCT_TEXTS = 50_000
+"""Distinct text cells remembered per column; beyond, the column is left as it is."""
+
+_SERIAL_MIN, _SERIAL_MAX = 10_958, 73_050
+"""Excel day numbers read as dates in a date column: 1930-01-01 to 2099-12-31."""
+
+_EXCEL_EPOCH = dt.datetime(1899, 12, 30)  # noqa: DTZ001 - spreadsheet dates are naive
+
+_NULL_TEXTS = frozenset(token.casefold() for token in NULL_TOKENS)
+
+# Code columns: header words → width of the code (the first family whose words appear wins).
+_CODE_FAMILIES: tuple[tuple[str, frozenset[str], int, tuple[int, int]], ...] = (
+    ("code postal", frozenset({"cp", "postal", "codepostal", "zip", "zipcode"}), 5, (1000, 99999)),
+    (
+        "code commune",
+        frozenset({"insee", "codgeo", "depcom", "codcom", "cog", "codeinsee", "inseecom"}),
+        5,
+        (1000, 99999),
+    ),
+    (
+        "code département",
+        frozenset({"dep", "dept", "departement", "coddep", "numdep", "codedep"}),
+        2,
+        (1, 99),
+    ),
+    ("code commune", frozenset({"commune", "communes", "com"}), 5, (1000, 99999)),
+)
+_QUANTITY_WORDS = frozenset(
+    {"nb", "nbre", "nombre", "population", "pop", "total", "somme", "montant", "surface"}
+)
+_DATE_WORDS = frozenset(
+    {"date", "dates", "jour", "le", "debut", "fin", "echeance", "naissance", "maj", "depuis"}
+)
+_COMMUNE_CODE = re.compile(r"\d{5}|2[AB]\d{3}", re.IGNORECASE)
+_DIGITS = re.compile(r"\d+")
+
+_SPACES = " \u00a0\u202f\u2009"
+_MINUS = "\u2212"
+_NUMBER_TEXT = re.compile(
+    r"(?P<pre>€|EUR)?\s*(?P<sign>[+\-\u2212]?)\s*(?P<num>[\d.,' \u00a0\u202f\u2009]*\d"
+    r"[\d.,' \u00a0\u202f\u2009]*)\s*(?P<post>€|EUR|%)?",
+    re.IGNORECASE,
+)
+# (decimal mark, thousands separator other than spaces), in the order typing tries them.
+_NUMBER_READINGS = ((".", ""), (",", ""), (",", "."), (".", ","), (".", "'"))
+_DATE_TEXT = re.compile(
+    r"(?P<a>\d{1,2})(?P<sep>[/.\-])(?P<b>\d{1,2})(?P=sep)(?P<year>\d{4}|\d{2})"
+    r"(?:[ T](?P<h>\d{1,2}):(?P<mi>\d{2})(?::(?P<s>\d{2}))?)?"
+)
+_ISO_TEXT = re.compile(
+    r"(?P<year>\d{4})-(?P<b>\d{1,2})-(?P<a>\d{1,2})"
+    r"(?:[ T](?P<h>\d{1,2}):(?P<mi>\d{2})(?::(?P<s>\d{2}))?)?"
+)
+
+
+def _may_matter(text: str) -> bool:
+    """Whether a text cell can be a number, a date or a commune code (else it is plain text)."""
+    return bool(
+        _NUMBER_TEXT.fullmatch(text)
+        or _DATE_TEXT.fullmatch(text)
+        or _ISO_TEXT.fullmatch(text)
+        or _COMMUNE_CODE.fullmatch(text)
+    )
+
+
+class ColumnCells:
+    """What the data cells of one column are: numbers, dates, text (distinct values)."""
+
+    __slots__ = (
+        "dates",
+        "integral",
+        "largest",
+        "name",
+        "numbers",
+        "others",
+        "plain",
+        "smallest",
+        "texts",
+        "too_many_texts",
+        "used",
+    )
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.used = False
+        self.numbers = 0
+        self.integral = True
+        self.smallest = float("inf")
+        self.largest = float("-inf")
+        self.dates = 0
+        self.others = 0
+        self.texts: set[str] = set()
+        self.plain = False
+        self.too_many_texts = False
+
+    def add(self, cell: Any) -> None:
+        """Count one non-empty cell."""
+        self.used = True
+        if isinstance(cell, str):
+            text = cell.strip()
+            if self.plain or text in self.texts or not text:
+                return
+            if text.casefold() in _NULL_TEXTS or clean_name(text) == self.name:
+                return  # null tokens and repeated headers say nothing about the kind
+            if not _may_matter(text):
+                self.plain = True  # a text that is no number, date or code: kept as text
+            elif len(self.texts) < _MAX_DISTINCT_TEXTS:
+                self.texts.add(text)
+            else:
+                self.too_many_texts = True
+        elif isinstance(cell, bool):
+            self.others += 1
+        elif isinstance(cell, int | float):
+            self.numbers += 1
+            value = float(cell)
+            self.integral = self.integral and value.is_integer()
+            self.smallest = min(self.smallest, value)
+            self.largest = max(self.largest, value)
+        elif isinstance(cell, dt.date):  # datetime.datetime is a date too
+            self.dates += 1
+        else:
+            self.others += 1  # times, durations
+
+
+Converter = Callable[[Any], "str | None"]
+
+
+def plan_column(name: str, cells: ColumnCells) -> tuple[Converter | None, str | None]:
+    """How to render a column's cells so that they share one spelling (``None``: as they
+    are), with a note for the dialect."""
+    if cells.too_many_texts or cells.others:
+        return None, None
+    tokens = set(name_tokens(name))
+    code = _code_width(tokens, cells)
+    if code is not None:
+        width, label = code
+        return _padding(width), (
+            f"colonne « {name} » ({label}) : codes saisis comme nombres complétés par des "
+            f"zéros en tête ({width} caractères)"
+        )
+    if cells.plain:
+        return None, None  # some cell is plain text: the column is text, spellings and all
+    dates = _date_plan(name, tokens, cells)
+    if dates is not None:
+        return dates
+    if cells.numbers and cells.texts and not cells.dates:
+        return _number_plan(name, cells)
+    return None, None
+
+
+def _code_width(tokens: set[str], cells: ColumnCells) -> tuple[int, str] | None:
+    """(width, family) when the column is a code column whose numbers lost leading zeros."""
+    if not cells.numbers or not cells.integral or cells.dates or cells.smallest < 0:
+        return None
+    digit_texts = [text for text in cells.texts if _DIGITS.fullmatch(text)]
+    lengths = {len(text) for text in digit_texts}
+    if not tokens & _QUANTITY_WORDS:
+        for label, words, width, (low, high) in _CODE_FAMILIES:
+            named = tokens & words or any(t.startswith("code") and t[4:] in words for t in tokens)
+            if named and low <= cells.smallest and cells.largest <= high:
+                if lengths <= {width} and len(str(int(cells.smallest))) < width:
+                    return width, label
+                break
+    if cells.plain:
+        return None
+    # No telling header: text cells written with their zeros give the width.
+    if len(lengths) == 1 and any(text.startswith("0") for text in digit_texts):
+        width = lengths.pop()
+        if width >= 2 and len(str(int(cells.largest))) <= width:
+            others = [text for text in cells.texts if not _DIGITS.fullmatch(text)]
+            if all(_COMMUNE_CODE.fullmatch(text) for text in others) and (width == 5 or not others):
+                return width, "code"
+    communes = bool(cells.texts) and all(_COMMUNE_CODE.fullmatch(t) for t in cells.texts)
+    if communes and cells.smallest >= 1000 and cells.largest <= 99999:
+        return 5, "code commune"
+    return None
+
+
+def _padding(width: int) -> Converter:
+    def render(cell: Any) -> str | None:
+        if isinstance(cell, int | float) and not isinstance(cell, bool):
+            return str(int(cell)).zfill(width)
+        return cell_text(cell)
+
+    return render
+
+
+def _date_plan(
+    name: str, tokens: set[str], cells: ColumnCells
+) -> tuple[Converter | None, str | None] | None:
+    """Text dates and day numbers as ISO dates when the column is a date column."""
+    if not cells.texts and not cells.dates:
+        return None
+    parsed = _parse_dates(cells.texts) if cells.texts else {}
+    if parsed is None:
+        return None  # some text is no date
+    evidence = cells.dates + len(parsed)
+    if not evidence or (cells.numbers and not (tokens & _DATE_WORDS or evidence >= cells.numbers)):
+        return None
+    if cells.numbers and not (cells.smallest >= _SERIAL_MIN and cells.largest <= _SERIAL_MAX):
+        return None
+    kinds = (cells.dates > 0) + (len(parsed) > 0) + (cells.numbers > 0)
+    if kinds < 2:
+        return None  # one kind only: the cells already share one spelling
+
+    def render(cell: Any) -> str | None:
+        if isinstance(cell, str):
+            text = cell.strip()
+            return parsed.get(text, cell_text(cell))
+        if isinstance(cell, int | float) and not isinstance(cell, bool):
+            return _serial_text(float(cell))
+        return cell_text(cell)
+
+    parts = []
+    if parsed:
+        parts.append(f"{len(parsed)} date(s) saisie(s) en texte")
+    if cells.numbers:
+        parts.append(f"{cells.numbers} numéro(s) de jour Excel")
+    note = f"colonne « {name} » : {' et '.join(parts)} lues comme dates (AAAA-MM-JJ)"
+    return render, note
+
+
+def _parse_dates(texts: set[str]) -> dict[str, str] | None:
+    """Each text as an ISO date (or date-time), or ``None`` when one is no date. Day first
+    (French), unless a second component above 12 and none in first place proves month first."""
+    matches: dict[str, tuple[re.Match[str], bool]] = {}
+    for text in texts:
+        iso_match = _ISO_TEXT.fullmatch(text)
+        match = iso_match or _DATE_TEXT.fullmatch(text)
+        if match is None:
+            return None
+        matches[text] = (match, iso_match is not None)
+    loose = [m for m, iso in matches.values() if not iso]
+    month_first = any(int(m["b"]) > 12 for m in loose) and not any(int(m["a"]) > 12 for m in loose)
+    out: dict[str, str] = {}
+    for text, (match, iso) in matches.items():
+        day, month = (
+            (match["b"], match["a"]) if month_first and not iso else (match["a"], match["b"])
+        )
+        year = int(match["year"])
+        if len(match["year"]) == 2:
+            year += 1900 if year >= 69 else 2000
+        try:
+            value = dt.datetime(  # noqa: DTZ001 - spreadsheet dates are naive
+                year,
+                int(month),
+                int(day),
+                int(match["h"] or 0),
+                int(match["mi"] or 0),
+                int(match["s"] or 0),
+            )
+        except ValueError:
+            return None  # 31/02/2024: no date
+        out[text] = value.isoformat() if match["h"] else value.date().isoformat()
+    return out
+
+
+def _serial_text(serial: float) -> str:
+    value = _EXCEL_EPOCH + dt.timedelta(days=serial)
+    if serial.is_integer():
+        return value.date().isoformat()
+    return value.replace(microsecond=0).isoformat()
+
+
+def _number_plan(name: str, cells: ColumnCells) -> tuple[Converter | None, str | None]:
+    """Numbers typed as text (``1 234,50``, ``12,5 %``, ``1 234 €``) in the native numbers'
+    spelling, when every text of the column reads as a number in one way."""
+    found: list[tuple[str, str, str, str]] = []  # text, sign, digits, unit
+    for text in cells.texts:
+        match = _NUMBER_TEXT.fullmatch(text)
+        if match is None or (match["pre"] and match["post"]):
+            return None, None
+        unit = (match["pre"] or match["post"] or "").upper()
+        found.append((text, match["sign"], match["num"].strip(), unit))
+    reading = _number_reading([digits for _, _, digits, _ in found])
+    if reading is None:
+        return None, None
+    mark, group = reading
+    # Excel stores "12,5 %" as 0.125; when the column's numbers are fractions, so do we.
+    fractions = max(abs(cells.smallest), abs(cells.largest)) <= 1
+    mapping: dict[str, str] = {}
+    for text, sign, digits, unit in found:
+        plain = digits
+        for char in group + _SPACES:
+            plain = plain.replace(char, "")
+        plain = plain.replace(mark, ".") if mark != "." else plain
+        value = Decimal(plain)
+        if unit == "%" and fractions:
+            value = value.scaleb(-2)
+        mapping[text] = ("-" if sign in {"-", _MINUS} else "") + format(value, "f")
+
+    def render(cell: Any) -> str | None:
+        if isinstance(cell, str):
+            return mapping.get(cell.strip(), cell_text(cell))
+        return cell_text(cell)
+
+    units = {unit for *_, unit in found if unit}
+    note = f"colonne « {name} » : {len(mapping)} nombre(s) saisi(s) en texte lus comme nombres"
+    if units:
+        note += f" (symbole {'/'.join(sorted(units))} retiré)"
+    return render, note
+
+
+def _number_reading(texts: list[str]) -> tuple[str, str] | None:
+    """The first (decimal mark, separator) under which every text is a number."""
+    for mark, group in _NUMBER_READINGS:
+        groups = re.escape(group + _SPACES)
+        integer = rf"(?:\d{{1,3}}(?:[{groups}]\d{{3}})+|\d+)"
+        pattern = re.compile(rf"(?:{integer}(?:{re.escape(mark)}\d*)?|{re.escape(mark)}\d+)")
+        if all(pattern.fullmatch(text) for text in texts):
+            return mark, group
+    return None
