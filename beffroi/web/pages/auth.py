@@ -15,6 +15,7 @@ from beffroi.access.licences import accept_licence
 from beffroi.access.lockout import LoginLimits, retry_after
 from beffroi.catalog import services
 from beffroi.errors import AuthenticationError
+from beffroi.settings import Settings
 from beffroi.web.deps import ActorDep, SessionDep, SettingsDep
 from beffroi.web.i18n import negotiate
 from beffroi.web.pages.rendering import render
@@ -23,17 +24,39 @@ from beffroi.web.security import SESSION_COOKIE, check_csrf
 router = APIRouter()
 
 
-def _safe_next(target: str | None) -> str:
-    """Only same-site paths: never redirect to another host after login."""
-    if target and target.startswith("/") and not target.startswith("//"):
+def safe_next(target: str | None) -> str:
+    """Only same-site paths: never redirect to another host after login (also no backslash
+    nor control character, which some browsers read as a host separator)."""
+    if (
+        target
+        and target.startswith("/")
+        and not target.startswith("//")
+        and "\\" not in target
+        and not any(ord(c) < 32 for c in target)
+    ):
         return target
     return "/"
+
+
+def set_session_cookie(
+    response: Response, secret: str, lifetime: dt.timedelta, settings: Settings
+) -> None:
+    """Give the browser the secret of the web session just opened (password or OIDC login)."""
+    response.set_cookie(
+        SESSION_COOKIE,
+        secret,
+        max_age=int(lifetime.total_seconds()),
+        httponly=True,
+        samesite="lax",
+        secure=settings.secure_cookies,
+        path="/",
+    )
 
 
 @router.get("/connexion", response_class=HTMLResponse, name="login")
 def login_form(request: Request, actor: ActorDep, next: str | None = None) -> HTMLResponse:  # noqa: A002
     """The sign-in form."""
-    return render(request, "login.html", {"actor": actor, "next": _safe_next(next)})
+    return render(request, "login.html", {"actor": actor, "next": safe_next(next)})
 
 
 @router.post("/connexion", name="login_submit")
@@ -64,7 +87,7 @@ def login_submit(
         refused = render(
             request,
             "login.html",
-            {"actor": actor, "next": _safe_next(next), "error": shown, "username": username},
+            {"actor": actor, "next": safe_next(next), "error": shown, "username": username},
             status_code=401,
         )
         wait = retry_after(exc)
@@ -74,16 +97,8 @@ def login_submit(
     lifetime = dt.timedelta(hours=settings.session_lifetime_hours)
     secret = open_web_session(session, user, lifetime)
     session.commit()
-    response = RedirectResponse(_safe_next(next), status_code=303)
-    response.set_cookie(
-        SESSION_COOKIE,
-        secret,
-        max_age=int(lifetime.total_seconds()),
-        httponly=True,
-        samesite="lax",
-        secure=settings.secure_cookies,
-        path="/",
-    )
+    response = RedirectResponse(safe_next(next), status_code=303)
+    set_session_cookie(response, secret, lifetime, settings)
     return response
 
 

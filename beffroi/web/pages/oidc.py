@@ -28,8 +28,8 @@ from beffroi.errors import BeffroiError
 from beffroi.settings import Settings
 from beffroi.web.deps import SessionDep, SettingsDep
 from beffroi.web.i18n import negotiate
+from beffroi.web.pages.auth import safe_next, set_session_cookie
 from beffroi.web.pages.rendering import render
-from beffroi.web.security import SESSION_COOKIE
 
 router = APIRouter()
 
@@ -37,20 +37,6 @@ PENDING_COOKIE = "beffroi_oidc"
 _PENDING_PATH = "/connexion/oidc"  # the cookie goes to the start and callback routes only
 _lock = threading.Lock()
 log = logging.getLogger(__name__)
-
-
-def _safe_next(target: str | None) -> str:
-    """Only same-site paths (the password form's rule; also no backslash nor control
-    character, which some browsers read as a host separator)."""
-    if (
-        target
-        and target.startswith("/")
-        and not target.startswith("//")
-        and "\\" not in target
-        and not any(ord(c) < 32 for c in target)
-    ):
-        return target
-    return "/"
 
 
 def _client(request: Request, settings: Settings) -> OidcClient:
@@ -85,7 +71,7 @@ def oidc_login(
     next: str | None = None,  # noqa: A002
 ) -> Response:
     """Send the visitor to the provider, keeping the pending login in a signed cookie."""
-    next_url = _safe_next(next)
+    next_url = safe_next(next)
     try:
         url, pending = _client(request, settings).start(next_url)
     except BeffroiError as exc:
@@ -114,7 +100,7 @@ def oidc_callback(
     try:
         client = _client(request, settings)
         pending = unseal(request.cookies.get(PENDING_COOKIE), settings.signing_key())
-        next_url = _safe_next(pending.next)
+        next_url = safe_next(pending.next)
         identity = client.finish(pending, dict(request.query_params))
         user = sign_in(session, settings, identity)
         lifetime = dt.timedelta(hours=settings.session_lifetime_hours)
@@ -125,13 +111,5 @@ def oidc_callback(
         return _failure(request, exc, next_url)
     response = RedirectResponse(next_url, status_code=303)
     response.delete_cookie(PENDING_COOKIE, path=_PENDING_PATH)
-    response.set_cookie(
-        SESSION_COOKIE,
-        secret,
-        max_age=int(lifetime.total_seconds()),
-        httponly=True,
-        samesite="lax",
-        secure=settings.secure_cookies,
-        path="/",
-    )
+    set_session_cookie(response, secret, lifetime, settings)
     return response
