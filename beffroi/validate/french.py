@@ -5,7 +5,7 @@ Schemas ask for them the way Validata does, with ``custom_checks``
 ``"x-beffroi-checks": ["french-siret-value"]``. Each check is a SQL boolean expression over the
 cell text (vectorised like the rest); reference lists are loaded into DuckDB once per run.
 SIREN and SIRET checksums are computed before DuckDB, on the digits of a whole Arrow batch at
-once (NumPy arithmetic over a rows-by-digits matrix): the same Luhn sums written in SQL cost
+once (NumPy arithmetic over a digits-by-cells matrix): the same Luhn sums written in SQL cost
 0.4 to 0.6 s of CPU per million cells, the matrix a tenth of that.
 """
 
@@ -84,30 +84,31 @@ _LA_POSTE_HEAD_OFFICE = np.array([3, 5, 6, 0, 0, 0, 0, 0, 0, 0, 0, 0, 4, 8], dty
 
 
 def _luhn_ok(digits: np.ndarray) -> np.ndarray:
-    """Per row of a rows-by-digits matrix: the Luhn checksum holds (from the right, every
-    second digit doubled)."""
-    width = digits.shape[1]
+    """Per column of a digits-by-cells matrix: the Luhn checksum holds (from the right,
+    every second digit doubled). Cells are columns so that each step is one contiguous
+    vector operation."""
+    width = digits.shape[0]
     doubled = np.arange(width)[::-1] % 2 == 1
-    total = digits[:, ~doubled].sum(axis=1, dtype=np.int64)
-    total += _DOUBLED[digits[:, doubled]].sum(axis=1, dtype=np.int64)
+    total = digits[~doubled].sum(axis=0, dtype=np.uint16)
+    total += _DOUBLED[digits[doubled]].sum(axis=0, dtype=np.uint16)
     ok: np.ndarray = np.asarray(total % 10 == 0)
     return ok
 
 
 def siren_digits_ok(digits: np.ndarray) -> np.ndarray:
-    """SIREN (rows of 9 digits): Luhn checksum."""
+    """SIREN (columns of 9 digits): Luhn checksum."""
     return _luhn_ok(digits)
 
 
 def siret_digits_ok(digits: np.ndarray) -> np.ndarray:
-    """SIRET (rows of 14 digits): Luhn checksum of the SIRET and of its SIREN; La Poste's
+    """SIRET (columns of 14 digits): Luhn checksum of the SIRET and of its SIREN; La Poste's
     establishments (SIREN 356000000, but its head office): digit sum divisible by 5 —
     python-stdnum's rule, which Validata uses."""
-    ok: np.ndarray = _luhn_ok(digits) & _luhn_ok(digits[:, :9])
-    poste = (digits[:, :9] == _LA_POSTE).all(axis=1)
-    poste &= ~(digits == _LA_POSTE_HEAD_OFFICE).all(axis=1)
+    ok: np.ndarray = _luhn_ok(digits) & _luhn_ok(digits[:9])
+    poste = (digits[:9] == _LA_POSTE[:, None]).all(axis=0)
     if poste.any():
-        ok[poste] = digits[poste].sum(axis=1, dtype=np.int64) % 5 == 0
+        poste &= ~(digits == _LA_POSTE_HEAD_OFFICE[:, None]).all(axis=0)
+        ok[poste] = digits[:, poste].sum(axis=0, dtype=np.uint16) % 5 == 0
     return ok
 
 
@@ -115,16 +116,17 @@ def digits_check(
     length: int, verdict: Callable[[np.ndarray], np.ndarray]
 ) -> Callable[[pa.Array[Any]], pa.Array[Any]]:
     """A vectorised check of ``length``-digit identifiers (spaces and dots allowed): the
-    verdict per cell, ``False`` for a cell that is not such an identifier."""
+    verdict per cell, ``False`` for a cell that is not such an identifier. ``verdict`` gets
+    the digits as a ``length`` × cells matrix."""
     pattern = re.compile(f"[0-9]{{{length}}}")
-    columns = np.arange(length)
+    positions = np.arange(length)[:, None]
 
     def check(values: Any) -> pa.Array[Any]:
         if isinstance(values, pa.ChunkedArray):
             values = values.combine_chunks()
-        count = len(values)
         if not pa.types.is_string(values.type):
             values = values.cast(pa.string())
+        count = len(values)
         verdicts = np.zeros(count, dtype=bool)
         if count == 0:
             return pa.array(verdicts)
@@ -139,22 +141,19 @@ def digits_check(
         )
         sizes = np.diff(offsets)
         present = values.is_valid().to_numpy(zero_copy_only=False)
-        # The common case: exactly ``length`` bytes, all ASCII digits — checked in bulk.
+        # The common case: exactly ``length`` bytes, all ASCII digits, checked in bulk.
         fast = np.flatnonzero(present & (sizes == length))
-        digits = data[offsets[fast][:, None] + columns] - np.uint8(48)  # '0' → 0, wraps
-        numeric = (digits <= 9).all(axis=1)
-        rows = fast[numeric]
-        verdicts[rows] = verdict(digits[numeric])
-        # The others (spaces, dots, wrong length, letters): few; one by one.
-        others = np.ones(count, dtype=bool)
-        others[rows] = False
-        others &= present
-        if others.any():
-            for row in np.flatnonzero(others):
-                compact = _SEPARATORS.sub("", values[int(row)].as_py())
-                if pattern.fullmatch(compact):
-                    matrix = np.frombuffer(compact.encode("ascii"), np.uint8) - np.uint8(48)
-                    verdicts[row] = bool(verdict(matrix[None, :])[0])
+        digits = data[offsets[fast] + positions] - np.uint8(48)  # '0' → 0; others wrap > 9
+        numeric = (digits <= 9).all(axis=0)
+        if not numeric.all():
+            fast, digits = fast[numeric], digits[:, numeric]
+        verdicts[fast] = verdict(digits)
+        # Longer cells may hold spaces or dots (shorter ones cannot match): one by one.
+        for row in np.flatnonzero(present & (sizes > length)):
+            compact = _SEPARATORS.sub("", values[int(row)].as_py())
+            if pattern.fullmatch(compact):
+                column = np.frombuffer(compact.encode("ascii"), np.uint8) - np.uint8(48)
+                verdicts[row] = bool(verdict(column[:, None])[0])
         return pa.array(verdicts)
 
     return check
