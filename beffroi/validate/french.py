@@ -117,7 +117,7 @@ def digits_check(
 ) -> Callable[[pa.Array[Any]], pa.Array[Any]]:
     """A vectorised check of ``length``-digit identifiers (spaces and dots allowed): the
     verdict per cell, ``False`` for a cell that is not such an identifier. ``verdict`` gets
-    the digits as a ``length`` × cells matrix."""
+    the digits as a ``length``-by-cells matrix."""
     pattern = re.compile(f"[0-9]{{{length}}}")
     positions = np.arange(length)[:, None]
 
