@@ -212,13 +212,17 @@ class OidcClient:
 
     # -------------------------------------------------------------- HTTP
 
-    def _get_json(self, url: str, what: str) -> dict[str, Any]:
+    def _get(
+        self, url: str, what: str, headers: Mapping[str, str] | None = None
+    ) -> httpx2.Response:
+        """GET from the provider; unreachable (503) when the request itself fails."""
         try:
-            response = httpx2.get(url, timeout=self.settings.oidc_timeout_s)
+            return httpx2.get(url, headers=headers, timeout=self.settings.oidc_timeout_s)
         except httpx2.HTTPError as exc:
             raise self._unreachable(f"{what} : {type(exc).__name__}") from None
-        if response.status_code != 200:
-            raise self._unreachable(f"{what} : HTTP {response.status_code}")
+
+    def _json_object(self, response: httpx2.Response, what: str) -> dict[str, Any]:
+        """The answer's JSON object; invalid (401) when it is not one."""
         try:
             data = response.json()
         except ValueError:
@@ -226,6 +230,12 @@ class OidcClient:
         if not isinstance(data, dict):
             raise self._invalid(f"{what} n'est pas un objet JSON")
         return data
+
+    def _get_json(self, url: str, what: str) -> dict[str, Any]:
+        response = self._get(url, what)
+        if response.status_code != 200:
+            raise self._unreachable(f"{what} : HTTP {response.status_code}")
+        return self._json_object(response, what)
 
     def metadata(self) -> ProviderMetadata:
         """The discovery document (read at most hourly), checked against the issuer."""
@@ -407,33 +417,19 @@ class OidcClient:
 
     def _userinfo(self, metadata: ProviderMetadata, access_token: str) -> dict[str, Any]:
         url = cast("str", metadata.userinfo_endpoint)
-        try:
-            response = httpx2.get(
-                url,
-                headers={"Authorization": f"Bearer {access_token}"},
-                timeout=self.settings.oidc_timeout_s,
-            )
-        except httpx2.HTTPError as exc:
-            raise self._unreachable(f"userinfo : {type(exc).__name__}") from None
+        response = self._get(url, "userinfo", {"Authorization": f"Bearer {access_token}"})
         if response.status_code != 200:
             raise self._invalid(f"userinfo : HTTP {response.status_code}")
         if response.headers.get("content-type", "").startswith("application/jwt"):
             # ProConnect signs its userinfo answers: verified with the same keys.
             decoded = self._decode(metadata, response.text.strip())
             return dict(decoded.claims)
-        try:
-            data = response.json()
-        except ValueError:
-            raise self._invalid("userinfo n'est pas du JSON") from None
-        if not isinstance(data, dict):
-            raise self._invalid("userinfo n'est pas un objet JSON")
-        return data
+        return self._json_object(response, "userinfo")
 
     def _identity(self, issuer: str, claims: Mapping[str, Any]) -> IdentityClaims:
-        email = claims.get("email")
         verified = claims.get("email_verified")
-        name = claims.get("name")
-        if not isinstance(name, str) or not name.strip():
+        name = _text(claims.get("name"))
+        if name is None:
             parts = [
                 claims.get("given_name"),
                 claims.get("family_name") or claims.get("usual_name"),
@@ -451,12 +447,17 @@ class OidcClient:
         return IdentityClaims(
             issuer=issuer,
             subject=str(claims["sub"]),
-            email=email.strip() if isinstance(email, str) and email.strip() else None,
+            email=_text(claims.get("email")),
             email_verified=verified if isinstance(verified, bool) else _as_bool(verified),
             full_name=name.strip()[:200],
             preferred_username=username if isinstance(username, str) else None,
             organizations=organizations,
         )
+
+
+def _text(value: object) -> str | None:
+    """A claim's text without surrounding blanks; ``None`` when absent, blank or no text."""
+    return value.strip() if isinstance(value, str) and value.strip() else None
 
 
 def _as_bool(value: object) -> bool | None:
