@@ -879,3 +879,22 @@ class LicenceAcceptance(Base):
     licence: Mapped[str] = mapped_column(String(300))
     accepted_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     surface: Mapped[str] = mapped_column(String(20))
+
+
+# -------------------------------------------------------- usage counters (issue 8)
+
+
+class DatasetUsage(Base):
+    """How much a dataset was used on one day (UTC): page views, downloads (exports) and
+    records API calls. Counts only: no address, no user (:mod:`beffroi.catalog.usage`)."""
+
+    __tablename__ = "dataset_usage"
+
+    dataset_id: Mapped[int] = mapped_column(
+        ForeignKey("dataset.id", ondelete="CASCADE"), primary_key=True
+    )
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True, index=True)
+    views: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    downloads: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    api_calls: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+

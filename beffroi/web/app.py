@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from beffroi import __version__
+from beffroi.catalog import usage
 from beffroi.catalog.db import check_schema_current, engine_for, session_factory
 from beffroi.jobs import JobRunner, recover_interrupted
 from beffroi.settings import Settings, load_settings
@@ -52,6 +53,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.views = Worker(app.state.session_factory, settings).start()  # view recomputation
     app.state.jobs.on_tick(app.state.views.wake)  # view jobs queued by other processes
     app.router.lifespan_context = app.state.jobs.lifespan  # background indicator refresh
+    app.state.jobs.on_tick(usage.flusher(engine))  # usage counters, batched (issue 8)
+    app.router.lifespan_context = usage.flushing_lifespan(app.state.jobs.lifespan, engine)
     errors.install(app)
     app.include_router(api_router)
     app.include_router(pages_router)

@@ -8,6 +8,7 @@ from urllib.parse import quote as url_quote
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 
+from beffroi.catalog.usage import record_use
 from beffroi.query import service
 from beffroi.query.exports import FORMATS, export_format
 from beffroi.web.api.common import ERROR_RESPONSES
@@ -56,4 +57,5 @@ def export_records(
         export_format(fmt, excel_fr=excel_fr),
         version=version_param(version),
     )
+    record_use(session, slug, "download")  # in memory: flushed in batches
     return download(export)

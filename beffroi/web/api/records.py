@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
+from beffroi.catalog.usage import record_use
 from beffroi.query import service
 from beffroi.web.api.common import ERROR_RESPONSES
 from beffroi.web.deps import ActorDep, SessionDep, SettingsDep
@@ -106,4 +107,5 @@ def list_records(
     }
     if page.facets:
         body["facets"] = page.facets
+    record_use(session, page.dataset, "api")  # in memory: flushed in batches
     return JSONResponse(body)

@@ -19,7 +19,9 @@ from beffroi.access import Action, can
 from beffroi.access.licences import licence_pending
 from beffroi.catalog import search, services
 from beffroi.catalog import versions as version_services
+from beffroi.catalog.usage import record_use
 from beffroi.catalog.vocabularies import FREQUENCIES, GRANULARITIES, LICENSES, THEMES
+from beffroi.crossings.lineage import dataset_lineage, describe_definition
 from beffroi.errors import BeffroiError
 from beffroi.query import service as query_service
 from beffroi.query.exports import FORMATS
@@ -328,6 +330,14 @@ def dataset_page(
             target += f"?{request.url.query}"
         return RedirectResponse(target, status_code=308)
     _dataset, versions = version_services.list_versions(session, actor, dataset.slug)
+    record_use(session, dataset.id, "view")  # in memory: flushed in batches
+    lineage = dataset_lineage(session, actor, dataset)
+    locale = negotiate(request, settings.default_locale)
+    definition = (
+        describe_definition(lineage.definition, locale, {s.slug: s.title for s in lineage.sources})
+        if lineage.definition is not None
+        else []
+    )
     state = _state(request)
     preview = chart = None
     must_accept = licence_pending(session, actor, dataset)  # registered: data after acceptance
@@ -377,5 +387,7 @@ def dataset_page(
             # CKAN resource ids are the store key and the format (beffroi.publish.formats).
             "snippets": _snippets(base, dataset.slug, f"{dataset.store_key}-csv"),
             "licence_pending": must_accept,
+            "lineage": lineage,
+            "definition": definition,
         },
     )

@@ -7,7 +7,7 @@ from fastapi.responses import HTMLResponse
 from markupsafe import Markup
 
 from beffroi import reference
-from beffroi.catalog import services
+from beffroi.catalog import services, usage
 from beffroi.web.deps import ActorDep, SessionDep, SettingsDep
 from beffroi.web.i18n import negotiate
 from beffroi.web.pages import maps
@@ -27,8 +27,10 @@ def _population(insee_code: str | None) -> int | None:
 def home(
     request: Request, session: SessionDep, actor: ActorDep, settings: SettingsDep
 ) -> HTMLResponse:
-    """The portal's home page: the territory (its communes on a map) and its latest datasets."""
+    """The portal's home page: the territory (its communes on a map), its latest datasets and
+    the most used ones over the last 30 days (among those the visitor may read)."""
     territory = services.territory_overview(session, actor)
+    most_used = usage.most_used(session, actor)
     populations = {c.id: _population(c.insee_code) for c in territory.communes}
     return render(
         request,
@@ -37,6 +39,8 @@ def home(
             "actor": actor,
             "territory": territory,
             "populations": populations,
+            "most_used": most_used,
+            "usage_days": usage.WINDOW_DAYS,
             "communes_map": _communes_map(territory, negotiate(request, settings.default_locale)),
         },
     )
