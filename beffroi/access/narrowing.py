@@ -18,6 +18,8 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
+from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import ColumnElement, Connection, and_, insert, or_, select
@@ -36,6 +38,7 @@ from beffroi.catalog.models import (
     DatasetPrivacy,
     DatasetVersion,
     SharingAgreement,
+    agreement_dataset,
 )
 from beffroi.errors import InvalidInputError
 from beffroi.privacy.detect import HIDE_CONFIDENCE
@@ -109,13 +112,44 @@ def _agreement_filter(agreement: SharingAgreement, communes: set[str], names: se
     return compile_filter(spec, grantee_communes=communes)
 
 
+@dataclass(frozen=True, slots=True)
+class AgreementReads:
+    """The reads a decision must log each time it is applied (``agreement.read``)."""
+
+    slug: str
+    version: int
+    rows_stored: int | None
+    agreements: tuple[int, ...]
+
+
 def narrow(session: Session, actor: Actor, table: T) -> T:
-    """``table`` with the row filter and column subset ``actor`` is held to."""
+    """``table`` with the row filter and column subset ``actor`` is held to (reads through
+    agreements logged)."""
+    narrowed, reads = decide(session, actor, table)
+    log_reads(session, actor, reads)
+    return narrowed
+
+
+def agreement_dates(session: Session, dataset_id: int | None = None) -> list[dt.datetime]:
+    """Start and end dates of the agreements sharing a dataset (any dataset: None): what
+    opens or closes it with no write at all (the access cache's decisions hold between two
+    of them)."""
+    query = select(SharingAgreement.starts_at, SharingAgreement.ends_at)
+    if dataset_id is not None:
+        query = query.join(
+            agreement_dataset, agreement_dataset.c.agreement_id == SharingAgreement.id
+        ).where(agreement_dataset.c.dataset_id == dataset_id)
+    found = session.execute(query).all()
+    return [moment for row in found for moment in row]
+
+
+def decide(session: Session, actor: Actor, table: T) -> tuple[T, AgreementReads | None]:
+    """``table`` narrowed for ``actor``, and the agreement reads to log (none: no log)."""
     if actor.is_platform_admin:
-        return table
+        return table, None
     dataset = session.get(Dataset, table.dataset_id)
     if dataset is None or is_insider(actor, dataset):
-        return table
+        return table, None
     version = session.scalar(
         select(DatasetVersion).where(
             DatasetVersion.dataset_id == dataset.id, DatasetVersion.number == table.version
@@ -125,10 +159,11 @@ def narrow(session: Session, actor: Actor, table: T) -> T:
     hidden = personal_columns(session, dataset.id)
     allowed: list[str] = names
     row_filter: str | None = None
+    reads: AgreementReads | None = None
     if not level_opens(actor, dataset):
         grants = agreements_in_force(session, actor, dataset.id)
         if not grants:
-            return dataclasses.replace(table, row_filter="FALSE", columns=())  # type: ignore[type-var]
+            return dataclasses.replace(table, row_filter="FALSE", columns=()), None  # type: ignore[type-var]
         filters = []
         for agreement, grantees in grants:
             communes = {g.insee_code for g in grantees if g.insee_code}
@@ -139,38 +174,39 @@ def narrow(session: Session, actor: Actor, table: T) -> T:
         row_filter = filters[0] if len(filters) == 1 else " OR ".join(f"({f})" for f in filters)
         if row_filter == "TRUE":
             row_filter = None
-        _log_reads(session, actor, dataset, table.version, version, [a for a, _ in grants])
+        reads = AgreementReads(
+            slug=dataset.slug,
+            version=table.version,
+            rows_stored=version.row_count if version else None,
+            agreements=tuple(a.id for a, _ in grants),
+        )
     visible = [n for n in allowed if n not in hidden]
     columns = None if visible == names else tuple(visible)
     privacy = session.get(DatasetPrivacy, dataset.id)
     cell = privacy.min_cell_size if privacy else None
     if row_filter is None and columns is None and cell is None:
-        return table
-    return dataclasses.replace(  # type: ignore[type-var]
+        return table, reads
+    narrowed = dataclasses.replace(  # type: ignore[type-var]
         table, row_filter=row_filter, columns=columns, min_cell_size=cell
     )
+    return narrowed, reads
 
 
-def _log_reads(
-    session: Session,
-    actor: Actor,
-    dataset: Dataset,
-    number: int,
-    version: DatasetVersion | None,
-    agreements: list[SharingAgreement],
-) -> None:
+def log_reads(session: Session, actor: Actor, reads: AgreementReads | None) -> None:
     """One ``agreement.read`` audit event per agreement, kept even if the request rolls back."""
-    for agreement in agreements:
+    if reads is None:
+        return
+    for agreement_id in reads.agreements:
         details: dict[str, Any] = {
-            "dataset": dataset.slug,
-            "version": number,
-            "agreement": agreement.id,
-            "rows_stored": version.row_count if version else None,
+            "dataset": reads.slug,
+            "version": reads.version,
+            "agreement": agreement_id,
+            "rows_stored": reads.rows_stored,
         }
         bind = session.get_bind()
         if isinstance(bind, Connection):
             # The session runs inside a caller's transaction (tests, scripts): log in it.
-            audit.record(session, actor, "agreement.read", "dataset", dataset.slug, details)
+            audit.record(session, actor, "agreement.read", "dataset", reads.slug, details)
             continue
         with bind.begin() as connection:
             connection.execute(
@@ -180,11 +216,21 @@ def _log_reads(
                     actor_user_id=actor.user_id,
                     action="agreement.read",
                     object_type="dataset",
-                    object_id=dataset.slug,
+                    object_id=reads.slug,
                     surface=actor.surface,
                     details=details,
                 )
             )
 
 
-__all__ = ["hiding_clause", "is_insider", "level_opens", "narrow", "personal_columns"]
+__all__ = [
+    "AgreementReads",
+    "agreement_dates",
+    "decide",
+    "hiding_clause",
+    "is_insider",
+    "level_opens",
+    "log_reads",
+    "narrow",
+    "personal_columns",
+]

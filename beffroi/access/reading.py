@@ -14,22 +14,36 @@ answer 403 with how to accept it.
 Versions: the published version of each readable dataset; a past version only if it was
 published at some point (the history readers already see in ``/versions``), and a staged
 (never published) version only for the publisher's editors.
+
+Decisions are remembered (:mod:`beffroi.access.cache`): a request whose catalogue's access
+epoch has not moved since the same actor asked the same question costs one query; reads
+through sharing agreements are logged at every request all the same.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from beffroi.access import clock
 from beffroi.access.actors import Actor
+from beffroi.access.cache import DecisionCache, Entry, window
 from beffroi.access.licences import licence_clause, require_licence
-from beffroi.access.narrowing import narrow  # agreements' rows/columns, personal columns
+from beffroi.access.narrowing import (  # agreements' rows/columns, personal columns
+    AgreementReads,
+    agreement_dates,
+    decide,
+    log_reads,
+)
 from beffroi.access.policy import Action, can, not_found, readable_datasets
 from beffroi.catalog.models import Dataset, DatasetVersion
 from beffroi.errors import NotFoundError
+
+V = TypeVar("V")
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +80,7 @@ class ReadableTable:
         )
 
 
-def _table(dataset: Dataset, version: DatasetVersion) -> ReadableTable:
+def _table_of(dataset: Dataset, version: DatasetVersion) -> ReadableTable:
     return ReadableTable(
         slug=dataset.slug,
         dataset_id=dataset.id,
@@ -77,11 +91,44 @@ def _table(dataset: Dataset, version: DatasetVersion) -> ReadableTable:
     )
 
 
+Decided = tuple[ReadableTable, AgreementReads | None]
+
+_tables: DecisionCache[tuple[Decided, ...]] = DecisionCache()
+_table: DecisionCache[Decided] = DecisionCache()
+
+
+def clear_cache() -> None:
+    """Forget every remembered decision (tests; never needed for correctness)."""
+    _tables.clear()
+    _table.clear()
+
+
+def _entry(session: Session, actor: Actor, value: V, dataset_id: int | None) -> Entry[V]:
+    """``value`` with the window in which the agreements' dates leave it true (only actors
+    with an organisation are opened anything by an agreement)."""
+    if not actor.roles:
+        return Entry(value)
+    since, until = window(clock.now(), agreement_dates(session, dataset_id))
+    return Entry(value, since, until)
+
+
 def readable_tables(
     session: Session, actor: Actor, *, slugs: Iterable[str] | None = None
 ) -> list[ReadableTable]:
     """The published versions of every dataset the actor may read (optionally among
     ``slugs``), by slug. Datasets without a published version are left out."""
+    wanted = None if slugs is None else tuple(sorted(set(slugs)))
+    decided = _tables.get_or_compute(
+        session, actor, (wanted,), lambda: _decide_tables(session, actor, wanted)
+    )
+    for _, reads in decided:
+        log_reads(session, actor, reads)
+    return [table for table, _reads in decided]
+
+
+def _decide_tables(
+    session: Session, actor: Actor, slugs: tuple[str, ...] | None
+) -> Entry[tuple[Decided, ...]]:
     query = (
         select(Dataset, DatasetVersion)
         .join(DatasetVersion, DatasetVersion.id == Dataset.published_version_id)
@@ -89,10 +136,11 @@ def readable_tables(
         .order_by(Dataset.slug)
     )
     if slugs is not None:
-        query = query.where(Dataset.slug.in_(sorted(set(slugs))))
-    found = [narrow(session, actor, _table(d, v)) for d, v in session.execute(query)]
+        query = query.where(Dataset.slug.in_(slugs))
+    found = [decide(session, actor, _table_of(d, v)) for d, v in session.execute(query)]
     # Aggregate-only tables (minimum cell size) are not offered to SQL: no suppression there.
-    return [t for t in found if t.min_cell_size is None]
+    kept = tuple((t, reads) for t, reads in found if t.min_cell_size is None)
+    return _entry(session, actor, kept, None)
 
 
 def readable_table(
@@ -103,6 +151,14 @@ def readable_table(
     A dataset the actor may not read answers exactly like a missing one; so does a
     dataset without a published version (nothing to read yet).
     """
+    table, reads = _table.get_or_compute(
+        session, actor, (slug, version), lambda: _decide_table(session, actor, slug, version)
+    )
+    log_reads(session, actor, reads)
+    return table
+
+
+def _decide_table(session: Session, actor: Actor, slug: str, version: int | None) -> Entry[Decided]:
     found_row = session.execute(
         select(Dataset, DatasetVersion)
         .outerjoin(DatasetVersion, DatasetVersion.id == Dataset.published_version_id)
@@ -118,7 +174,9 @@ def readable_table(
                 f"Le jeu de données {slug} n'a pas encore de version publiée",
                 hint=f"publiez une version (beffroi version publish {slug} <n>)",
             )
-        return narrow(session, actor, _table(dataset, current))
+        return _entry(
+            session, actor, decide(session, actor, _table_of(dataset, current)), dataset.id
+        )
     found = session.scalar(
         select(DatasetVersion).where(
             DatasetVersion.dataset_id == dataset.id, DatasetVersion.number == version
@@ -131,7 +189,7 @@ def readable_table(
             f"Version {version} introuvable pour le jeu de données {slug}",
             hint=f"la liste des versions est sur /api/v1/datasets/{slug}/versions",
         )
-    return narrow(session, actor, _table(dataset, found))
+    return _entry(session, actor, decide(session, actor, _table_of(dataset, found)), dataset.id)
 
 
-__all__ = ["ReadableTable", "readable_table", "readable_tables"]
+__all__ = ["ReadableTable", "clear_cache", "readable_table", "readable_tables"]

@@ -898,3 +898,14 @@ class DatasetUsage(Base):
     downloads: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     api_calls: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
+
+class AccessEpoch(Base):
+    """One row, bumped by database triggers (migration 0012) on every write to a table an
+    access decision reads: the access layer's cache is keyed by it (``value``, a counter;
+    ``salt``, drawn again at each bump so that a rolled-back bump is never seen again)."""
+
+    __tablename__ = "access_epoch"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    value: Mapped[int] = mapped_column(Integer)
+    salt: Mapped[int] = mapped_column(Integer)

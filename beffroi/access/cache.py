@@ -1,0 +1,173 @@
+"""The access decisions' cache: one cheap query per request instead of four.
+
+Deciding what an actor may read of a dataset (:func:`beffroi.access.reading.readable_table`)
+reads the dataset and its version, the licence acceptances, the sharing agreements and the
+personal columns. Those decisions are remembered in this process, keyed by
+
+* the catalogue (its URL) and its **access epoch** — the one row of ``access_epoch``, which
+  database triggers (migration 0012, SQLite and PostgreSQL) bump in the same transaction as
+  any write to a table a decision reads (:data:`EPOCH_TABLES`): the next request of every
+  worker and process reads a new epoch, so it decides afresh;
+* everything of the actor a decision depends on (:func:`actor_key`: user, platform admin,
+  roles by organisation, territory membership, token scope and dataset limit) — the actor
+  itself is resolved anew at each request, so a revoked token or a lost role never reaches
+  a cached decision;
+* the question (slug, version).
+
+Time: sharing agreements open and close at their dates with no write at all, so a
+decision also carries the time window in which it holds (:class:`Entry`), bounded by the
+nearest start or end date of the agreements of the dataset.
+
+The epoch is read *before* the decision's own queries: a decision stored under an epoch is
+never older than that epoch (it may be newer, which is harmless). Its ``salt`` changes at
+each bump: a transaction that wrote (bumping the epoch), decided and rolled back leaves a
+pair no later commit reproduces.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from beffroi.access import clock
+from beffroi.access.actors import Actor
+
+CACHED_DECISIONS = 4096
+"""Decisions kept per process (least recently used first out)."""
+
+EPOCH_TABLES: dict[str, tuple[str, ...] | None] = {
+    "dataset": None,
+    "dataset_version": None,
+    "sharing_agreement": None,
+    "agreement_grantee": None,
+    "agreement_dataset": None,
+    "licence_acceptance": None,
+    "column_flag": None,
+    "dataset_privacy": None,
+    "organization": None,
+    "membership": None,
+    "user_account": ("is_active", "is_platform_admin"),
+    "api_token": ("user_id", "expires_at", "revoked_at"),
+    "api_token_scope": None,
+}
+"""Tables whose writes bump the epoch (and, when given, the only columns whose update does:
+signing in and using a token must not empty every cache)."""
+
+_EPOCH_SQL = text("SELECT value, salt FROM access_epoch WHERE id = 1")
+
+V = TypeVar("V")
+
+Epoch = tuple[int, int]
+
+
+def read_epoch(session: Session) -> Epoch:
+    """The catalogue's access epoch (value, salt), one primary-key read."""
+    row = session.execute(_EPOCH_SQL).first()
+    if row is None:  # the row is written by the migration; a missing one caches nothing
+        return (-1, -1)
+    return (int(row[0]), int(row[1]))
+
+
+def actor_key(actor: Actor) -> tuple[object, ...]:
+    """What of the actor an access decision depends on."""
+    return (
+        actor.kind.value,
+        actor.user_id,
+        actor.is_platform_admin,
+        tuple(sorted((org, role.value) for org, role in actor.roles.items())),
+        actor.is_territory_member,
+        actor.token_scope,
+        None if actor.token_datasets is None else tuple(sorted(actor.token_datasets)),
+    )
+
+
+def catalogue_key(session: Session) -> str:
+    """Which catalogue the session reads (two instances in one process number alike)."""
+    return str(session.get_bind().engine.url)
+
+
+_MIN = dt.datetime.min.replace(tzinfo=dt.UTC)
+_MAX = dt.datetime.max.replace(tzinfo=dt.UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Entry(Generic[V]):
+    """A remembered decision and the time window (``[since, until)``) in which it holds."""
+
+    value: V
+    since: dt.datetime = _MIN
+    until: dt.datetime = _MAX
+
+    def holds_at(self, moment: dt.datetime) -> bool:
+        """Whether the decision still holds at ``moment`` (agreements' dates)."""
+        return self.since <= moment < self.until
+
+
+def window(moment: dt.datetime, boundaries: list[dt.datetime]) -> tuple[dt.datetime, dt.datetime]:
+    """The window around ``moment`` that no boundary crosses: ``[last <= moment, next >)``."""
+    since = max((b for b in boundaries if b <= moment), default=_MIN)
+    until = min((b for b in boundaries if b > moment), default=_MAX)
+    return since, until
+
+
+class DecisionCache(Generic[V]):
+    """A thread-safe LRU of decisions keyed by (catalogue, epoch, actor, question)."""
+
+    def __init__(self, size: int = CACHED_DECISIONS) -> None:
+        self.size = size
+        self._entries: OrderedDict[tuple[object, ...], Entry[V]] = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    def get_or_compute(
+        self,
+        session: Session,
+        actor: Actor,
+        question: tuple[object, ...],
+        compute: Callable[[], Entry[V]],
+    ) -> V:
+        """The decision for ``question``, from the cache when the epoch has not moved."""
+        epoch = read_epoch(session)  # first: see the module docstring
+        key = (catalogue_key(session), epoch, actor_key(actor), question)
+        now = clock.now()
+        with self._lock:
+            found = self._entries.get(key)
+            if found is not None and found.holds_at(now):
+                self._entries.move_to_end(key)
+                self.hits += 1
+                return found.value
+            self.misses += 1
+        entry = compute()
+        if epoch[0] >= 0:
+            with self._lock:
+                self._entries[key] = entry
+                self._entries.move_to_end(key)
+                while len(self._entries) > self.size:
+                    self._entries.popitem(last=False)
+        return entry.value
+
+    def clear(self) -> None:
+        """Forget every decision (tests)."""
+        with self._lock:
+            self._entries.clear()
+            self.hits = self.misses = 0
+
+
+__all__ = [
+    "CACHED_DECISIONS",
+    "EPOCH_TABLES",
+    "DecisionCache",
+    "Entry",
+    "actor_key",
+    "catalogue_key",
+    "read_epoch",
+    "window",
+]
