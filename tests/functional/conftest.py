@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import sqlite3
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from click.testing import CliRunner
 from fastapi.testclient import TestClient  # uses httpx2 (the [test] extra)
 from sqlalchemy import Engine, text
 
@@ -28,10 +32,13 @@ from beffroi.access import Actor
 from beffroi.access.accounts import create_token, revoke_token
 from beffroi.catalog.db import make_engine, session_factory, transaction, upgrade
 from beffroi.catalog.demo import DemoReport, load_demo
+from beffroi.cli import cli
 from beffroi.settings import Settings
 from beffroi.web.app import create_app
 from beffroi.web.security import CSRF_FIELD
-from tests.conftest import POSTGRES_URL, make_settings
+from tests.conftest import POSTGRES_URL, SHARED_DATA, make_settings
+from tests.functional.harvest_helpers import wait_until_up
+from tests.functional.test_serve import free_port
 
 if TYPE_CHECKING:
     import httpx2 as httpx
@@ -214,3 +221,59 @@ def login(
     return client.post(
         "/connexion", data=data, headers={"Accept": "text/html"}, follow_redirects=False
     )
+
+
+# ---------------------------------------------------------------- a served instance
+
+
+#: The real file published on a served demo (SCDL subsidies), and the dataset it goes to.
+SERVED_UPLOAD = SHARED_DATA / "schemas" / "scdl-subventions" / "examples" / "exemple_valide.csv"
+SERVED_DATASET = "subventions-associations"
+
+
+@dataclass(frozen=True)
+class ServedInstance:
+    """A ``beffroi serve`` process on 127.0.0.1 and its data directory."""
+
+    base_url: str
+    data_dir: Path
+
+
+@pytest.fixture(scope="module")
+def served_demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedInstance]:
+    """``beffroi init``, ``demo``, ``ingest --publish`` of :data:`SERVED_UPLOAD`, then
+    ``beffroi serve`` on a free port, stopped (SIGTERM, then kill) after the module."""
+    tmp = tmp_path_factory.mktemp("served-demo")
+    data_dir = tmp / "instance"
+    runner = CliRunner()
+    port = free_port()
+    env_backup = os.environ.get("BEFFROI_DATA_DIR")
+    for args in (
+        ["init"],
+        ["demo"],
+        ["ingest", str(SERVED_UPLOAD), "--dataset", SERVED_DATASET, "--publish"],
+    ):
+        result = runner.invoke(cli, ["--data-dir", str(data_dir), *args])
+        assert result.exit_code == 0, result.output
+    if env_backup is None:
+        os.environ.pop("BEFFROI_DATA_DIR", None)  # `init` exports it for child processes
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BEFFROI_")}
+    base = f"http://127.0.0.1:{port}"
+    env["BEFFROI_BASE_URL"] = base
+    log = tmp / "serve.log"
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "beffroi", "--data-dir", str(data_dir), "serve",
+             "--port", str(port)],
+            cwd=tmp, env=env, stdout=output, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    try:
+        wait_until_up(f"{base}/health", process, log)
+        yield ServedInstance(base_url=base, data_dir=data_dir)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)

@@ -4,12 +4,9 @@ client and CLI against a live ``beffroi serve`` holding the demo plus one publis
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
 import sys
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 import ckanapi
@@ -19,9 +16,8 @@ from fastapi.testclient import TestClient
 
 from beffroi.cli import cli
 from tests.conftest import SHARED_DATA
-from tests.functional.conftest import BACKENDS, DemoInstance, bearer
+from tests.functional.conftest import BACKENDS, DemoInstance, ServedInstance, bearer
 from tests.functional.test_dcat import public_datasets
-from tests.functional.test_serve import free_port, wait_for_health
 
 DEMO_PUBLIC = {  # at least these: the demo's public records
     "arbres-alignement",
@@ -164,42 +160,9 @@ def test_organizations_groups_tags(client: TestClient) -> None:
 
 
 @pytest.fixture(scope="module")
-def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """``beffroi init``, ``demo``, ``ingest --publish`` of a real file, then ``serve``."""
-    tmp = tmp_path_factory.mktemp("ckan-live")
-    data_dir = tmp / "instance"
-    runner = CliRunner()
-    port = free_port()
-    env_backup = os.environ.get("BEFFROI_DATA_DIR")
-    for args in (
-        ["init"],
-        ["demo"],
-        ["ingest", str(UPLOAD), "--dataset", "subventions-associations", "--publish"],
-    ):
-        result = runner.invoke(cli, ["--data-dir", str(data_dir), *args])
-        assert result.exit_code == 0, result.output
-    if env_backup is None:
-        os.environ.pop("BEFFROI_DATA_DIR", None)  # `init` exports it for child processes
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BEFFROI_")}
-    env["BEFFROI_BASE_URL"] = f"http://127.0.0.1:{port}"
-    log = tmp / "serve.log"
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "beffroi", "--data-dir", str(data_dir), "serve",
-             "--port", str(port)],
-            cwd=tmp, env=env, stdout=output, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    try:
-        base = f"http://127.0.0.1:{port}"
-        wait_for_health(f"{base}/health", process, log)
-        yield base
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+def live(served_demo: ServedInstance) -> str:
+    """The base URL of a served demo holding one published upload (the SCDL subsidies)."""
+    return served_demo.base_url
 
 
 @pytest.mark.slow

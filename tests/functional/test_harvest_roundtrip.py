@@ -7,11 +7,7 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
-import sys
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -30,45 +26,13 @@ from beffroi.harvest.fetching import Limits
 from beffroi.publish import dcat
 from beffroi.publish.dcat.vocab import ADMS, DCAT
 from beffroi.settings import Settings
-from tests.conftest import SHARED_DATA, make_settings
-from tests.functional.harvest_helpers import catalogue, wait_until_up
-from tests.functional.test_serve import free_port
+from tests.conftest import make_settings
+from tests.functional.conftest import SERVED_DATASET, SERVED_UPLOAD, ServedInstance
+from tests.functional.harvest_helpers import catalogue
 
 SYSTEM = Actor.system(name="test")
-UPLOAD = SHARED_DATA / "schemas" / "scdl-subventions" / "examples" / "exemple_valide.csv"
-CHANGED = "subventions-associations"
-
-
-@pytest.fixture(scope="module")
-def instance_a(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
-    tmp = tmp_path_factory.mktemp("harvest-a")
-    data_dir = tmp / "instance"
-    runner = CliRunner()
-    port = free_port()
-    for args in (["init"], ["demo"], ["ingest", str(UPLOAD), "--dataset", CHANGED, "--publish"]):
-        result = runner.invoke(cli, ["--data-dir", str(data_dir), *args])
-        assert result.exit_code == 0, result.output
-    os.environ.pop("BEFFROI_DATA_DIR", None)  # `init` exports it for child processes
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BEFFROI_")}
-    env["BEFFROI_BASE_URL"] = f"http://127.0.0.1:{port}"
-    log = tmp / "serve.log"
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "beffroi", "--data-dir", str(data_dir), "serve",
-             "--port", str(port)],
-            cwd=tmp, env=env, stdout=output, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    try:
-        base = f"http://127.0.0.1:{port}"
-        wait_until_up(f"{base}/health", process, log)
-        yield base, data_dir
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+UPLOAD = SERVED_UPLOAD
+CHANGED = SERVED_DATASET  # the dataset the served instance published
 
 
 @pytest.fixture
@@ -118,10 +82,8 @@ def version_count(settings: Settings, dataset_id: int) -> int:
 
 
 @pytest.mark.slow
-def test_b_harvests_a_over_ckan_and_dcat(
-    instance_a: tuple[str, Path], instance_b: Settings
-) -> None:
-    base, a_dir = instance_a
+def test_b_harvests_a_over_ckan_and_dcat(served_demo: ServedInstance, instance_b: Settings) -> None:
+    base, a_dir = served_demo.base_url, served_demo.data_dir
     packages = a_packages(base)
     count = len(packages)
     assert count >= 4
@@ -196,9 +158,9 @@ def test_b_harvests_a_over_ckan_and_dcat(
 
 @pytest.mark.slow
 def test_ckan_pages_are_followed(
-    instance_a: tuple[str, Path], monkeypatch: pytest.MonkeyPatch
+    served_demo: ServedInstance, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    base, _a_dir = instance_a
+    base = served_demo.base_url
     monkeypatch.setattr(ckan, "ROWS", 2)
     limits = Limits(max_bytes=1 << 24, timeout=30, allow_private=True)
     ids = [remote.remote_id for remote in ckan.datasets(base, limits)]
