@@ -30,6 +30,7 @@ from beffroi.validate.french import (
     reference_table,
     reference_tables,
 )
+from beffroi.validate.patterns import fixed_pattern
 from beffroi.validate.report import InvalidRows, Report, ValidationError
 from beffroi.validate.schema import Field, ForeignKey, Schema
 from beffroi.validate.table import RawTable, open_raw
@@ -100,6 +101,12 @@ class Validator:
         self.header_errors: list[ValidationError] = []
         self.columns = self._match_columns()
         self.checks = self._custom_checks()
+        # Columns computed on each Arrow batch before DuckDB: name → (function, cell index).
+        self._vectors: dict[str, tuple[Callable[[Any], Any], int]] = {}
+        for check, column, _ in self.checks:
+            if check.vector is not None:
+                name = self._prepared(check, column, "")
+                self._vectors.setdefault(name, (check.vector, column.index))
         self._tmp = tempfile.TemporaryDirectory(prefix="beffroi-validate-")
         self.con = duckdb.connect(
             config={
@@ -233,6 +240,13 @@ class Validator:
             self._python_pattern(name, pattern)
             self._patterns[name] = pattern
             return f"{name}({column.sql.column})"
+        name = f"_q{column.index}"
+        if name in self._vectors:
+            return name
+        vector = fixed_pattern(translated)
+        if vector is not None:  # RE2's verdict, computed on the Arrow buffers
+            self._vectors[name] = (vector, column.index)
+            return name
         return f"regexp_full_match({column.sql.column}, {sql_string(translated)})"
 
     def _python_pattern(self, name: str, pattern: str) -> None:
@@ -325,18 +339,14 @@ class Validator:
         return f"_p{column.index}_{check.code.replace('-', '_')}"
 
     def _with_vectors(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        """The batches with the custom checks' per-cell values computed on Arrow arrays
-        (``CustomCheck.vector``), one column each, on the reading thread."""
-        wanted: dict[str, tuple[CustomCheck, _Column]] = {}
-        for check, column, _ in self.checks:
-            if check.vector is not None:
-                wanted.setdefault(self._prepared(check, column, ""), (check, column))
+        """The batches with the per-cell values computed on Arrow arrays (custom checks'
+        ``vector``, fixed-width patterns), one column each, on the reading thread."""
+        wanted = dict(self._vectors)
         try:
             for batch in batches:
                 if wanted:
                     arrays = [
-                        check.vector(batch.column(f"c{column.index}"))  # type: ignore[misc]
-                        for check, column in wanted.values()
+                        vector(batch.column(f"c{index}")) for vector, index in wanted.values()
                     ]
                     batch = pa.RecordBatch.from_arrays(  # noqa: PLW2901 - the same rows
                         [*batch.columns, *arrays], names=[*batch.schema.names, *wanted]
