@@ -606,6 +606,9 @@ def _join(parts: Sequence[str]) -> str:
 _MAX_DISTINCT_TEXTS = 50_000
 """Distinct text cells remembered per column; beyond, the column is left as it is."""
 
+_MAX_MATTERING = 64
+"""Longer text cells are plain text (and regular expressions never see long cells)."""
+
 _SERIAL_MIN, _SERIAL_MAX = 10_958, 73_050
 """Excel day numbers read as dates in a date column: 1930-01-01 to 2099-12-31."""
 
@@ -660,7 +663,7 @@ _ISO_TEXT = re.compile(
 
 def _may_matter(text: str) -> bool:
     """Whether a text cell can be a number, a date or a commune code (else it is plain text)."""
-    return bool(
+    return len(text) <= _MAX_MATTERING and bool(
         _NUMBER_TEXT.fullmatch(text)
         or _DATE_TEXT.fullmatch(text)
         or _ISO_TEXT.fullmatch(text)
@@ -766,17 +769,20 @@ def _code_width(tokens: set[str], cells: ColumnCells) -> tuple[int, str] | None:
                 if lengths <= {width} and len(str(int(cells.smallest))) < width:
                     return width, label
                 break
-    if cells.plain:
+    if cells.plain or tokens & _QUANTITY_WORDS:
         return None
     # No telling header: text cells written with their zeros give the width.
     if len(lengths) == 1 and any(text.startswith("0") for text in digit_texts):
         width = lengths.pop()
-        if width >= 2 and len(str(int(cells.largest))) <= width:
+        if width >= 3 and len(str(int(cells.largest))) <= width:
             others = [text for text in cells.texts if not _DIGITS.fullmatch(text)]
             if all(_COMMUNE_CODE.fullmatch(text) for text in others) and (width == 5 or not others):
                 return width, "code"
-    communes = bool(cells.texts) and all(_COMMUNE_CODE.fullmatch(t) for t in cells.texts)
-    if communes and cells.smallest >= 1000 and cells.largest <= 99999:
+    # Corsican codes (2A004) or zero-led ones beside the numbers: commune codes.
+    communes = all(_COMMUNE_CODE.fullmatch(t) for t in cells.texts) and any(
+        t[0] == "0" or not t.isdigit() for t in cells.texts
+    )
+    if cells.texts and communes and cells.smallest >= 1000 and cells.largest <= 99999:
         return 5, "code commune"
     return None
 
