@@ -17,7 +17,6 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
-from beffroi.catalog import versions as version_services
 from beffroi.cli.base import CliContext, cli, json_option, pass_context, print_rows
 from beffroi.errors import InvalidInputError
 
@@ -256,32 +255,39 @@ class _IngestRun:
             shutil.rmtree(directory, ignore_errors=True)
 
     def from_path(self, path: Path, name: str) -> None:
-        from beffroi.ingest.pipeline import ingest_file  # noqa: PLC0415 - keep --help fast
-        from beffroi.store import store_for  # noqa: PLC0415
+        from beffroi.ingest.pipeline import ReadAhead, ingest_file  # noqa: PLC0415 - fast --help
 
-        ctx, slug = self.ctx, self.slug
-        with _progress(self.console) as progress:
-            task = progress.add_task(name, total=path.stat().st_size, rows=0)
+        # The file is read (in threads) while the catalogue and the access layer load.
+        ahead = ReadAhead(path, self.options, self.declared)
+        try:
+            from beffroi.store import store_for  # noqa: PLC0415
 
-            def on_progress(done: int, total: int, rows: int) -> None:
-                progress.update(task, completed=done, total=total or None, rows=rows)
+            ctx, slug = self.ctx, self.slug
+            with _progress(self.console) as progress:
+                task = progress.add_task(name, total=path.stat().st_size, rows=0)
 
-            summary = ingest_file(
-                ctx.session_factory,
-                store_for(ctx.settings),
-                ctx.actor,
-                slug,
-                path,
-                options=self.options,
-                mode=WRITE_MODES[self.mode],
-                publish=self.publish,
-                declared=self.declared,
-                primary_key=self.primary_key,
-                source_name=name,
-                on_progress=on_progress,
-                conformance_schema=self.conformance_schema,
-            )
-            progress.update(task, completed=path.stat().st_size)
+                def on_progress(done: int, total: int, rows: int) -> None:
+                    progress.update(task, completed=done, total=total or None, rows=rows)
+
+                summary = ingest_file(
+                    ctx.session_factory,
+                    store_for(ctx.settings),
+                    ctx.actor,
+                    slug,
+                    path,
+                    options=self.options,
+                    mode=WRITE_MODES[self.mode],
+                    publish=self.publish,
+                    declared=self.declared,
+                    primary_key=self.primary_key,
+                    source_name=name,
+                    on_progress=on_progress,
+                    conformance_schema=self.conformance_schema,
+                    read_ahead=ahead,
+                )
+                progress.update(task, completed=path.stat().st_size)
+        finally:
+            ahead.close()  # also when the catalogue could not be opened
         _print_summary(slug, summary)
 
 
@@ -319,6 +325,8 @@ def version() -> None:
 @pass_context
 def version_list(ctx: CliContext, slug: str, as_json: bool) -> None:
     """Lister les versions (la plus récente en premier)."""
+    from beffroi.catalog import versions as version_services  # noqa: PLC0415 - fast start
+
     with ctx.transaction() as session:
         dataset, found = version_services.list_versions(session, ctx.actor, slug)
         published = dataset.published_version_id
@@ -348,6 +356,8 @@ def version_list(ctx: CliContext, slug: str, as_json: bool) -> None:
 @pass_context
 def version_publish(ctx: CliContext, slug: str, number: int) -> None:
     """Publier la version NUMBER (aussi une ancienne : retour arrière)."""
+    from beffroi.catalog import versions as version_services  # noqa: PLC0415 - fast start
+
     with ctx.transaction() as session:
         version_services.publish_version(session, ctx.actor, slug, number)
     click.echo(f"{slug} : version {number} publiée.")
