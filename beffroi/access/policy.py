@@ -52,6 +52,7 @@ class Action(enum.StrEnum):
     ORG_GOVERNANCE = "organization.governance"
     PRIVACY_MANAGE = "privacy.manage"
     HARVEST_MANAGE = "harvest.manage"  # harvest sources and file feeds
+    REFERENCE_UPDATE = "reference.update"  # a new vintage of the COG (platform admins only)
 
 
 # Minimum role in the organisation concerned, for actions an organisation member may do.
@@ -66,7 +67,8 @@ _ORG_ACTIONS: dict[Action, Role] = {
     Action.REVIEW_DECIDE: Role.STEWARD,
     Action.PRIVACY_MANAGE: Role.STEWARD,
     Action.HARVEST_MANAGE: Role.STEWARD,
-    # ORG_GOVERNANCE (review required or not) is for platform administrators only.
+    # ORG_GOVERNANCE (review required or not) and REFERENCE_UPDATE (the reference data is
+    # the whole platform's) are for platform administrators only.
 }
 
 # What a token limited to some datasets may still do (on those datasets only: the others

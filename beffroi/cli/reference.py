@@ -53,7 +53,9 @@ def update(ctx: CliContext, /, source: Path, year: int | None) -> None:
         def on_progress(step: str, done: int, total: int) -> None:
             progress.update(task, description=step, completed=done, total=total)
 
-        summary = run_update(ctx.settings.data_dir, source, year=year, on_progress=on_progress)
+        summary = run_update(
+            ctx.settings.data_dir, source, actor=ctx.actor, year=year, on_progress=on_progress
+        )
     for line in summary.lines():
         click.echo(line)
 

@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
+from beffroi.access import Action, Actor, require
 from beffroi.errors import InvalidInputError
 from beffroi.reference import cog
 from beffroi.reference.changes import COLUMNS as CHANGE_COLUMNS
@@ -462,10 +463,16 @@ def update(  # noqa: PLR0912, PLR0915 - one pass over each kind of file, in orde
     data_dir: Path,
     source_dir: Path,
     *,
+    actor: Actor,
     year: int | None = None,
     on_progress: ProgressCallback | None = None,
 ) -> UpdateSummary:
-    """Build the vintage of ``source_dir``'s files into the data directory; see the module."""
+    """Build the vintage of ``source_dir``'s files into the data directory; see the module.
+
+    Only a platform administrator (or the local operator) may: the reference data is every
+    organisation's join key.
+    """
+    require(actor, Action.REFERENCE_UPDATE)
     steps = 7
     done = 0
 
