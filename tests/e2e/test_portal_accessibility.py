@@ -3,9 +3,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import json
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+import sqlalchemy as sa
 
 from .conftest import Portal, _cli, axe_violations, describe, sign_in
 
@@ -121,3 +125,76 @@ def test_audit_log_page_has_no_axe_violation(page: Page, portal: Portal, lang: s
     _check(page, portal, "/admin/journal", lang)
     _check(page, portal, "/admin/journal?action=token.*&surface=web", lang)
     _check(page, portal, "/admin/journal?du=hier", lang, status=422)  # with its error
+
+
+BORNES = "bornes-recharge-vehicules-electriques"
+BORNES_BY_COMMUNE = {
+    "kind": "join",
+    "left": BORNES,
+    "right": "ref.communes",
+    "how": "left",
+    "on": [{"left": "code_insee", "right": "code_insee",
+            "normalize": {"function": "insee_normalize"}}],
+    "columns": [{"side": "right", "name": "name", "as": "commune"}],
+    "group_by": ["commune"],
+    "aggregates": [{"function": "count", "as": "bornes"},
+                   {"function": "sum", "name": "nbre_pdc", "as": "points_de_charge"}],
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_lineage_and_most_used_have_no_axe_violation(
+    page: Page, portal: Portal, lang: str, tmp_path: Path
+) -> None:
+    """A view's page (sources, computation, definition), its source's page ('used by') and
+    the home page with its most used datasets."""
+    slug = f"bornes-par-commune-{lang}"
+    definition = tmp_path / "vue.json"
+    definition.write_text(
+        json.dumps({"slug": slug, "title": f"Bornes par commune ({lang})",
+                    "owner": "lorient-agglomeration", "definition": BORNES_BY_COMMUNE}),
+        encoding="utf-8",
+    )  # fmt: skip
+    _cli(portal.data_dir, "view", "create", "--file", str(definition))
+    query = f'SELECT acces_recharge, count(*) AS n FROM "{BORNES}" GROUP BY 1'  # noqa: S608
+    sql = tmp_path / "vue-sql.json"
+    sql.write_text(
+        json.dumps({"slug": f"bornes-par-acces-{lang}", "owner": "lorient-agglomeration",
+                    "definition": {"kind": "sql", "sql": query}}),
+        encoding="utf-8",
+    )  # fmt: skip
+    _cli(portal.data_dir, "view", "create", "--file", str(sql))
+    _check(page, portal, f"/jeux-de-donnees/{slug}", lang)
+    assert page.locator("#provenance").count() == 1
+    assert page.locator(f'.lineage a[href="/jeux-de-donnees/{BORNES}"]').count() == 1
+    _check(page, portal, f"/jeux-de-donnees/bornes-par-acces-{lang}", lang)
+    assert page.locator(".lineage pre.code").count() == 1
+    _check(page, portal, f"/jeux-de-donnees/{BORNES}", lang)
+    assert page.locator(f'#utilise-par ~ ul a[href="/jeux-de-donnees/{slug}"]').count() == 1
+    # Most used: counts as the server would have flushed them.
+    engine = sa.create_engine(f"sqlite:///{portal.data_dir / 'catalog.sqlite3'}")
+    try:
+        with engine.begin() as connection:
+            ids = (
+                connection.execute(
+                    sa.text(
+                        "SELECT id FROM dataset WHERE access_level = 'public' ORDER BY id LIMIT 6"
+                    )
+                )
+                .scalars()
+                .all()
+            )
+            for n, dataset_id in enumerate(ids):
+                connection.execute(
+                    sa.text(
+                        "INSERT INTO dataset_usage (dataset_id, day, views, downloads, api_calls) "
+                        "VALUES (:id, :day, :n, 1, 0) ON CONFLICT (dataset_id, day) "
+                        "DO UPDATE SET views = dataset_usage.views + excluded.views"
+                    ),
+                    {"id": dataset_id, "day": dt.datetime.now(dt.UTC).date(), "n": 10 + n},
+                )
+    finally:
+        engine.dispose()
+    _check(page, portal, "/", lang)
+    assert page.locator("#titre-plus-utilises").count() == 1
+    assert page.locator(".most-used .card").count() == len(ids)
