@@ -36,8 +36,10 @@ from beffroi.catalog.models import (
 )
 from beffroi.catalog.reviews import (
     ReviewStatus,
+    decision_fields,
     needs_review,
     record_decision,
+    require_reason,
     require_signed_in,
 )
 from beffroi.catalog.schemas import DatasetUpdate
@@ -253,18 +255,11 @@ def _decide(
         session,
         actor,
         review,
-        review.dataset.publisher_id,
         status,
         comment,
         pending_url="/api/v1/metadata-reviews",
-    )
-    audit.record(
-        session,
-        actor,
-        f"metadata_review.{'approve' if status is ReviewStatus.APPROVED else 'reject'}",
-        "dataset",
-        review.dataset.slug,
-        {"review": review.id, "fields": sorted(review.changes), "comment": comment},
+        event="metadata_review",
+        details={"fields": sorted(review.changes)},
     )
     return review
 
@@ -292,14 +287,7 @@ def approve_proposal(
 
 def reject_proposal(session: Session, actor: Actor, review_id: int, comment: str) -> MetadataReview:
     """Reject a proposal, saying why (the comment is required)."""
-    if not comment.strip():
-        raise InvalidInputError(
-            "Un refus doit être motivé",
-            hint="ajoutez un commentaire qui dit quoi corriger",
-            message_en="A rejection needs a reason",
-            hint_en="add a comment saying what to fix",
-        )
-    return _decide(session, actor, review_id, ReviewStatus.REJECTED, comment.strip())
+    return _decide(session, actor, review_id, ReviewStatus.REJECTED, require_reason(comment))
 
 
 def pending_count(session: Session, actor: Actor) -> int:
@@ -431,14 +419,11 @@ def proposal_public(review: MetadataReview) -> MetadataReviewPublic:
     return MetadataReviewPublic(
         id=review.id,
         dataset=review.dataset.slug,
-        status=ReviewStatus(review.status),
         changes=review.changes,
         before=review.before,
         proposed_by=review.proposed_by,
         proposed_at=review.proposed_at,
-        decided_by=review.decided_by,
-        decided_at=review.decided_at,
-        comment=review.comment,
+        **decision_fields(review),
     )
 
 

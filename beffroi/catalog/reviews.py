@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-from typing import Protocol
+from typing import Any, Protocol
 
 from pydantic import BaseModel
 from sqlalchemy import ColumnElement, or_, select
@@ -204,21 +204,24 @@ class Decidable(Protocol):
     decided_by: str | None
     decided_at: dt.datetime | None
     comment: str
+    dataset: Dataset
 
 
 def record_decision(
     session: Session,
     actor: Actor,
     review: Decidable,
-    publisher_id: int,
     status: ReviewStatus,
     comment: str,
     *,
     pending_url: str,
+    event: str,
+    details: dict[str, Any],
 ) -> None:
-    """Decide a pending request (stewards of the publisher): who, when, why. A request
+    """Decide a pending request (stewards of the dataset's publisher): who, when, why, and
+    the audit event ``<event>.approve`` or ``<event>.reject`` with ``details``. A request
     already decided is a conflict that names where the pending ones are listed."""
-    require(actor, Action.REVIEW_DECIDE, publisher_id)
+    require(actor, Action.REVIEW_DECIDE, review.dataset.publisher_id)
     if review.status != ReviewStatus.PENDING.value:
         raise ConflictError(
             f"La demande {review.id} a déjà été traitée ({review.status})",
@@ -231,6 +234,36 @@ def record_decision(
     review.decided_at = utcnow()
     review.comment = comment
     session.flush()
+    audit.record(
+        session,
+        actor,
+        f"{event}.{'approve' if status is ReviewStatus.APPROVED else 'reject'}",
+        "dataset",
+        review.dataset.slug,
+        {"review": review.id, **details, "comment": comment},
+    )
+
+
+def require_reason(comment: str) -> str:
+    """A rejection's comment without surrounding blanks; a blank one is refused."""
+    if not comment.strip():
+        raise InvalidInputError(
+            "Un refus doit être motivé",
+            hint="ajoutez un commentaire qui dit quoi corriger",
+            message_en="A rejection needs a reason",
+            hint_en="add a comment saying what to fix",
+        )
+    return comment.strip()
+
+
+def decision_fields(review: Decidable) -> dict[str, Any]:
+    """What every request's API view shows of its decision."""
+    return {
+        "status": ReviewStatus(review.status),
+        "decided_by": review.decided_by,
+        "decided_at": review.decided_at,
+        "comment": review.comment,
+    }
 
 
 def _decide(
@@ -241,18 +274,11 @@ def _decide(
         session,
         actor,
         review,
-        review.dataset.publisher_id,
         status,
         comment,
         pending_url="/api/v1/reviews",
-    )
-    audit.record(
-        session,
-        actor,
-        f"review.{'approve' if status is ReviewStatus.APPROVED else 'reject'}",
-        "dataset",
-        review.dataset.slug,
-        {"review": review.id, "version": review.version.number, "comment": comment},
+        event="review",
+        details={"version": review.version.number},
     )
     return review
 
@@ -272,14 +298,7 @@ def reject_review(
     session: Session, actor: Actor, review_id: int, comment: str
 ) -> PublicationReview:
     """Reject a request, saying why (the comment is required)."""
-    if not comment.strip():
-        raise InvalidInputError(
-            "Un refus doit être motivé",
-            hint="ajoutez un commentaire qui dit quoi corriger",
-            message_en="A rejection needs a reason",
-            hint_en="add a comment saying what to fix",
-        )
-    return _decide(session, actor, review_id, ReviewStatus.REJECTED, comment.strip())
+    return _decide(session, actor, review_id, ReviewStatus.REJECTED, require_reason(comment))
 
 
 def review_public(review: PublicationReview) -> ReviewPublic:
@@ -288,12 +307,9 @@ def review_public(review: PublicationReview) -> ReviewPublic:
         id=review.id,
         dataset=review.dataset.slug,
         version=review.version.number,
-        status=ReviewStatus(review.status),
         requested_by=review.requested_by,
         requested_at=review.requested_at,
-        decided_by=review.decided_by,
-        decided_at=review.decided_at,
-        comment=review.comment,
+        **decision_fields(review),
     )
 
 
@@ -302,12 +318,16 @@ __all__ = [
     "ReviewPublic",
     "ReviewStatus",
     "approve_review",
+    "decision_fields",
     "get_review",
     "list_reviews",
     "needs_review",
     "pending_review",
+    "record_decision",
     "reject_review",
     "request_review",
+    "require_reason",
+    "require_signed_in",
     "review_public",
     "review_required",
     "set_review_required",
