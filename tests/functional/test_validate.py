@@ -241,3 +241,28 @@ def test_cli_schema_registry(runner: CliRunner, tmp_path: Path) -> None:
     result = runner.invoke(cli, ["schema", "sync", "--from", str(tmp_path / "absent")], env=env)
     assert result.exit_code == 1
     assert "Catalogue illisible" in result.output
+
+
+def test_validate_command_imports_only_what_it_uses(tmp_path: Path) -> None:
+    """`beffroi validate` (the real script, in a fresh interpreter) pays neither for the
+    catalogue (SQLAlchemy), the access layer, the settings nor the web stack."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, runpy; sys.argv = ['beffroi', *sys.argv[1:]]\n"
+        "try:\n"
+        "    runpy.run_module('beffroi', run_name='__main__')\n"
+        "except SystemExit as done:\n"
+        "    heavy = ('sqlalchemy', 'beffroi.access', 'beffroi.settings', 'fastapi', 'rdflib')\n"
+        "    print(done.code, sorted(m for m in heavy if m in sys.modules))\n"
+    )
+    args = ["validate", str(INVALID), "--schema", str(SCHEMA), "--format", "json"]
+    done = subprocess.run(
+        [sys.executable, "-c", code, *args],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=tmp_path,
+    )
+    assert done.stdout.strip().splitlines()[-1] == "1 []"
