@@ -1,22 +1,36 @@
 """A steward's decision on a request (publication, metadata proposal): approve or reject.
 
 Both review resources take the same body and answer the same way, so their two routes are
-written once here and added to each resource's router.
+written once here and added to each resource's router; their lists share the filters.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Annotated, Literal, TypeVar
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from beffroi.access import Actor
+from beffroi.catalog.reviews import ReviewStatus
 from beffroi.web.deps import ActorDep, SessionDep
 
 RequestT = TypeVar("RequestT")
 PublicT = TypeVar("PublicT", bound=BaseModel)
+
+#: The ``status`` filter of a list of requests.
+StatusFilter = Annotated[
+    ReviewStatus | Literal["all"],
+    Query(description="pending (default), approved, rejected, all"),
+]
+#: The ``dataset`` filter of a list of requests.
+DatasetFilter = Annotated[str | None, Query(description="Only this dataset's slug.")]
+
+
+def chosen_status(status: ReviewStatus | Literal["all"]) -> ReviewStatus | None:
+    """The status a list keeps (``None``: all)."""
+    return None if status == "all" else ReviewStatus(status)
 
 
 class Decision(BaseModel):

@@ -3,9 +3,7 @@ approve, reject."""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
-
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
@@ -14,7 +12,12 @@ from beffroi.catalog.metadata_reviews import MetadataReviewPublic
 from beffroi.catalog.reviews import ReviewStatus
 from beffroi.catalog.schemas import DatasetUpdate
 from beffroi.web.api.common import ERROR_RESPONSES
-from beffroi.web.api.decisions import add_decision_routes
+from beffroi.web.api.decisions import (
+    DatasetFilter,
+    StatusFilter,
+    add_decision_routes,
+    chosen_status,
+)
 from beffroi.web.deps import ActorDep, SessionDep
 
 router = APIRouter(prefix="/metadata-reviews", tags=["reviews"], responses=ERROR_RESPONSES)
@@ -39,15 +42,11 @@ class MetadataChangeResult(BaseModel):
 def list_proposals(
     session: SessionDep,
     actor: ActorDep,
-    status: Annotated[
-        ReviewStatus | Literal["all"],
-        Query(description="pending (default), approved, rejected, all"),
-    ] = ReviewStatus.PENDING,
-    dataset: Annotated[str | None, Query(description="Only this dataset's slug.")] = None,
+    status: StatusFilter = ReviewStatus.PENDING,
+    dataset: DatasetFilter = None,
 ) -> list[MetadataReviewPublic]:
     """Proposals the caller decides on (stewards) or made (editors), oldest first."""
-    chosen = None if status == "all" else ReviewStatus(status)
-    found = service.list_proposals(session, actor, status=chosen, dataset=dataset)
+    found = service.list_proposals(session, actor, status=chosen_status(status), dataset=dataset)
     return [service.proposal_public(r) for r in found]
 
 

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
-
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 from pydantic import BaseModel
 
 from beffroi.catalog import reviews as service
 from beffroi.catalog import services
 from beffroi.catalog.reviews import GovernancePublic, ReviewPublic, ReviewStatus
 from beffroi.web.api.common import ERROR_RESPONSES
-from beffroi.web.api.decisions import add_decision_routes
+from beffroi.web.api.decisions import (
+    DatasetFilter,
+    StatusFilter,
+    add_decision_routes,
+    chosen_status,
+)
 from beffroi.web.deps import ActorDep, SessionDep
 
 router = APIRouter(prefix="/reviews", tags=["reviews"], responses=ERROR_RESPONSES)
@@ -27,15 +30,11 @@ class GovernanceUpdate(BaseModel):
 def list_reviews(
     session: SessionDep,
     actor: ActorDep,
-    status: Annotated[
-        ReviewStatus | Literal["all"],
-        Query(description="pending (default), approved, rejected, all"),
-    ] = ReviewStatus.PENDING,
-    dataset: Annotated[str | None, Query(description="Only this dataset's slug.")] = None,
+    status: StatusFilter = ReviewStatus.PENDING,
+    dataset: DatasetFilter = None,
 ) -> list[ReviewPublic]:
     """Requests the caller decides on (stewards) or made (editors), oldest first."""
-    chosen = None if status == "all" else ReviewStatus(status)
-    found = service.list_reviews(session, actor, status=chosen, dataset=dataset)
+    found = service.list_reviews(session, actor, status=chosen_status(status), dataset=dataset)
     return [service.review_public(r) for r in found]
 
 
