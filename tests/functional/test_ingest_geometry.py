@@ -173,3 +173,31 @@ def test_wkt_column_through_the_chain(client: TestClient, tmp_path: Path) -> Non
     text = map_page(client)
     assert "5 rows read out of 5" in text
     assert "2 points, 1 lines, 1 polygons" in text
+
+
+def test_projected_coordinates_are_kept_as_they_are(client: TestClient, tmp_path: Path) -> None:
+    path = tmp_path / "utm.geojson"
+    path.write_text(
+        json.dumps(
+            {
+                "type": "FeatureCollection",
+                "crs": {"type": "name", "properties": {"name": "EPSG:2975"}},  # UTM 40S
+                "features": [
+                    {
+                        "type": "Feature",
+                        "properties": {"nom": "Saint-Denis"},
+                        "geometry": {"type": "Point", "coordinates": [338_000.5, 7_690_000.25]},
+                    }
+                ],
+            }
+        ),
+        encoding="utf-8",
+    )
+    summary = ingest(client, path)
+    assert "système de coordonnées : EPSG:2975 (membre « crs »)" in summary.dialect["notes"]
+    rows, _ = walk(client, SLUG)
+    assert json.loads(rows[0]["geometry"])["coordinates"] == [338_000.5, 7_690_000.25]
+    # Metres are not degrees: nothing is drawn, and no degree box finds the point.
+    assert walk(client, SLUG, bbox="55.4,-20.9,55.5,-20.8")[1] == 0
+    text = map_page(client)
+    assert "This dataset has no position to show on a map" in text
