@@ -132,25 +132,32 @@ class ProfileBuilder:
     def _update_column(self, state: _ColumnState, array: Values) -> None:
         state.rows += len(array)
         state.nulls += array.null_count
-        if state.comparable and array.null_count < len(array):
-            extremes = pc.min_max(array)
-            low, high = extremes["min"].as_py(), extremes["max"].as_py()
-            if low is not None and (state.low is None or low < state.low):
-                state.low = low
-            if high is not None and (state.high is None or high > state.high):
-                state.high = high
         if not state.exact:
+            self._extremes(state, array)
             return
         # Distinct values first, nulls dropped from the (much shorter) result: a copy less.
         unique = pc.unique(array)
         if unique.null_count:
             unique = unique.drop_null()
+        # The extremes of the distinct values are the column's: far fewer strings to compare.
+        self._extremes(state, unique)
         if state.sample is None or len(state.sample) < self._semantic_sample:
             state.sample = _merge(state.sample, unique, self._semantic_sample)
         state.uniques.append(unique)
         state.pending += len(unique)
         if state.pending > max(state.distinct, 65_536):
             self._compact(state)
+
+    @staticmethod
+    def _extremes(state: _ColumnState, values: Values) -> None:
+        if not state.comparable or values.null_count >= len(values):
+            return
+        extremes = pc.min_max(values)
+        low, high = extremes["min"].as_py(), extremes["max"].as_py()
+        if low is not None and (state.low is None or low < state.low):
+            state.low = low
+        if high is not None and (state.high is None or high > state.high):
+            state.high = high
 
     def _compact(self, state: _ColumnState) -> None:
         """Merge the pending distinct values; give up exactness past the limits."""
