@@ -7,14 +7,19 @@ In one run, on 127.0.0.1:
    instance) and into Datasette (``sqlite-utils insert --csv --detect-types``, then an index
    on the filtered column), both through their own command lines;
 3. serves each in turn (``beffroi serve``; ``datasette serve``) and drives it with 8
-   concurrent Python clients (one persistent HTTP/1.1 connection each, one request in
-   flight per client) for a fixed time per scenario: first page of 100 rows, a filtered
-   page of 100 rows, a group-by aggregate; then times a full CSV export of the 1M rows.
+   concurrent clients (one persistent HTTP/1.1 connection each, one request in flight per
+   connection) for a fixed time per scenario: first page of 100 rows, a filtered page of
+   100 rows, a group-by aggregate; then times a full CSV export of the 1M rows.
+
+The clients are ``wrk`` (8 connections, 1 thread, ``--latency``; installed with apt-get when
+absent and the bench runs as root), which takes far less CPU than Python clients on a small
+machine shared with the server; else (``--client python``, or no wrk) 8 Python threads.
 
 The peer, Datasette 0.65.1 with sqlite-utils, lives in its own virtual environment,
 ``bench/.venv-datasette`` (created on first use).
 
 Usage: python bench/serve.py [--rows 1000000] [--seconds 10] [--clients 8] [--skip-peer]
+                             [--client auto|wrk|python]
 """
 
 from __future__ import annotations
@@ -22,11 +27,14 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import os
 import platform
+import shutil
 import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.error
@@ -168,16 +176,7 @@ class Load:
             self.bytes += received
 
     def run(self) -> dict[str, float]:
-        # Warm-up: one request (caches, first connection build).
-        for path in self.paths[:1]:
-            conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
-            conn.request("GET", path)
-            response = conn.getresponse()
-            response.read()
-            if response.status != 200:
-                msg = f"{path}: HTTP {response.status}"
-                raise RuntimeError(msg)
-            conn.close()
+        _warm_up(self.port, self.paths[0])
         stop_at = time.perf_counter() + self.seconds
         threads = [
             threading.Thread(target=self._client, args=(i, stop_at)) for i in range(self.clients)
@@ -196,7 +195,104 @@ class Load:
             "p50_ms": 1000 * statistics.median(ordered),
             "p99_ms": 1000 * ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))],
             "mean_kb": self.bytes / max(1, len(ordered)) / 1024,
+            "client": "python",
         }
+
+
+def find_wrk(install: bool = True) -> str | None:
+    """The ``wrk`` executable; installed with apt-get when absent and running as root."""
+    found = shutil.which("wrk")
+    if found is None and install and os.geteuid() == 0 and shutil.which("apt-get"):
+        subprocess.run(
+            ["apt-get", "install", "-y", "-q", "wrk"],
+            check=False,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        found = shutil.which("wrk")
+    return found
+
+
+_WRK_SCRIPT = """
+local paths = {%(paths)s}
+local i = 0
+request = function()
+  i = i + 1
+  return wrk.format("GET", paths[(i %% #paths) + 1])
+end
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    "BENCH_JSON {\\"requests\\": %%d, \\"duration_us\\": %%d, \\"bytes\\": %%d, "
+    .. "\\"errors\\": %%d, \\"p50_us\\": %%d, \\"p99_us\\": %%d}\\n",
+    summary.requests, summary.duration, summary.bytes,
+    e.connect + e.read + e.write + e.timeout + e.status,
+    latency:percentile(50), latency:percentile(99)))
+end
+"""
+
+
+class WrkLoad:
+    """``wrk`` with ``clients`` connections on one thread for ``seconds``, cycling through
+    ``paths`` (one shared sequence: no two requests share a path by chance)."""
+
+    def __init__(self, wrk: str, port: int, paths: list[str], clients: int, seconds: float) -> None:
+        self.wrk = wrk
+        self.port = port
+        self.paths = paths
+        self.clients = clients
+        self.seconds = seconds
+
+    def run(self) -> dict[str, float]:
+        _warm_up(self.port, self.paths[0])
+        rest = self.paths[1:] or self.paths
+        listed = ",\n".join(json.dumps(p) for p in rest)
+        with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+            script.write(_WRK_SCRIPT % {"paths": listed})
+        try:
+            done = subprocess.run(
+                [
+                    self.wrk,
+                    "-t1",
+                    f"-c{self.clients}",
+                    f"-d{max(1, round(self.seconds))}s",
+                    "--timeout",
+                    "30s",
+                    "--latency",
+                    "-s",
+                    script.name,
+                    f"http://127.0.0.1:{self.port}",
+                ],
+                check=True,
+                capture_output=True,
+                text=True,
+            )
+        finally:
+            Path(script.name).unlink()
+        line = next(x for x in done.stdout.splitlines() if x.startswith("BENCH_JSON "))
+        found = json.loads(line.removeprefix("BENCH_JSON "))
+        requests = max(1, int(found["requests"]))
+        return {
+            "requests": found["requests"],
+            "errors": found["errors"],
+            "req_per_s": found["requests"] / (found["duration_us"] / 1e6),
+            "p50_ms": found["p50_us"] / 1000,
+            "p99_ms": found["p99_us"] / 1000,
+            "mean_kb": found["bytes"] / requests / 1024,
+            "client": "wrk",
+        }
+
+
+def _warm_up(port: int, path: str) -> None:
+    """One request (caches, first connection build); an error stops the bench."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+    conn.request("GET", path)
+    response = conn.getresponse()
+    response.read()
+    conn.close()
+    if response.status != 200:
+        msg = f"{path}: HTTP {response.status}"
+        raise RuntimeError(msg)
 
 
 def export(port: int, path: str) -> dict[str, float]:
@@ -232,7 +328,11 @@ def serve_and_measure(
         wait_200(f"http://127.0.0.1:{port}{health}")
         results: dict[str, Any] = {}
         for name in SCENARIOS:
-            results[name] = Load(port, paths[name], args.clients, args.seconds).run()
+            if args.wrk:
+                load = WrkLoad(args.wrk, port, paths[name], args.clients, args.seconds)
+                results[name] = load.run()
+            else:
+                results[name] = Load(port, paths[name], args.clients, args.seconds).run()
             print(f"  {name}: {results[name]}", flush=True)
         results["export_csv"] = export(port, export_path)
         print(f"  export_csv: {results['export_csv']}", flush=True)
@@ -252,14 +352,29 @@ def serve_and_measure(
         proc.wait(timeout=30)
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--skip-peer", action="store_true")
     parser.add_argument("--skip-beffroi", action="store_true")
+    parser.add_argument(
+        "--client",
+        choices=["auto", "wrk", "python"],
+        default="auto",
+        help="load generator: wrk (installed when absent, as root), Python threads, or wrk "
+        "when available (auto)",
+    )
     args = parser.parse_args()
+    args.wrk = None if args.client == "python" else find_wrk()
+    if args.client == "wrk" and args.wrk is None:
+        parser.error("wrk not found (apt-get install wrk), or pass --client python")
+    return args
+
+
+def main() -> None:
+    args = parse_args()
 
     work, data_dir = demo_instance("beffroi-bench-serve-")
     csv_path = work / "subventions.csv"
@@ -271,6 +386,7 @@ def main() -> None:
         "csv_mb": csv_path.stat().st_size / 1e6,
         "clients": args.clients,
         "seconds": args.seconds,
+        "load_client": "wrk" if args.wrk else "python",
     }
     print(f"Machine: {results['machine']}; CSV {results['csv_mb']:.0f} MB", flush=True)
 
