@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import re
-import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -21,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from tests.conftest import SHARED_DATA, skip_or_fail
-from tests.functional.test_serve import free_port, wait_for_health
+from tests.functional.test_serve import free_port, stop_server, wait_for_health
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
@@ -142,12 +141,7 @@ def portal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Portal]:
         wait_for_health(f"{base}/health", process, log)
         yield Portal(base_url=base, data_dir=data_dir, passwords=passwords)
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+        stop_server(process)
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import re
-import signal
 import sqlite3
 import subprocess
 import sys
@@ -38,7 +37,7 @@ from beffroi.web.app import create_app
 from beffroi.web.security import CSRF_FIELD
 from tests.conftest import POSTGRES_URL, SHARED_DATA, make_settings
 from tests.functional.harvest_helpers import wait_until_up
-from tests.functional.test_serve import free_port
+from tests.functional.test_serve import free_port, stop_server
 
 if TYPE_CHECKING:
     import httpx2 as httpx
@@ -271,9 +270,4 @@ def served_demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedInst
         wait_until_up(f"{base}/health", process, log)
         yield ServedInstance(base_url=base, data_dir=data_dir)
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+        stop_server(process)

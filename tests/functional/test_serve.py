@@ -59,6 +59,16 @@ def wait_for_health(url: str, process: subprocess.Popen[bytes], log: Path) -> di
     pytest.fail(f"/health did not answer 200 within {STARTUP_DEADLINE} s:\n{log.read_text()}")
 
 
+def stop_server(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM (uvicorn's graceful stop), then kill if it has not stopped within 10 s."""
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)
+
+
 @pytest.mark.slow
 def test_serve_answers_health_and_the_home_page(tmp_path: Path) -> None:
     data_dir = tmp_path / "instance"
@@ -99,12 +109,7 @@ def test_serve_answers_health_and_the_home_page(tmp_path: Path) -> None:
         assert status == 404
         assert json.loads(body)["code"] == "not-found"
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+        stop_server(process)
     # Stopped by the signal: uvicorn shuts down gracefully, then re-raises SIGTERM.
     assert process.returncode in {0, -signal.SIGTERM}
     assert "Beffroi est servi sur" in log.read_text(encoding="utf-8")
