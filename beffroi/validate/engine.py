@@ -415,8 +415,11 @@ class Validator:
             if check.prepare is not None and not any(b.endswith(f" AS {name}") for b in below):
                 # Computed once per cell below the filter (a check may use it many times).
                 below.append(f"{check.prepare(column.sql.column)} AS {name}")
-        blank = " AND ".join(column.missing for column in self.columns)
-        failing += [f"_n <> {width}", f"({blank})"]
+        failing.append(f"_n <> {width}")
+        if not any(column.field.constraints.get("required") for column in self.columns):
+            # A blank row of full width; when a field is required, its test catches it.
+            blank = " AND ".join(column.missing for column in self.columns)
+            failing.append(f"({blank})")
         source = f"(SELECT {', '.join(below)} FROM batch)" if len(below) > 1 else "batch"
         # Only the row numbers: DuckDB would otherwise convert every cell of the chunk from
         # Arrow; the few failing rows are then taken from the chunk by Arrow itself.

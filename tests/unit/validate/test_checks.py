@@ -218,3 +218,17 @@ def test_spreadsheet(tmp_path: Path) -> None:
     book.save(path)
     schema = parse_schema({"fields": [{"name": "id", "type": "integer"}, {"name": "nom"}]})
     assert errors(validate(path, schema)) == [("type-error", 3, "id")]
+
+
+def test_full_width_blank_rows_with_and_without_required_fields(tmp_path: Path) -> None:
+    """A row of empty cells is one blank-row error (never a required-field one), whether a
+    required field or the blank-row test itself finds it."""
+    text = "id,name\n1,a\n,\n2,b\n , \n"
+    optional = [{"name": "id", "type": "integer"}, {"name": "name"}]
+    required = [
+        {"name": "id", "type": "integer", "constraints": {"required": True}},
+        {"name": "name"},
+    ]
+    for fields in (optional, required):
+        report = run(tmp_path, text, fields)
+        assert errors(report) == [("blank-row", 3, None), ("type-error", 5, "id")]
