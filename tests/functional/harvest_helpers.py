@@ -1,5 +1,5 @@
 """Helpers of the harvest tests: a real static HTTP server on 127.0.0.1, a catalogue
-session factory for an instance, and a live ``beffroi serve``."""
+session factory for an instance, a live ``beffroi serve``, and what a harvest left."""
 
 from __future__ import annotations
 
@@ -15,9 +15,13 @@ from functools import partial
 from pathlib import Path
 
 import pytest
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from beffroi.catalog.db import engine_for, session_factory
+from beffroi.access import Actor
+from beffroi.catalog.db import engine_for, session_factory, transaction
+from beffroi.catalog.models import Dataset, DatasetVersion, HarvestRecord
+from beffroi.harvest import service
 from beffroi.settings import Settings
 
 
@@ -79,3 +83,22 @@ def wait_until_up(
             pass
         time.sleep(0.2)
     pytest.fail(f"{url} did not answer within {deadline_s} s:\n{log.read_text()}")
+
+
+def harvested(settings: Settings, name: str) -> dict[str, Dataset]:
+    """The datasets the source ``name`` harvested, by their remote identifier."""
+    with catalogue(settings) as factory, transaction(factory) as session:
+        source = service.get_source(session, Actor.system(name="test"), name)
+        rows = session.execute(
+            select(HarvestRecord.remote_id, Dataset)
+            .join(Dataset, Dataset.id == HarvestRecord.dataset_id)
+            .where(HarvestRecord.source_id == source.id)
+        )
+        return {str(remote_id): dataset for remote_id, dataset in rows}
+
+
+def version_count(settings: Settings, dataset_id: int) -> int:
+    """How many versions a dataset has."""
+    with catalogue(settings) as factory, transaction(factory) as session:
+        query = select(func.count()).where(DatasetVersion.dataset_id == dataset_id)
+        return int(session.scalar(query) or 0)

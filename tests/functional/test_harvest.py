@@ -17,13 +17,13 @@ from beffroi.access import Actor
 from beffroi.access.accounts import get_user
 from beffroi.catalog import services
 from beffroi.catalog.db import transaction
-from beffroi.catalog.models import Dataset, DatasetVersion, HarvestRecord, HarvestRun
+from beffroi.catalog.models import HarvestRecord, HarvestRun
 from beffroi.errors import ConflictError, NotFoundError, PermissionDeniedError
 from beffroi.harvest import feeds, service
 from beffroi.settings import Settings
 from tests.conftest import SHARED_DATA
 from tests.functional.conftest import BACKENDS, DemoInstance
-from tests.functional.harvest_helpers import catalogue, static_server
+from tests.functional.harvest_helpers import catalogue, harvested, static_server, version_count
 
 FIXTURES = SHARED_DATA / "dcat" / "udata-harvest-fixtures"
 ORG = "lorient-agglomeration"
@@ -68,27 +68,6 @@ def run(settings: Settings, name: str) -> service.RunSummary:
         return service.start_run(factory, settings, SYSTEM, name)
 
 
-def harvested(settings: Settings, name: str) -> dict[str, Dataset]:
-    with catalogue(settings) as factory, transaction(factory) as session:
-        source = service.get_source(session, SYSTEM, name)
-        rows = session.execute(
-            select(HarvestRecord.remote_id, Dataset)
-            .join(Dataset, Dataset.id == HarvestRecord.dataset_id)
-            .where(HarvestRecord.source_id == source.id)
-        )
-        return {str(remote_id): dataset for remote_id, dataset in rows}
-
-
-def versions(settings: Settings, dataset_id: int) -> int:
-    with catalogue(settings) as factory, transaction(factory) as session:
-        count = session.scalar(
-            select(func.count())
-            .select_from(DatasetVersion)
-            .where(DatasetVersion.dataset_id == dataset_id)
-        )
-        return int(count or 0)
-
-
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_udata_catalogue_harvested_once_then_unchanged(
     instance: Settings, remote: tuple[Path, str], backend: str
@@ -110,12 +89,12 @@ def test_udata_catalogue_harvested_once_then_unchanged(
     assert str(three.temporal_start) == "2016-01-01"
     assert found["1"].contact_email == "hello@its.me"
     assert found["1"].published_version_id is not None  # data ingested and published
-    assert versions(instance, found["1"].id) == 1
+    assert version_count(instance, found["1"].id) == 1
     slugs = {remote_id: d.slug for remote_id, d in found.items()}
 
     again = run(instance, "udata")
     assert (again.created, again.updated, again.unchanged, again.failed) == (0, 0, 4, 0)
-    assert versions(instance, found["1"].id) == 1
+    assert version_count(instance, found["1"].id) == 1
 
     # a remote change: a new title and new data for dataset 1, picked up once, in place
     catalog = root / "catalog.xml"
@@ -135,7 +114,7 @@ def test_udata_catalogue_harvested_once_then_unchanged(
     after = harvested(instance, "udata")
     assert after["1"].title == "Jeu 1 renommé"
     assert {k: d.slug for k, d in after.items()} == slugs  # slugs never change
-    assert versions(instance, after["1"].id) == 2
+    assert version_count(instance, after["1"].id) == 2
     settled = run(instance, "udata")
     assert (settled.updated, settled.unchanged) == (0, 4)
 
@@ -180,11 +159,11 @@ def test_file_feed_ingests_only_changed_content(
     with catalogue(instance) as factory, transaction(factory) as session:
         feeds.add_feed(session, SYSTEM, "stationnement-cyclable", f"{base}/feed.csv", every="1h")
         dataset_id = services_id(session, "stationnement-cyclable")
-    before = versions(instance, dataset_id)
+    before = version_count(instance, dataset_id)
     first = run(instance, "flux-stationnement-cyclable")
     assert (first.updated, first.failed) == (1, 0)
     assert run(instance, "flux-stationnement-cyclable").unchanged == 1
-    assert versions(instance, dataset_id) == before + 1
+    assert version_count(instance, dataset_id) == before + 1
     feed = root / "feed.csv"
     stamp = feed.stat().st_mtime
     feed.write_text("code;nom\n1;un\n2;deux\n3;trois\n", encoding="utf-8")
@@ -192,10 +171,10 @@ def test_file_feed_ingests_only_changed_content(
     assert run(instance, "flux-stationnement-cyclable").unchanged == 1  # not even downloaded
     os.utime(feed, (stamp + 10, stamp + 10))
     assert run(instance, "flux-stationnement-cyclable").updated == 1
-    assert versions(instance, dataset_id) == before + 2
+    assert version_count(instance, dataset_id) == before + 2
     os.utime(feed, (stamp + 20, stamp + 20))  # touched, same content: the digest decides
     assert run(instance, "flux-stationnement-cyclable").unchanged == 1
-    assert versions(instance, dataset_id) == before + 2
+    assert version_count(instance, dataset_id) == before + 2
 
 
 def test_dcat_hydra_pages_are_followed(instance: Settings, remote: tuple[Path, str]) -> None:

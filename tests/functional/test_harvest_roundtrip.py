@@ -13,12 +13,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from rdflib.namespace import DCTERMS, RDF, SKOS
-from sqlalchemy import func, select
 
 from beffroi.access import Actor
 from beffroi.catalog import services
 from beffroi.catalog.db import transaction, upgrade
-from beffroi.catalog.models import Dataset, DatasetVersion, HarvestRecord, OrgKind
+from beffroi.catalog.models import OrgKind
 from beffroi.catalog.schemas import DatasetUpdate, OrganizationCreate, parse
 from beffroi.cli import cli
 from beffroi.harvest import ckan, service
@@ -28,7 +27,7 @@ from beffroi.publish.dcat.vocab import ADMS, DCAT
 from beffroi.settings import Settings
 from tests.conftest import make_settings
 from tests.functional.conftest import SERVED_DATASET, SERVED_UPLOAD, ServedInstance
-from tests.functional.harvest_helpers import catalogue
+from tests.functional.harvest_helpers import catalogue, harvested, version_count
 
 SYSTEM = Actor.system(name="test")
 UPLOAD = SERVED_UPLOAD
@@ -62,23 +61,6 @@ def harvest(settings: Settings, name: str) -> service.RunSummary:
         summary = service.start_run(factory, settings, SYSTEM, name)
     assert summary.failed == 0, summary.errors
     return summary
-
-
-def harvested(settings: Settings, name: str) -> dict[str, Dataset]:
-    with catalogue(settings) as factory, transaction(factory) as session:
-        source = service.get_source(session, SYSTEM, name)
-        rows = session.execute(
-            select(HarvestRecord.remote_id, Dataset)
-            .join(Dataset, Dataset.id == HarvestRecord.dataset_id)
-            .where(HarvestRecord.source_id == source.id)
-        )
-        return {str(remote): dataset for remote, dataset in rows}
-
-
-def version_count(settings: Settings, dataset_id: int) -> int:
-    with catalogue(settings) as factory, transaction(factory) as session:
-        query = select(func.count()).where(DatasetVersion.dataset_id == dataset_id)
-        return int(session.scalar(query) or 0)
 
 
 @pytest.mark.slow
