@@ -128,8 +128,6 @@ def ingest(
 ) -> None:
     """Charger FILE (un chemin, ou une adresse http(s)://) comme nouvelle version d'un jeu de
     données."""
-    from beffroi.ingest.fetch import is_url  # noqa: PLC0415 - keep --help fast
-
     if delimiter == "\\t":
         delimiter = "\t"
     declared = load_declared_schema(schema_path) if schema_path else None
@@ -155,9 +153,13 @@ def ingest(
     from beffroi.ingest.model import parse_widths  # noqa: PLC0415 - keep --help fast
 
     run.options = _read_options(encoding, delimiter, sheet, fmt, parse_widths(widths))
-    if is_url(file):
-        run.from_url(file)
-        return
+    # A path never loads the downloader (urllib, http.client): only what starts like a URL.
+    if file[:4].lower() == "http":
+        from beffroi.ingest.fetch import is_url  # noqa: PLC0415
+
+        if is_url(file):
+            run.from_url(file)
+            return
     path = Path(file)
     if not path.is_file():
         raise InvalidInputError(
