@@ -195,14 +195,19 @@ def _engine_of(bind: Any) -> Engine:
     return bind if isinstance(bind, Engine) else bind.engine
 
 
+_BY_ENGINE: dict[int, tuple[Engine, UsageBuffer]] = {}  # fast path: no URL rendering
+
+
 def buffer_for(bind: Engine | Session) -> UsageBuffer:
-    """The buffer of the catalogue behind an engine or a session."""
+    """The buffer of the catalogue behind an engine or a session (one per catalogue URL)."""
     engine = _engine_of(bind.get_bind() if isinstance(bind, Session) else bind)
+    known = _BY_ENGINE.get(id(engine))
+    if known is not None and known[0] is engine:
+        return known[1]
     key = engine.url.render_as_string(hide_password=False)
-    found = _BUFFERS.get(key)
-    if found is None:
-        with _REGISTRY_LOCK:
-            found = _BUFFERS.setdefault(key, UsageBuffer(engine))
+    with _REGISTRY_LOCK:
+        found = _BUFFERS.setdefault(key, UsageBuffer(engine))
+        _BY_ENGINE[id(engine)] = (engine, found)  # holds the engine: its id is not reused
     return found
 
 

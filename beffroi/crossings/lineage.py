@@ -72,6 +72,13 @@ class DatasetLineage:
 
 def dataset_lineage(session: Session, actor: Actor, dataset: Dataset) -> DatasetLineage:
     """The lineage of a dataset the actor may read (see the module documentation)."""
+    involved = (
+        select(CrossingView.id)
+        .where(CrossingView.dataset_id == dataset.id)
+        .union_all(select(CrossingSource.view_id).where(CrossingSource.dataset_id == dataset.id))
+    )
+    if session.execute(involved.limit(1)).first() is None:
+        return DatasetLineage(is_view=False)  # most datasets: one indexed lookup, no more
     payload = services.lineage(session, actor, dataset.slug)
     slugs = [u["dataset"] for u in payload["upstream"]] + [
         d["dataset"] for d in payload["downstream"]

@@ -12,7 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from beffroi.crossings.lineage import describe_definition
-from tests.functional.conftest import bearer
+from tests.functional.conftest import BACKENDS, bearer
 from tests.functional.test_records import PARTNER_ONLY, PUBLIC, SUBVENTIONS, VALID, load
 from tests.functional.test_views import BY_COMMUNE, EPCI, PARTNER, wait_for_version
 
@@ -91,6 +91,7 @@ def test_view_definition_in_plain_french_and_english(view: TestClient) -> None:
     assert "Requête SQL" not in english
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_source_page_lists_the_views_computed_from_it(view: TestClient) -> None:
     part = section(view, f"/jeux-de-donnees/{PUBLIC}", "utilise-par")
     assert f'href="/jeux-de-donnees/{VIEW}"' in part
