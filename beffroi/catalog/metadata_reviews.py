@@ -36,11 +36,14 @@ from beffroi.catalog.models import (
 )
 from beffroi.catalog.reviews import (
     ReviewStatus,
+    decided_by,
     decision_fields,
+    narrowed,
     needs_review,
     record_decision,
     require_reason,
     require_signed_in,
+    reviewing_organizations,
 )
 from beffroi.catalog.schemas import DatasetUpdate
 from beffroi.errors import ConflictError, InvalidInputError, PermissionDeniedError
@@ -188,11 +191,6 @@ def update_or_propose(
     return change_metadata(session, actor, dataset.slug, data)
 
 
-def reviewing_organizations(actor: Actor) -> list[int]:
-    """The organisations whose reviews the actor decides (all: platform administrators)."""
-    return sorted(org for org in actor.roles if can(actor, Action.REVIEW_DECIDE, org))
-
-
 def is_reviewer(actor: Actor) -> bool:
     """Whether the actor decides reviews anywhere (the review queue page is theirs)."""
     return actor.is_authenticated and (
@@ -201,11 +199,7 @@ def is_reviewer(actor: Actor) -> bool:
 
 
 def _decided_here(actor: Actor) -> ColumnElement[bool]:
-    if actor.is_platform_admin:
-        return MetadataReview.id.is_not(None)
-    return MetadataReview.dataset_id.in_(
-        select(Dataset.id).where(Dataset.publisher_id.in_(reviewing_organizations(actor)))
-    )
+    return decided_by(actor, MetadataReview.dataset_id)
 
 
 def _visible(actor: Actor) -> ColumnElement[bool]:
@@ -229,10 +223,7 @@ def list_proposals(
     require_signed_in(actor)
     visible = _decided_here(actor) if deciding_only else _visible(actor)
     query = select(MetadataReview).join(Dataset).where(visible, Dataset.deleted_at.is_(None))
-    if status is not None:
-        query = query.where(MetadataReview.status == status.value)
-    if dataset is not None:
-        query = query.where(Dataset.slug == dataset)
+    query = narrowed(query, MetadataReview.status, status, dataset)
     return list(session.scalars(query.order_by(MetadataReview.id)))
 
 
@@ -294,19 +285,16 @@ def pending_count(session: Session, actor: Actor) -> int:
     """Pending requests the actor decides on: versions and metadata changes (header badge)."""
     if not is_reviewer(actor):
         return 0
-    if actor.is_platform_admin:
-        owned: Any = select(Dataset.id)
-    else:
-        owned = select(Dataset.id).where(Dataset.publisher_id.in_(reviewing_organizations(actor)))
     pending = ReviewStatus.PENDING.value
     versions = session.scalar(
         select(func.count(PublicationReview.id)).where(
-            PublicationReview.status == pending, PublicationReview.dataset_id.in_(owned)
+            PublicationReview.status == pending,
+            decided_by(actor, PublicationReview.dataset_id),
         )
     )
     metadata = session.scalar(
         select(func.count(MetadataReview.id)).where(
-            MetadataReview.status == pending, MetadataReview.dataset_id.in_(owned)
+            MetadataReview.status == pending, _decided_here(actor)
         )
     )
     return int(versions or 0) + int(metadata or 0)
@@ -352,13 +340,7 @@ def review_queue(session: Session, actor: Actor, history: int = 50) -> ReviewQue
     and the ``history`` latest decisions (404 for actors who review nowhere)."""
     if not is_reviewer(actor):
         raise not_found("Page", "/relecture")
-    decider = (
-        PublicationReview.id.is_not(None)
-        if actor.is_platform_admin
-        else PublicationReview.dataset_id.in_(
-            select(Dataset.id).where(Dataset.publisher_id.in_(reviewing_organizations(actor)))
-        )
-    )
+    decider = decided_by(actor, PublicationReview.dataset_id)
     alive = Dataset.deleted_at.is_(None)
     queue = ReviewQueue()
     pending = session.scalars(

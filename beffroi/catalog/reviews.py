@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from pydantic import BaseModel
-from sqlalchemy import ColumnElement, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, Select, or_, select
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from beffroi.access import Action, Actor, can, require
 from beffroi.access.policy import not_found
@@ -32,6 +32,8 @@ from beffroi.catalog.models import (
     utcnow,
 )
 from beffroi.errors import ConflictError, InvalidInputError
+
+SelectT = TypeVar("SelectT", bound=Select[Any])
 
 
 class ReviewStatus(enum.StrEnum):
@@ -147,16 +149,39 @@ def pending_review(session: Session, version: DatasetVersion) -> PublicationRevi
     )
 
 
+def reviewing_organizations(actor: Actor) -> list[int]:
+    """The organisations whose reviews the actor decides (all: platform administrators)."""
+    return sorted(org for org in actor.roles if can(actor, Action.REVIEW_DECIDE, org))
+
+
+def decided_by(actor: Actor, dataset_id: InstrumentedAttribute[int]) -> ColumnElement[bool]:
+    """Requests (by their ``dataset_id`` column) the actor decides on: those on datasets of
+    the organisations it reviews for (all of them: platform administrators)."""
+    if actor.is_platform_admin:
+        return dataset_id.is_not(None)
+    return dataset_id.in_(
+        select(Dataset.id).where(Dataset.publisher_id.in_(reviewing_organizations(actor)))
+    )
+
+
+def narrowed(
+    query: SelectT,
+    status_column: InstrumentedAttribute[str],
+    status: ReviewStatus | None,
+    dataset: str | None,
+) -> SelectT:
+    """A list of requests (joined to their dataset) kept to one status and one dataset's
+    slug (``None``: all)."""
+    if status is not None:
+        query = query.where(status_column == status.value)
+    if dataset is not None:
+        query = query.where(Dataset.slug == dataset)
+    return query
+
+
 def _visible_reviews(actor: Actor) -> ColumnElement[bool]:
     """Reviews the actor may see: those of organisations it reviews for, and its own."""
-    if actor.is_platform_admin:
-        return PublicationReview.id.is_not(None)
-    deciding = [org for org in actor.roles if can(actor, Action.REVIEW_DECIDE, org)]
-    conditions: list[ColumnElement[bool]] = [
-        PublicationReview.dataset_id.in_(
-            select(Dataset.id).where(Dataset.publisher_id.in_(deciding))
-        )
-    ]
+    conditions = [decided_by(actor, PublicationReview.dataset_id)]
     if actor.user_id is not None:
         conditions.append(PublicationReview.requested_by_user_id == actor.user_id)
     return or_(*conditions)
@@ -172,10 +197,7 @@ def list_reviews(
     """Reviews the actor may see, oldest first (pending by default; ``None``: all)."""
     require_signed_in(actor)
     query = select(PublicationReview).join(Dataset).where(_visible_reviews(actor))
-    if status is not None:
-        query = query.where(PublicationReview.status == status.value)
-    if dataset is not None:
-        query = query.where(Dataset.slug == dataset)
+    query = narrowed(query, PublicationReview.status, status, dataset)
     return list(session.scalars(query.order_by(PublicationReview.id)))
 
 
@@ -318,9 +340,11 @@ __all__ = [
     "ReviewPublic",
     "ReviewStatus",
     "approve_review",
+    "decided_by",
     "decision_fields",
     "get_review",
     "list_reviews",
+    "narrowed",
     "needs_review",
     "pending_review",
     "record_decision",
@@ -330,5 +354,6 @@ __all__ = [
     "require_signed_in",
     "review_public",
     "review_required",
+    "reviewing_organizations",
     "set_review_required",
 ]
