@@ -11,6 +11,7 @@ import re
 import pytest
 from fastapi.testclient import TestClient
 
+from beffroi.crossings import refresh
 from beffroi.crossings.lineage import describe_definition
 from tests.functional.conftest import BACKENDS, bearer
 from tests.functional.test_records import PARTNER_ONLY, PUBLIC, SUBVENTIONS, VALID, load
@@ -191,3 +192,22 @@ def test_describe_spatial_and_left_join_definitions() -> None:
         "'bornes' equals column 'code_insee' of the communes reference (COG)."
     )
     assert describe_definition({"kind": "nope"}, "fr") == ["Définition illisible."]
+
+
+def test_a_pending_recomputation_is_shown(view: TestClient) -> None:
+    with view.app.state.session_factory() as session:  # type: ignore[attr-defined]
+        refresh.unregister(refresh.catalogue_key(session))  # as in a command-line process
+    load(view, PUBLIC, VALID)  # queues the recomputation; nobody runs it now
+    words = " ".join(
+        html.unescape(
+            re.sub(r"<[^>]+>", " ", section(view, f"/jeux-de-donnees/{VIEW}", "provenance"))
+        ).split()
+    )
+    assert "Version 1, calculée le" in words
+    assert "Un recalcul est en attente." in words
+    assert "une version plus récente existe" in words  # the source is at version 2 now
+    used = section(view, f"/jeux-de-donnees/{PUBLIC}", "utilise-par")
+    assert "recalcul en attente" in used
+    english = text_of(view, f"/jeux-de-donnees/{VIEW}?lang=en")
+    assert "A recomputation is pending." in english
+    assert "a newer version exists" in english
