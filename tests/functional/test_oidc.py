@@ -160,9 +160,9 @@ def oidc_settings(demo_instance: DemoInstance, base: str, **overrides: Any) -> S
     return make_settings(demo_instance.settings.data_dir, **values)
 
 
-@pytest.fixture
-def site(provider: str, demo_instance: DemoInstance) -> Iterator[Site]:
-    """Beffroi on the demo instance, signing in with the local provider."""
+def serve_site(provider: str, demo_instance: DemoInstance, **overrides: Any) -> Iterator[Site]:
+    """Beffroi on the demo instance on a free port, signing in with the local provider (a
+    client registered for it), until the generator closes; ``overrides``: more settings."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     client_id, secret = register_client(provider, base + CALLBACK_PATH)
@@ -172,9 +172,16 @@ def site(provider: str, demo_instance: DemoInstance) -> Iterator[Site]:
         oidc_issuer=provider,
         oidc_client_id=client_id,
         oidc_client_secret=secret,
+        **overrides,
     )
     for app in serve(settings, port):
         yield Site(base=base, issuer=provider, settings=settings, app=app)
+
+
+@pytest.fixture
+def site(provider: str, demo_instance: DemoInstance) -> Iterator[Site]:
+    """Beffroi on the demo instance, signing in with the local provider."""
+    yield from serve_site(provider, demo_instance)
 
 
 def authorize(site: Site, browser: httpx.Client, next_url: str = "/") -> httpx.Response:
@@ -379,20 +386,8 @@ def test_denied_consent_says_so_in_the_visitors_language(site: Site) -> None:
 
 @pytest.mark.slow
 def test_no_account_is_created_unless_allowed(provider: str, demo_instance: DemoInstance) -> None:
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    client_id, secret = register_client(provider, base + CALLBACK_PATH)
-    settings = oidc_settings(
-        demo_instance,
-        base,
-        oidc_issuer=provider,
-        oidc_client_id=client_id,
-        oidc_client_secret=secret,
-        oidc_create_users=False,
-    )
     set_claims(provider, "agent-0042", email="inconnue@example.fr", email_verified=True)
-    for app in serve(settings, port):
-        site = Site(base=base, issuer=provider, settings=settings, app=app)
+    for site in serve_site(provider, demo_instance, oidc_create_users=False):
         users_before = count(site, User)
         with site.browser() as browser:
             page = login_as(site, browser, "agent-0042")
