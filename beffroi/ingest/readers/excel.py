@@ -38,6 +38,7 @@ import zipfile
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from decimal import Decimal
+from itertools import zip_longest
 from pathlib import Path
 from typing import Any
 
@@ -369,15 +370,28 @@ class ExcelSource(BaseSource):
             raise _translated(error, self.path, self.dialect.format) from None
 
     def _scan_columns(self, width: int) -> list[ColumnCells]:
-        """One pass over the data rows: which columns hold values, and of which kinds."""
+        """Which columns hold values, and of which kinds: one pass over the data rows for
+        the native cells, a second one for the text cells of the columns that mix both."""
         stats = [ColumnCells(clean_name(self._raw_header[i])) for i in range(width)]
+        for chunk in self._chunks():
+            _scan_native(chunk, stats)
+        mixed = [i for i, cells in enumerate(stats) if cells.has_text and cells.has_native]
+        if mixed:
+            for chunk in self._chunks():
+                _scan_texts(chunk, stats, mixed)
+        return stats
+
+    def _chunks(self) -> Iterator[list[list[Any]]]:
+        chunk: list[list[Any]] = []
         for index, row in enumerate(self._rows()):
             if index < self._data_start:
                 continue
-            for column, cell in enumerate(row[:width]):
-                if cell != "" and cell is not None:
-                    stats[column].add(cell)
-        return stats
+            chunk.append(row)
+            if len(chunk) >= _SCAN_ROWS:
+                yield chunk
+                chunk = []
+        if chunk:
+            yield chunk
 
     def batches(self) -> Iterator[pa.RecordBatch]:
         """The rows, ``batch_rows`` at a time."""
@@ -606,6 +620,9 @@ def _join(parts: Sequence[str]) -> str:
 _MAX_DISTINCT_TEXTS = 50_000
 """Distinct text cells remembered per column; beyond, the column is left as it is."""
 
+_SCAN_ROWS = 8192
+"""Rows turned into columns at a time by the scan of a sheet."""
+
 _MAX_MATTERING = 64
 """Longer text cells are plain text (and regular expressions never see long cells)."""
 
@@ -672,10 +689,12 @@ def _may_matter(text: str) -> bool:
 
 
 class ColumnCells:
-    """What the data cells of one column are: numbers, dates, text (distinct values)."""
+    """What the data cells of one column are: numbers, dates, text. Counts are of distinct
+    values (per chunk of :data:`_SCAN_ROWS` rows): enough to compare kinds, not a row count."""
 
     __slots__ = (
         "dates",
+        "has_text",
         "integral",
         "largest",
         "name",
@@ -691,6 +710,7 @@ class ColumnCells:
     def __init__(self, name: str) -> None:
         self.name = name
         self.used = False
+        self.has_text = False
         self.numbers = 0
         self.integral = True
         self.smallest = float("inf")
@@ -701,33 +721,82 @@ class ColumnCells:
         self.plain = False
         self.too_many_texts = False
 
-    def add(self, cell: Any) -> None:
-        """Count one non-empty cell."""
+    @property
+    def has_native(self) -> bool:
+        """Whether some cell is stored as a number, a date or another non-text value."""
+        return bool(self.numbers or self.dates or self.others)
+
+    def add_native(self, distinct: set[Any]) -> None:
+        """Count distinct non-empty cells of a chunk (their text cells only flagged)."""
         self.used = True
-        if isinstance(cell, str):
-            text = cell.strip()
-            if self.plain or text in self.texts or not text:
-                return
-            if text.casefold() in _NULL_TEXTS or clean_name(text) == self.name:
-                return  # null tokens and repeated headers say nothing about the kind
-            if not _may_matter(text):
-                self.plain = True  # a text that is no number, date or code: kept as text
-            elif len(self.texts) < _MAX_DISTINCT_TEXTS:
-                self.texts.add(text)
-            else:
-                self.too_many_texts = True
-        elif isinstance(cell, bool):
-            self.others += 1
-        elif isinstance(cell, int | float):
-            self.numbers += 1
-            value = float(cell)
-            self.integral = self.integral and value.is_integer()
-            self.smallest = min(self.smallest, value)
-            self.largest = max(self.largest, value)
-        elif isinstance(cell, dt.date):  # datetime.datetime is a date too
-            self.dates += 1
+        kinds = set(map(type, distinct))
+        if str in kinds:
+            self.has_text = True
+            kinds.discard(str)
+        if not kinds:
+            return
+        if kinds <= _NUMBER_TYPES:  # the common case: numbers (and texts), nothing else
+            numbers: Any = distinct if not self.has_text else _only(distinct, _NUMBER_TYPES)
         else:
-            self.others += 1  # times, durations
+            numbers = _only(distinct, _NUMBER_TYPES) if kinds & _NUMBER_TYPES else ()
+            dates = len(_only(distinct, _DATE_TYPES)) if kinds & _DATE_TYPES else 0
+            self.dates += dates
+            self.others += len(_only(distinct, kinds - _NUMBER_TYPES - _DATE_TYPES))
+        if numbers:
+            self.numbers += len(numbers)
+            if self.integral:
+                self.integral = all(map(float.is_integer, map(float, numbers)))
+            self.smallest = min(self.smallest, min(numbers))  # noqa: PLW3301 - C loop
+            self.largest = max(self.largest, max(numbers))  # noqa: PLW3301 - C loop
+
+    def add_text(self, cell: str) -> None:
+        """Remember one distinct text cell (unless the column already proved plain text)."""
+        text = cell.strip()
+        if text in self.texts or not text:
+            return
+        if text.casefold() in _NULL_TEXTS or clean_name(text) == self.name:
+            return  # null tokens and repeated headers say nothing about the kind
+        if not _may_matter(text):
+            self.plain = True  # a text that is no number, date or code: kept as text
+        elif len(self.texts) < _MAX_DISTINCT_TEXTS:
+            self.texts.add(text)
+        else:
+            self.too_many_texts = True
+
+
+_NUMBER_TYPES = frozenset({float, int})  # exact types: bool is an int, but no number here
+_DATE_TYPES = frozenset({dt.date, dt.datetime})
+
+
+def _only(values: set[Any], kinds: frozenset[type] | set[type]) -> list[Any]:
+    return [v for v in values if type(v) in kinds]
+
+
+def _distinct_columns(chunk: list[list[Any]]) -> Iterator[set[Any]]:
+    """Each column of a chunk of rows as its set of distinct non-empty values (the
+    transposition and the sets are built in C: Python sees each distinct value once)."""
+    for values in zip_longest(*chunk, fillvalue=""):
+        distinct = set(values)
+        distinct.discard("")
+        distinct.discard(None)
+        yield distinct
+
+
+def _scan_native(chunk: list[list[Any]], stats: list[ColumnCells]) -> None:
+    for cells, distinct in zip(stats, _distinct_columns(chunk), strict=False):
+        if distinct:
+            cells.add_native(distinct)
+
+
+def _scan_texts(chunk: list[list[Any]], stats: list[ColumnCells], mixed: list[int]) -> None:
+    columns = list(zip_longest(*chunk, fillvalue=""))
+    for index in mixed:
+        cells = stats[index]
+        if cells.plain or cells.too_many_texts or index >= len(columns):
+            continue
+        for cell in set(columns[index]):
+            if isinstance(cell, str) and not cells.plain:
+                cells.add_text(cell)
 
 
 Converter = Callable[[Any], "str | None"]
