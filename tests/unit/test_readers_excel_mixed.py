@@ -566,3 +566,19 @@ def test_any_mix_of_native_and_french_text_amounts_reads_back(
     _, types, table = typed(path)
     assert kinds(types)["Montant"] in {"number", "integer"}
     assert table.column("Montant").to_pylist() == [float(value) for value, _ in cells]
+
+
+def test_mixed_cells_far_apart_in_a_long_sheet(tmp_path: Path) -> None:
+    """Kinds are gathered over the whole sheet (chunk after chunk), not a sample."""
+    rows: list[list[Cell]] = [["Code INSEE", "Montant", "Date"]]
+    rows += [["01053", float(i), dt.date(2024, 1, 1)] for i in range(9_000)]
+    rows.append([1001, "1 234,50", "31/12/2024"])
+    rows += [["2A004", float(i), dt.date(2024, 1, 2)] for i in range(9_000)]
+    path = tmp_path / "long.xlsx"
+    write_xlsx(path, rows)
+    _, types, table = typed(path)
+    assert kinds(types) == {"Code INSEE": "string", "Montant": "number", "Date": "date"}
+    assert table.slice(9_000, 1).to_pylist() == [
+        {"Code INSEE": "01001", "Montant": 1234.5, "Date": dt.date(2024, 12, 31)}
+    ]
+    assert table.num_rows == 18_001
