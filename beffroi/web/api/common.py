@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Generic, TypeVar
 
-from fastapi import Query, Request
+from fastapi import Query, Request, status
+from fastapi.responses import RedirectResponse
 from pydantic import BaseModel
 
 from beffroi.settings import Settings
@@ -75,3 +76,9 @@ def page_links(request: Request, page: int, has_next: bool) -> PageLinks:
         next=at(page + 1) if has_next else None,
         prev=at(page - 1) if page > 1 else None,
     )
+
+
+def renamed(request: Request, route: str, slug: str) -> RedirectResponse:
+    """308 to the same ``route`` under the dataset's current slug (it was renamed)."""
+    target = request.url_for(route, slug=slug)
+    return RedirectResponse(str(target), status_code=status.HTTP_308_PERMANENT_REDIRECT)

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request, Response, status
-from fastapi.responses import JSONResponse, RedirectResponse, StreamingResponse
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse, StreamingResponse
 
 from beffroi.catalog import services
 from beffroi.publish.datapackage import datapackage_for, zipped_datapackage
-from beffroi.web.api.common import ERROR_RESPONSES
+from beffroi.web.api.common import ERROR_RESPONSES, renamed
 from beffroi.web.deps import ActorDep, SessionDep, SettingsDep
 
 router = APIRouter(prefix="/datasets", tags=["datasets"], responses=ERROR_RESPONSES)
@@ -27,8 +27,7 @@ def show_datapackage(
     """The dataset as a Data Package (Table Schema of the published version, licence)."""
     dataset, redirected = services.resolve_dataset(session, actor, slug)
     if redirected:
-        target = request.url_for("show_datapackage", slug=dataset.slug)
-        return RedirectResponse(str(target), status_code=status.HTTP_308_PERMANENT_REDIRECT)
+        return renamed(request, "show_datapackage", dataset.slug)
     return JSONResponse(datapackage_for(session, actor, dataset, settings.base_url))
 
 
@@ -43,8 +42,7 @@ def download_datapackage(
     """The published version as a zipped Data Package (``datapackage.json`` and the CSV)."""
     dataset, redirected = services.resolve_dataset(session, actor, slug)
     if redirected:
-        target = request.url_for("download_datapackage", slug=dataset.slug)
-        return RedirectResponse(str(target), status_code=status.HTTP_308_PERMANENT_REDIRECT)
+        return renamed(request, "download_datapackage", dataset.slug)
     filename, chunks = zipped_datapackage(session, actor, settings, dataset)
     return StreamingResponse(
         chunks,

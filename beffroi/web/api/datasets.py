@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response, status
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from beffroi.catalog import metadata_reviews, search, services
@@ -19,6 +19,7 @@ from beffroi.web.api.common import (
     PageSizeParam,
     effective_page_size,
     page_links,
+    renamed,
 )
 from beffroi.web.api.metadata_reviews import MetadataChangeResult
 from beffroi.web.deps import ActorDep, SessionDep, SettingsDep
@@ -127,8 +128,7 @@ def show_dataset(slug: str, request: Request, session: SessionDep, actor: ActorD
     """One dataset; a former slug redirects (308) to the current one."""
     dataset, redirected = services.resolve_dataset(session, actor, slug)
     if redirected:
-        target = request.url_for("show_dataset", slug=dataset.slug)
-        return RedirectResponse(str(target), status_code=status.HTTP_308_PERMANENT_REDIRECT)
+        return renamed(request, "show_dataset", dataset.slug)
     return Response(
         services.dataset_public(dataset).model_dump_json(), media_type="application/json"
     )
