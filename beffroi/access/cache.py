@@ -27,13 +27,14 @@ pair no later commit reproduces.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from sqlalchemy import text
+from sqlalchemy.engine import URL
 from sqlalchemy.orm import Session
 
 from beffroi.access import clock
@@ -60,7 +61,7 @@ EPOCH_TABLES: dict[str, tuple[str, ...] | None] = {
 """Tables whose writes bump the epoch (and, when given, the only columns whose update does:
 signing in and using a token must not empty every cache)."""
 
-_EPOCH_SQL = text("SELECT value, salt FROM access_epoch WHERE id = 1")
+_EPOCH_SQL = "SELECT value, salt FROM access_epoch WHERE id = 1"
 
 V = TypeVar("V")
 
@@ -69,7 +70,14 @@ Epoch = tuple[int, int]
 
 def read_epoch(session: Session) -> Epoch:
     """The catalogue's access epoch (value, salt), one primary-key read."""
-    row = session.execute(_EPOCH_SQL).first()
+    if session.new or session.dirty or session.deleted:
+        # Pending writes first (their triggers bump the epoch), as a query's autoflush
+        # would: a decision must never read newer rows than the epoch it is stored under
+        # when those rows may still be rolled back.
+        session.flush()
+    # The driver's SQL straight on the session's connection (same transaction): the ORM's
+    # statement machinery costs more than the query on this path, run at every request.
+    row = session.connection().exec_driver_sql(_EPOCH_SQL).first()
     if row is None:  # the row is written by the migration; a missing one caches nothing
         return (-1, -1)
     return (int(row[0]), int(row[1]))
@@ -90,7 +98,12 @@ def actor_key(actor: Actor) -> tuple[object, ...]:
 
 def catalogue_key(session: Session) -> str:
     """Which catalogue the session reads (two instances in one process number alike)."""
-    return str(session.get_bind().engine.url)
+    return _url_text(session.get_bind().engine.url)
+
+
+@functools.lru_cache(maxsize=64)
+def _url_text(url: URL) -> str:
+    return url.render_as_string(hide_password=True)
 
 
 _MIN = dt.datetime.min.replace(tzinfo=dt.UTC)

@@ -22,6 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from beffroi.access import Actor
+from beffroi.access.cache import catalogue_key
 from beffroi.access.reading import ReadableTable, readable_table, readable_tables
 from beffroi.catalog.history import version_at
 from beffroi.catalog.models import DatasetVersion
@@ -48,6 +49,9 @@ class RecordsPage:
     next_cursor: str | None
     facets: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     grouped: bool = False
+    encoded: bytes | None = None
+    """The JSON of ``fields`` and ``data`` (set by the first response that renders this
+    page: pages are remembered, so popular pages are encoded once)."""
 
 
 @dataclass(slots=True)
@@ -89,14 +93,15 @@ def _database(settings: Settings, tables: list[ReadableTable]) -> QueryDatabase:
 
 
 CACHED_PROFILES = 1024
-_profiles: OrderedDict[tuple[str, int, int], list[dict[str, Any]]] = OrderedDict()
+_profiles: OrderedDict[tuple[str, int, int], tuple[list[dict[str, Any]], bool]] = OrderedDict()
 _profiles_lock = threading.Lock()
 
 
-def _profile(session: Session, table: ReadableTable) -> list[dict[str, Any]]:
-    """The stored profile of a version (cached: a version never changes; keyed by the
-    catalogue too, since two instances in one process number their datasets alike)."""
-    key = (str(session.get_bind().engine.url), table.dataset_id, table.version)
+def _profile(session: Session, table: ReadableTable) -> tuple[list[dict[str, Any]], bool]:
+    """The stored profile of a version and whether it may be geographic (cached: a version
+    never changes; keyed by the catalogue too, since two instances in one process number
+    their datasets alike)."""
+    key = (catalogue_key(session), table.dataset_id, table.version)
     with _profiles_lock:
         found = _profiles.get(key)
     if found is not None:
@@ -106,7 +111,8 @@ def _profile(session: Session, table: ReadableTable) -> list[dict[str, Any]]:
             DatasetVersion.dataset_id == table.dataset_id, DatasetVersion.number == table.version
         )
     )
-    found = list(profile or [])
+    listed = list(profile or [])
+    found = (listed, _may_be_geographic(listed))
     with _profiles_lock:
         _profiles[key] = found
         while len(_profiles) > CACHED_PROFILES:
@@ -170,8 +176,7 @@ def located_view(
     readable); ``as_of`` picks the version published at that moment."""
     number = resolve_version(session, actor, settings, slug, version, as_of)
     table = readable_table(session, actor, slug, version=number)
-    profile = _profile(session, table)
-    spatial = _may_be_geographic(profile)
+    profile, spatial = _profile(session, table)
     database = engine_for(settings).database([table], in_memory=True, spatial=spatial)
     view = database.views[table.slug]
     positions = geo.find_columns(profile, view.columns) if spatial else geo.GeoColumns()
