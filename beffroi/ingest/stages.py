@@ -74,7 +74,28 @@ def mapped(
 
     thread = threading.Thread(target=work, name=name, daemon=True)
     thread.start()
-    return _consume(channel, stop, thread)
+    return _Stage(channel, stop, thread)
+
+
+class _Stage(Iterator[U]):
+    """The consumer's end of a stage. ``close()`` stops the stage even before the first
+    item was taken (closing a generator that never started would not run its cleanup)."""
+
+    def __init__(
+        self, channel: queue.Queue[object], stop: threading.Event, thread: threading.Thread
+    ) -> None:
+        self._channel, self._stop, self._thread = channel, stop, thread
+        self._items: Iterator[U] = _consume(channel, stop, thread)
+
+    def __next__(self) -> U:
+        return next(self._items)
+
+    def close(self) -> None:
+        """Stop the stage's thread (which closes its own input in turn)."""
+        close = getattr(self._items, "close", None)
+        if close is not None:
+            close()
+        _shut(self._channel, self._stop, self._thread)
 
 
 def _consume(
@@ -89,13 +110,17 @@ def _consume(
                 raise value.error
             yield value  # type: ignore[misc]
     finally:
-        stop.set()
-        # Unblock a producer waiting on a full queue, then let it close its iterator.
-        while thread.is_alive():
-            try:
-                channel.get_nowait()
-            except queue.Empty:
-                thread.join(_POLL_SECONDS)
+        _shut(channel, stop, thread)
+
+
+def _shut(channel: queue.Queue[object], stop: threading.Event, thread: threading.Thread) -> None:
+    stop.set()
+    # Unblock a producer waiting on a full queue, then let it close its iterator.
+    while thread.is_alive():
+        try:
+            channel.get_nowait()
+        except queue.Empty:
+            thread.join(_POLL_SECONDS)
 
 
 def _identity(item: T) -> T:

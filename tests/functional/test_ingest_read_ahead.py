@@ -20,15 +20,22 @@ from beffroi.web.app import create_app
 from tests.functional.conftest import DemoInstance
 from tests.functional.test_ingest import DATASET, SUBVENTIONS, SUBVENTIONS_ROWS
 
+READING_THREADS = {"beffroi-read-ahead", "beffroi-read", "beffroi-type", "beffroi-profile"}
+
 
 def _reading_threads() -> list[str]:
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline:
-        alive = [t.name for t in threading.enumerate() if t.name.startswith("beffroi-")]
+        alive = [t.name for t in threading.enumerate() if t.name in READING_THREADS]
         if not alive:
             return []
         time.sleep(0.05)
     return alive
+
+
+def _reading_threads_waiting() -> bool:
+    names = {t.name for t in threading.enumerate()}
+    return {"beffroi-read", "beffroi-type", "beffroi-profile"} <= names
 
 
 def test_read_ahead_gives_the_same_version(demo_instance: DemoInstance) -> None:
@@ -66,6 +73,16 @@ def test_access_errors_come_before_read_errors(demo_instance: DemoInstance, tmp_
         viewer = Actor.for_user(get_user(session, "lecteur-eau"), surface="cli")
     with pytest.raises(PermissionDeniedError):
         ingest_file(factory, store, viewer, DATASET, ragged, read_ahead=ReadAhead(ragged))
+    # A file of many small batches: the reading threads wait on full queues when refused.
+    long = tmp_path / "long.csv"
+    long.write_text("a;b\n" + "1;2\n" * 60_000, encoding="utf-8")
+    small = ReadOptions(batch_rows=500)
+    ahead = ReadAhead(long, small)
+    while long.stat().st_size and not _reading_threads_waiting():
+        time.sleep(0.05)
+    with pytest.raises(PermissionDeniedError):
+        ingest_file(factory, store, viewer, DATASET, long, options=small, read_ahead=ahead)
+    assert _reading_threads() == []
     operator = Actor.system(name="test")
     with pytest.raises(NotFoundError):
         ingest_file(factory, store, operator, "absent", ragged, read_ahead=ReadAhead(ragged))

@@ -75,3 +75,19 @@ def test_an_early_stop_closes_the_source_in_its_thread() -> None:
     stream.close()  # what a for loop's consumer does when it fails downstream
     assert closed.wait(2)
     assert not [t for t in threading.enumerate() if t.name == "beffroi-stage"]
+
+
+def test_closing_a_stage_never_read_stops_its_threads() -> None:
+    closed = threading.Event()
+
+    def source() -> Iterator[int]:
+        try:
+            yield from range(1000)
+        finally:
+            closed.set()
+
+    stream = mapped(staged(source(), depth=2, name="never-read"), lambda n: n, name="never-map")
+    time.sleep(0.2)  # both stages fill their queues and wait
+    stream.close()  # type: ignore[attr-defined]
+    assert closed.wait(5)
+    assert not [t for t in threading.enumerate() if t.name in {"never-read", "never-map"}]
