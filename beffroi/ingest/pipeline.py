@@ -34,6 +34,10 @@ if TYPE_CHECKING:
 
 SAMPLE_ROWS = 50_000
 STAGE_DEPTH = 3  # batches waiting between two steps (memory: a few batches per step)
+# Typed batches waiting for the writer: while the catalogue loads (a second or more on a
+# slow machine), the read-ahead keeps reading instead of stopping after a few batches.
+# Batches are at most 4 MB of text (the CSV block), so this holds some 60 MB more.
+WRITER_DEPTH = 16
 
 ProgressCallback = Callable[[int, int, int], None]  # bytes read, bytes total, rows
 
@@ -374,7 +378,7 @@ def _typed_stages(
 
     read = staged(raw, depth=STAGE_DEPTH, name="beffroi-read")
     converted = mapped(read, to_types, depth=STAGE_DEPTH, name="beffroi-type")
-    return mapped(converted, profiled, depth=STAGE_DEPTH, name="beffroi-profile")
+    return mapped(converted, profiled, depth=WRITER_DEPTH, name="beffroi-profile")
 
 
 def _with_progress(
