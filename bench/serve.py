@@ -366,6 +366,13 @@ def parse_args() -> argparse.Namespace:
         help="load generator: wrk (installed when absent, as root), Python threads, or wrk "
         "when available (auto)",
     )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="where to write the JSON results (default: bench/results/serve.json; give "
+        "another file for trial runs)",
+    )
     args = parser.parse_args()
     args.wrk = None if args.client == "python" else find_wrk()
     if args.client == "wrk" and args.wrk is None:
@@ -489,9 +496,9 @@ def main() -> None:
         )
         results["datasette"]["load_s"] = load_s
 
-    out = REPO / "bench" / "results"
-    out.mkdir(exist_ok=True)
-    (out / "serve.json").write_text(json.dumps(results, indent=2) + "\n")
+    out = args.out or REPO / "bench" / "results" / "serve.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2) + "\n")
     print("| figure | Beffroi | Datasette (peer) |")
     print("|---|---|---|")
     mine = results.get("beffroi", {})
