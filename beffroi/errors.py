@@ -18,6 +18,7 @@ machine ``code`` (used as the problem+json ``type`` fragment and documented in
     │   └── ConfigurationError         (500 configuration-error) settings or data dir
     ├── AuthError                      (401 / 403)
     │   ├── AuthenticationError        (401 authentication-required)
+    │   │   └── TooManyAttemptsError   (429 too-many-attempts)  sign-in locked: Retry-After
     │   ├── PermissionDeniedError      (403 permission-denied)
     │   └── CsrfError                  (403 csrf-failed)
     └── ServiceUnavailableError        (503 service-unavailable) transient: retry later
@@ -201,6 +202,15 @@ class ServiceUnavailableError(BeffroiError):
     title = "Service indisponible"
     title_en = "Service unavailable"
     transient = True
+
+
+class TooManyAttemptsError(AuthenticationError):
+    """Sign-in is locked for a while after too many failed passwords (``Retry-After``)."""
+
+    code = "too-many-attempts"
+    status = 429
+    title = "Trop de tentatives"
+    title_en = "Too many attempts"
 
 
 def all_error_classes() -> list[type[BeffroiError]]:

@@ -28,7 +28,7 @@ from beffroi.access.actors import Actor
 from beffroi.access.policy import Action, require
 from beffroi.catalog import audit
 from beffroi.catalog.models import LoginThrottle
-from beffroi.errors import AuthenticationError, NotFoundError
+from beffroi.errors import AuthenticationError, NotFoundError, TooManyAttemptsError
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -61,17 +61,18 @@ def ip_key(address: str) -> str:
     return f"ip:{address[:190]}"
 
 
-def locked_error(until: dt.datetime, now: dt.datetime) -> AuthenticationError:
+def locked_error(until: dt.datetime, now: dt.datetime) -> TooManyAttemptsError:
     """The error answered while locked (identical for existing and unknown accounts).
 
-    Same class and code as a wrong password (``authentication-required``): what differs is
-    the message, which says when to retry; ``details['retry_after']`` holds the seconds
-    (:func:`retry_after`).
+    A :class:`~beffroi.errors.TooManyAttemptsError` (HTTP 429, ``too-many-attempts``; an
+    :class:`AuthenticationError` still, for callers catching those): its message says when
+    to retry, ``details['retry_after']`` holds the seconds (:func:`retry_after`), which the
+    web layer sends as ``Retry-After``.
     """
     seconds = max(1, math.ceil((until - now).total_seconds()))
     minutes = max(1, math.ceil(seconds / 60))
     when = until.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
-    return AuthenticationError(
+    return TooManyAttemptsError(
         "Trop de tentatives de connexion échouées : connexion bloquée pendant "
         f"{minutes} min (réessayez après {when})",
         hint="patientez, ou demandez à un administrateur de débloquer le compte "

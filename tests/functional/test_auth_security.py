@@ -19,6 +19,7 @@ from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
 from beffroi.cli import cli
+from beffroi.web.i18n import LANG_COOKIE
 from tests.functional.conftest import BACKENDS, DemoInstance, bearer, csrf_from, login
 from tests.functional.test_agreements import World, build_world
 
@@ -165,26 +166,43 @@ def test_login_lockout_form_and_api(client: TestClient, demo_instance: DemoInsta
         assert refused.status_code == 401
         assert "Identifiant ou mot de passe incorrect" in refused.text
     locked = login(client, username, "mauvais mot de passe")  # the fifth failure locks
-    assert locked.status_code == 401
+    assert locked.status_code == 429  # Too Many Requests, with when to come back
     assert "Trop de tentatives" in locked.text
+    assert re.search(r"bloquée pendant 15 min \(réessayez après \d{4}-\d\d-\d\d ", locked.text)
     assert 14 * 60 < int(locked.headers["Retry-After"]) <= 15 * 60
     # The right password is refused too while locked, on the form and on the API.
-    assert "Trop de tentatives" in login(client, username, password).text
+    right = login(client, username, password)
+    assert right.status_code == 429
+    assert "Trop de tentatives" in right.text
+    client.cookies.set(LANG_COOKIE, "en")
+    try:
+        english_page = login(client, username, password)
+    finally:
+        client.cookies.delete(LANG_COOKIE)
+    assert english_page.status_code == 429
+    assert "sign-in blocked for 15 min (try again after" in english_page.text
     api = client.post("/api/v1/tokens", json={"name": "x"}, headers=basic(username, password))
-    assert api.status_code == 401
-    assert "Trop de tentatives" in api.json()["detail"]
+    assert api.status_code == 429
+    assert api.headers["content-type"].startswith("application/problem+json")
+    problem = api.json()
+    assert problem["status"] == 429
+    assert problem["type"].endswith("#too-many-attempts")
+    assert "Trop de tentatives" in problem["detail"]
     assert 0 < int(api.headers["Retry-After"]) <= 15 * 60
-    assert "Too many failed sign-in attempts" in api.json()["detail_en"]
+    assert "Too many failed sign-in attempts" in problem["detail_en"]
     english = client.post(
         "/api/v1/tokens",
         json={"name": "x"},
         headers={**basic(username, password), "Accept-Language": "en"},
     )
+    assert english.status_code == 429
     assert english.json()["detail"].startswith("Too many failed sign-in attempts")
     # An unknown account locks alike: the answer does not tell which accounts exist.
-    for _ in range(5):
+    for attempt in range(5):
         ghost = login(client, "personne", "mauvais mot de passe")
+        assert ghost.status_code == (429 if attempt == 4 else 401)
     assert ghost.status_code == locked.status_code
+    assert "Retry-After" in ghost.headers
     assert same_page(ghost.text, "personne") == same_page(locked.text, username)
     # An administrator unlocks it (CLI); the next login succeeds.
     base = ["--data-dir", str(demo_instance.settings.data_dir)]
@@ -199,6 +217,28 @@ def test_login_lockout_form_and_api(client: TestClient, demo_instance: DemoInsta
         assert {e["action"] for e in audit["data"]} == {"login.lockout", "login.unlock"}
 
 
+def test_unknown_account_lock_answers_alike_on_the_api(
+    client: TestClient, demo_instance: DemoInstance
+) -> None:
+    """A locked unknown name and a locked real one get the same 429 from the API."""
+    answers = {}
+    for name in ("admin", "fantome"):
+        for _ in range(5):
+            client.post("/api/v1/tokens", json={"name": "x"}, headers=basic(name, "mauvais"))
+        right = demo_instance.password("admin")
+        answers[name] = client.post(
+            "/api/v1/tokens", json={"name": "x"}, headers=basic(name, right)
+        )
+    for answer in answers.values():
+        assert answer.status_code == 429
+        assert 14 * 60 < int(answer.headers["Retry-After"]) <= 15 * 60
+    real, ghost = (answers[n].json() for n in ("admin", "fantome"))
+    assert real.keys() == ghost.keys()
+    assert real["type"] == ghost["type"]
+    assert real["title"] == ghost["title"]
+    assert re.sub(r"\d", "0", real["detail"]) == re.sub(r"\d", "0", ghost["detail"])
+
+
 def test_client_address_lockout(client: TestClient, demo_instance: DemoInstance) -> None:
     """Many names tried from one address lock that address, even for a right password."""
     demo_instance_settings = demo_instance.settings
@@ -207,13 +247,13 @@ def test_client_address_lockout(client: TestClient, demo_instance: DemoInstance)
         answer = client.post(
             "/api/v1/tokens", json={"name": "x"}, headers=basic(f"essai-{index}", "mauvais")
         )
-        assert answer.status_code == 401
+        assert answer.status_code == (429 if index == 49 else 401)
     assert "Trop de tentatives" in answer.json()["detail"]
+    assert int(answer.headers["Retry-After"]) > 0
     right = basic("admin", demo_instance.password("admin"))
-    assert (
-        "Trop de tentatives"
-        in client.post("/api/v1/tokens", json={"name": "x"}, headers=right).json()["detail"]
-    )
+    refused = client.post("/api/v1/tokens", json={"name": "x"}, headers=right)
+    assert refused.status_code == 429
+    assert "Trop de tentatives" in refused.json()["detail"]
 
 
 # ---------------------------------------------------------------- licence acceptance

@@ -2,7 +2,8 @@
 them for platform administrators (``?all=1``).
 
 ``POST /api/v1/tokens`` also accepts the account's password (``Authorization: Basic``), so
-that a script can get its first token; those sign-ins are rate limited like the form's.
+that a script can get its first token; those sign-ins are rate limited like the form's
+(while locked: 429 Too Many Requests with ``Retry-After``).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from beffroi.access.accounts import TokenInfo
 from beffroi.access.lockout import LoginLimits, retry_after
 from beffroi.access.policy import Action, require
 from beffroi.catalog.models import TokenScope
-from beffroi.errors import AuthenticationError
+from beffroi.errors import AuthenticationError, TooManyAttemptsError
 from beffroi.web.api.common import ERROR_RESPONSES
 from beffroi.web.deps import ActorDep, SessionDep, SettingsDep, get_actor
 from beffroi.web.errors import render_error
@@ -141,12 +142,9 @@ def create_token(
     """A new token of the caller: the secret is in this answer only."""
     try:
         actor = _caller(request, session, settings)
-    except AuthenticationError as exc:
-        wait = retry_after(exc)
-        if wait is None:
-            raise
-        locked = render_error(request, exc)  # the lock's answer says when to come back
-        locked.headers["Retry-After"] = str(wait)
+    except TooManyAttemptsError as exc:  # 429, same for unknown accounts: says when to retry
+        locked = render_error(request, exc)
+        locked.headers["Retry-After"] = str(retry_after(exc) or 1)
         return locked
     if actor.username is None or actor.user_id is None:
         require(actor, Action.USER_MANAGE)  # anonymous: 401, sign in first

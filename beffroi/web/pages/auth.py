@@ -88,7 +88,7 @@ def login_submit(
             request,
             "login.html",
             {"actor": actor, "next": safe_next(next), "error": shown, "username": username},
-            status_code=401,
+            status_code=exc.status,  # 401, or 429 while locked (same for unknown accounts)
         )
         wait = retry_after(exc)
         if wait is not None:
