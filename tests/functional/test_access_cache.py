@@ -84,6 +84,12 @@ def test_a_cache_hit_reads_only_the_epoch(
     assert [s for s in seen if "access_epoch" in s] == [
         "SELECT value, salt FROM access_epoch WHERE id = 1"
     ]
+    # SQL's list of readable tables is remembered the same way.
+    counted = {"sql": f'SELECT count(*) AS n FROM "{world.datasets["public"]}"'}  # noqa: S608
+    assert client.post("/api/v1/sql", json=counted).status_code == 200
+    with statements(client) as seen:
+        assert client.post("/api/v1/sql", json=counted).json()["data"] == [{"n": 3}]
+    assert decision_reads(seen) == []
     # A miss, for comparison: the decision reads its tables.
     raw_sql(
         demo_instance,
