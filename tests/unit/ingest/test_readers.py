@@ -1096,9 +1096,93 @@ def test_geojson_crs_ids_and_name_clash(tmp_path: Path) -> None:
     source, table = read(path)
     assert source.column_names == ["id", "nom", "geometry_2", "adresse.cp", "geometry"]
     assert rows(table)[0]["adresse.cp"] == "01000"
-    assert rows(table)[0]["geometry"] == '{"type":"Point","coordinates":[871000.5,6570000.25]}'
+    # Lambert 93 metres reprojected to WGS 84 degrees, longitude first (Bourg-en-Bresse).
+    # Expected values: Snyder's Lambert conformal conic inverse on GRS80 (Map Projections,
+    # USGS 1987, 15-1 to 15-11), computed apart from PROJ; the two agree to 1e-13°.
+    geometry = json.loads(rows(table)[0]["geometry"])
+    assert geometry["type"] == "Point"
+    assert geometry["coordinates"] == pytest.approx(
+        [5.218194294778087, 46.20823242823603], abs=1e-9
+    )
     assert rows(table)[1]["geometry"] is None
     assert "système de coordonnées : EPSG:2154 (membre « crs »)" in source.dialect.notes
+    assert (
+        "reprojeté depuis EPSG:2154 vers WGS 84 (Lambert 93 → longitude, latitude en degrés)"
+        in source.dialect.notes
+    )
+
+
+def geojson_file(path: Path, crs: str | None, *geometries: dict[str, Any] | None) -> Path:
+    """A FeatureCollection of ``geometries`` (property ``n``: 1, 2, …) with a ``crs`` member."""
+    document: dict[str, Any] = {
+        "type": "FeatureCollection",
+        "features": [
+            {"type": "Feature", "properties": {"n": n}, "geometry": geometry}
+            for n, geometry in enumerate(geometries, start=1)
+        ],
+    }
+    if crs is not None:
+        document["crs"] = {"type": "name", "properties": {"name": crs}}
+    path.write_text(json.dumps(document), encoding="utf-8")
+    return path
+
+
+def test_geojson_cc_zones_and_web_mercator_are_reprojected(tmp_path: Path) -> None:
+    # CC46 (Lyon, Hôtel de Ville) with a height, in a GeometryCollection; expected values
+    # from Snyder's formulas (as above), Web Mercator from its closed-form inverse.
+    collection = {
+        "type": "GeometryCollection",
+        "geometries": [{"type": "Point", "coordinates": [1_842_000.0, 5_175_000.0, 170.5]}],
+    }
+    cc46 = geojson_file(tmp_path / "cc46.geojson", "urn:ogc:def:crs:EPSG::3946", collection)
+    source, table = read(cc46)
+    (point,) = json.loads(rows(table)[0]["geometry"])["geometries"]
+    expected = [4.825563877178542, 45.76041515640694, 170.5]
+    assert point["coordinates"] == pytest.approx(expected, abs=1e-9)
+    assert (
+        "reprojeté depuis EPSG:3946 vers WGS 84 (Lambert CC46 → longitude, latitude en "
+        "degrés)" in source.dialect.notes
+    )
+    line = {"type": "LineString", "coordinates": [[261_600.0, 6_250_000.0], [0.0, 0.0]]}
+    mercator = geojson_file(tmp_path / "m.geojson", "EPSG:900913", line, None)
+    source, table = read(mercator, batch_rows=1)
+    coordinates = json.loads(rows(table)[0]["geometry"])["coordinates"]
+    assert coordinates[0] == pytest.approx([2.3499927832566683, 48.853264341399694], abs=1e-9)
+    assert coordinates[1] == pytest.approx([0, 0], abs=1e-9)
+    assert rows(table)[1]["geometry"] is None
+    assert any("Web Mercator" in note for note in source.dialect.notes)
+
+
+def test_geojson_other_systems_are_kept_with_a_hint(tmp_path: Path) -> None:
+    point = {"type": "Point", "coordinates": [338_000.5, 7_690_000.25]}
+    source, table = read(geojson_file(tmp_path / "utm.geojson", "EPSG:2975", point))
+    assert json.loads(rows(table)[0]["geometry"]) == point
+    assert not any(note.startswith("reprojeté") for note in source.dialect.notes)
+    assert any(
+        "EPSG:2975 n'est pas reprojeté" in note and "ogr2ogr -t_srs EPSG:4326" in note
+        for note in source.dialect.notes
+    )
+    # A crs member that says Lambert 93 over degrees: believed to be wrong, kept as it is.
+    degrees = {"type": "Point", "coordinates": [5.2182, 46.2082]}
+    source, table = read(geojson_file(tmp_path / "faux.geojson", "EPSG:2154", degrees))
+    assert json.loads(rows(table)[0]["geometry"]) == degrees
+    assert any("coordonnées sont en degrés" in note for note in source.dialect.notes)
+    # Declared degrees (RGF93 geographic) are not touched either.
+    source, table = read(geojson_file(tmp_path / "rgf93.geojson", "EPSG:4171", degrees))
+    assert json.loads(rows(table)[0]["geometry"]) == degrees
+    assert not any("attention" in note for note in source.dialect.notes)
+
+
+def test_geojson_unreadable_geometry_to_reproject_is_named(tmp_path: Path) -> None:
+    good = {"type": "Point", "coordinates": [871_000.5, 6_570_000.25]}
+    bad = {"type": "Point", "coordinates": "871000 6570000"}
+    path = geojson_file(tmp_path / "l93.geojson", "EPSG:2154", good, good, good, bad)
+    error = fails(path, batch_rows=2)  # the bad feature is the 2nd of the 2nd batch
+    assert "entité n° 4" in error.message
+    assert "EPSG:2154" in error.message
+    assert "not an array" in error.message  # DuckDB's reason
+    assert error.details["row"] == 4
+    assert "feature no. 4" in error.localized("en")[0]
 
 
 def test_geojson_sequence_and_bad_type(tmp_path: Path) -> None:
