@@ -4,6 +4,8 @@ by bounding box, exported as GeoJSON and drawn on the dataset's map.
 Geometries are stored as text (GeoJSON as compact text, WKT as written): the query side
 (``beffroi.query.geo``, ``.geojson``, ``.features``) reads them from a ``VARCHAR`` column.
 Expected answers are computed here from the files with the ``json`` and ``csv`` modules.
+GeoJSON in Lambert 93 is reprojected to WGS 84 on reading: the fixture is a real file
+projected to Lambert 93 by DuckDB's spatial extension, read back within 1e-6°.
 """
 
 from __future__ import annotations
@@ -13,11 +15,13 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 from fastapi.testclient import TestClient
 
 from beffroi.access import Actor
 from beffroi.ingest.pipeline import IngestSummary, ingest_file
 from beffroi.store import store_for
+from beffroi.store.duck import connect
 from tests.conftest import SHARED_DATA
 from tests.functional.test_records_geo import walk
 
@@ -201,3 +205,98 @@ def test_projected_coordinates_are_kept_as_they_are(client: TestClient, tmp_path
     assert walk(client, SLUG, bbox="55.4,-20.9,55.5,-20.8")[1] == 0
     text = map_page(client)
     assert "This dataset has no position to show on a map" in text
+
+
+def lambert93(source: dict[str, Any]) -> dict[str, Any]:
+    """The collection projected to Lambert 93 by DuckDB's spatial extension (PROJ), in one
+    query, with the legacy ``crs`` member that GIS exports write."""
+    geometries = pa.table({"g": [json.dumps(f["geometry"]) for f in source["features"]]})
+    con = connect(extensions=("spatial",))
+    try:
+        con.register("geometries", geometries)
+        projected = con.execute(
+            "SELECT ST_AsGeoJSON(ST_Transform(ST_GeomFromGeoJSON(g), 'EPSG:4326', "
+            "'EPSG:2154', always_xy := true)) FROM geometries"
+        ).fetchall()
+    finally:
+        con.close()
+    features = [
+        {**feature, "geometry": json.loads(text)}
+        for feature, (text,) in zip(source["features"], projected, strict=True)
+    ]
+    crs = {"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::2154"}}
+    return {"type": "FeatureCollection", "crs": crs, "features": features}
+
+
+def largest_gap(a: Any, b: Any) -> float:
+    """The largest coordinate difference between two same-shaped coordinate arrays."""
+    if isinstance(a, list):
+        assert isinstance(b, list)
+        return max((largest_gap(x, y) for x, y in zip(a, b, strict=True)), default=0.0)
+    return abs(float(a) - float(b))
+
+
+def test_lambert_93_geojson_is_reprojected_to_wgs84(client: TestClient, tmp_path: Path) -> None:
+    source = json.loads(CORSE.read_text(encoding="utf-8"))
+    by_code = {f["properties"]["code"]: f["geometry"] for f in source["features"]}
+    projected = lambert93(source)
+    first = projected["features"][0]["geometry"]["coordinates"][0][0][0]
+    assert first[0] > 1_000_000  # metres (Corsica lies east of Lambert 93's false easting)
+    path = tmp_path / "communes-2a-lambert93.geojson"
+    path.write_text(json.dumps(projected), encoding="utf-8")
+    summary = ingest(client, path)
+    assert summary.rows == 124
+    notes = summary.dialect["notes"]
+    assert "système de coordonnées : EPSG:2154 (membre « crs »)" in notes
+    assert any(note.startswith("reprojeté depuis EPSG:2154 vers WGS 84") for note in notes)
+    # Records: the stored text is in degrees, longitude first, within 1e-6° of the original.
+    rows, total = walk(client, SLUG)
+    assert total == 124
+    for row in rows:
+        geometry = json.loads(row["geometry"])
+        original = by_code[row["code"]]
+        assert geometry["type"] == original["type"]
+        assert largest_gap(geometry["coordinates"], original["coordinates"]) < 1e-6, row["code"]
+    # A box in degrees around Ajaccio finds what it finds in the original file.
+    box = (8.60, 41.85, 8.85, 42.00)
+    rows, _ = walk(client, SLUG, bbox=box_text(box))
+    found = {r["code"] for r in rows}
+    assert "2A004" in found
+    for code, geometry in by_code.items():
+        w, s, e, n = bounds(geometry)
+        if box[0] <= w and e <= box[2] and box[1] <= s and n <= box[3]:
+            assert code in found, code
+        if e < box[0] or w > box[2] or n < box[1] or s > box[3]:
+            assert code not in found, code
+    assert walk(client, SLUG, bbox="8.73,41.91,8.74,41.92")[1] >= 1  # central Ajaccio
+    assert walk(client, SLUG, bbox="2.30,48.80,2.40,48.90")[1] == 0  # Paris
+    # GeoJSON export: degrees too, matching the original outlines.
+    features = export(client, bbox=box_text(box))
+    assert {f["properties"]["code"] for f in features} == found
+    for feature in features:
+        original = by_code[feature["properties"]["code"]]
+        gap = largest_gap(feature["geometry"]["coordinates"], original["coordinates"])
+        assert gap < 1e-6
+    # Map: every commune drawn.
+    text = map_page(client)
+    assert "124 rows read out of 124" in text
+    assert "0 points, 0 lines, 124 polygons" in text
+
+
+def test_unknown_projection_is_kept_with_a_hint(client: TestClient, tmp_path: Path) -> None:
+    point = {"type": "Point", "coordinates": [338_000.5, 7_690_000.25]}
+    path = tmp_path / "utm.geojson"
+    path.write_text(
+        json.dumps(
+            {
+                "type": "FeatureCollection",
+                "crs": {"type": "name", "properties": {"name": "EPSG:2975"}},  # UTM 40S
+                "features": [{"type": "Feature", "properties": {"n": 1}, "geometry": point}],
+            }
+        ),
+        encoding="utf-8",
+    )
+    summary = ingest(client, path)
+    assert any("EPSG:2975 n'est pas reprojeté" in note for note in summary.dialect["notes"])
+    rows, _ = walk(client, SLUG)
+    assert json.loads(rows[0]["geometry"]) == point
