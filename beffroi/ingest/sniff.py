@@ -571,6 +571,13 @@ def sniff_csv(
     quotechar = _choose_quotechar(text)
     candidates = (delimiter,) if delimiter else DELIMITERS
     best = _best_delimiter(text, candidates, quotechar, complete=complete)
+    if quotechar == "'":
+        # Apostrophes are common in French text: keep ' as the quote only when it splits the
+        # records at least as regularly as " does (',' in a row of a 6-column file is two
+        # empty-ish fields around a comma, not one quoted comma).
+        plain = _best_delimiter(text, candidates, '"', complete=complete)
+        if plain is not None and (best is None or plain[0] > best[0]):
+            quotechar, best = '"', plain
     if best is None:
         raise invalid(
             "Le fichier ne contient aucune donnée (seulement des lignes vides).",

@@ -39,3 +39,20 @@ def test_absent_candidates_are_not_parsed(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setattr(sniff, "_parse", spy)
     assert _dialect("a,b\n1,2\n3,4\n")[0] == ","
     assert parsed == [";", ","]  # the first candidate always, then the present ones
+
+
+def test_an_apostrophe_quote_must_split_as_regularly_as_double_quotes() -> None:
+    """Found by the property test: cells holding a lone ``'`` around a comma are not one
+    quoted comma when the header says six columns."""
+    text = "Colonne A,Colonne B,Colonne C,Colonne D,Colonne E,Colonne F\r\n" + (",,,,','\r\n" * 2)
+    found = sniff.sniff_csv(text, complete=True)
+    assert found.quotechar == '"'
+    assert found.header is not None
+    assert len(found.header) == 6
+
+
+def test_fields_quoted_with_apostrophes_are_still_recognised() -> None:
+    text = "'nom','montant'\n'Dupont, Jean','12,5'\n'Martin','3'\n'Durand, Léa','4'\n"
+    found = sniff.sniff_csv(text, complete=True)
+    assert found.quotechar == "'"
+    assert found.header == ["nom", "montant"]
