@@ -185,7 +185,10 @@ def test_projected_coordinates_are_kept_as_they_are(client: TestClient, tmp_path
         json.dumps(
             {
                 "type": "FeatureCollection",
-                "crs": {"type": "name", "properties": {"name": "EPSG:2975"}},  # UTM 40S
+                "crs": {
+                    "type": "name",
+                    "properties": {"name": "EPSG:2056"},
+                },  # Swiss CH1903+ / LV95
                 "features": [
                     {
                         "type": "Feature",
@@ -198,7 +201,7 @@ def test_projected_coordinates_are_kept_as_they_are(client: TestClient, tmp_path
         encoding="utf-8",
     )
     summary = ingest(client, path)
-    assert "système de coordonnées : EPSG:2975 (membre « crs »)" in summary.dialect["notes"]
+    assert "système de coordonnées : EPSG:2056 (membre « crs »)" in summary.dialect["notes"]
     rows, _ = walk(client, SLUG)
     assert json.loads(rows[0]["geometry"])["coordinates"] == [338_000.5, 7_690_000.25]
     # Metres are not degrees: nothing is drawn, and no degree box finds the point.
@@ -290,13 +293,16 @@ def test_unknown_projection_is_kept_with_a_hint(client: TestClient, tmp_path: Pa
         json.dumps(
             {
                 "type": "FeatureCollection",
-                "crs": {"type": "name", "properties": {"name": "EPSG:2975"}},  # UTM 40S
+                "crs": {
+                    "type": "name",
+                    "properties": {"name": "EPSG:2056"},
+                },  # Swiss CH1903+ / LV95
                 "features": [{"type": "Feature", "properties": {"n": 1}, "geometry": point}],
             }
         ),
         encoding="utf-8",
     )
     summary = ingest(client, path)
-    assert any("EPSG:2975 n'est pas reprojeté" in note for note in summary.dialect["notes"])
+    assert any("EPSG:2056 n'est pas reprojeté" in note for note in summary.dialect["notes"])
     rows, _ = walk(client, SLUG)
     assert json.loads(rows[0]["geometry"]) == point

@@ -68,6 +68,17 @@ REPROJECTED: dict[int, tuple[str, str]] = {
     3785: ("EPSG:3857", "Web Mercator"),  # its former EPSG code
     900913: ("EPSG:3857", "Web Mercator"),  # "google" in old exports
     102100: ("EPSG:3857", "Web Mercator"),  # Esri's code, written EPSG:102100 by some tools
+    # Former national system, still in old exports (PROJ has no NTF grid here: its
+    # Helmert fallback is good to a few metres, enough for maps and filters).
+    27572: ("EPSG:27572", "Lambert II étendu"),
+    # Overseas départements and territories (their legal systems, and WGS 84 UTM zones).
+    2972: ("EPSG:2972", "RGFG95 / UTM 22N, Guyane"),
+    2975: ("EPSG:2975", "RGR92 / UTM 40S, La Réunion"),
+    4471: ("EPSG:4471", "RGM04 / UTM 38S, Mayotte"),
+    5490: ("EPSG:5490", "RGAF09 / UTM 20N, Antilles"),
+    4467: ("EPSG:4467", "RGSPM06 / UTM 21N, Saint-Pierre-et-Miquelon"),
+    **{code: (f"EPSG:{code}", f"WGS 84 / UTM {code - 32600}N") for code in (32620, 32621, 32622)},
+    **{code: (f"EPSG:{code}", f"WGS 84 / UTM {code - 32700}S") for code in (32738, 32740)},
 }
 # Systems whose coordinates are already longitude/latitude degrees (kept as they are).
 DEGREES = {4326, 4171, 4258, 4019}

@@ -1155,11 +1155,11 @@ def test_geojson_cc_zones_and_web_mercator_are_reprojected(tmp_path: Path) -> No
 
 def test_geojson_other_systems_are_kept_with_a_hint(tmp_path: Path) -> None:
     point = {"type": "Point", "coordinates": [338_000.5, 7_690_000.25]}
-    source, table = read(geojson_file(tmp_path / "utm.geojson", "EPSG:2975", point))
+    source, table = read(geojson_file(tmp_path / "utm.geojson", "EPSG:2056", point))
     assert json.loads(rows(table)[0]["geometry"]) == point
     assert not any(note.startswith("reprojeté") for note in source.dialect.notes)
     assert any(
-        "EPSG:2975 n'est pas reprojeté" in note and "ogr2ogr -t_srs EPSG:4326" in note
+        "EPSG:2056 n'est pas reprojeté" in note and "ogr2ogr -t_srs EPSG:4326" in note
         for note in source.dialect.notes
     )
     # A crs member that says Lambert 93 over degrees: believed to be wrong, kept as it is.
@@ -1244,3 +1244,27 @@ def test_unique_names(raw: list[str | None], names: list[str]) -> None:
     from beffroi.ingest.readers._common import unique_names
 
     assert unique_names(raw) == names
+
+
+@pytest.mark.parametrize(
+    ("crs", "position", "place"),
+    [
+        ("EPSG:2975", [338_000.5, 7_690_000.25], (55.2, 55.9, -21.4, -20.8)),  # La Réunion
+        ("EPSG:2972", [350_000.0, 550_000.0], (-54.7, -51.6, 2.1, 5.8)),  # Guyane
+        ("EPSG:4471", [510_000.0, 8_580_000.0], (44.9, 45.4, -13.1, -12.5)),  # Mayotte
+        ("EPSG:5490", [700_000.0, 1_620_000.0], (-61.3, -60.8, 14.3, 14.9)),  # Martinique
+        ("EPSG:27572", [600_000.0, 2_400_000.0], (2.2, 2.5, 48.5, 48.7)),  # Lambert II étendu
+    ],
+)
+def test_geojson_overseas_and_former_systems_are_reprojected(
+    tmp_path: Path, crs: str, position: list[float], place: tuple[float, float, float, float]
+) -> None:
+    point = {"type": "Point", "coordinates": position}
+    source, table = read(geojson_file(tmp_path / "outre-mer.geojson", crs, point))
+    lon, lat = json.loads(rows(table)[0]["geometry"])["coordinates"][:2]
+    west, east, south, north = place
+    assert west < lon < east
+    assert south < lat < north
+    assert any(
+        note.startswith(f"reprojeté depuis {crs} vers WGS 84") for note in source.dialect.notes
+    )
