@@ -179,6 +179,7 @@ MINIMUM_ROLE: dict[Action, Role | None] = {
     Action.PRIVACY_MANAGE: Role.STEWARD,
     Action.HARVEST_MANAGE: Role.STEWARD,
     Action.ORG_GOVERNANCE: None,
+    Action.REFERENCE_UPDATE: None,  # platform administrators only
 }
 ORDER = [Role.VIEWER, Role.EDITOR, Role.STEWARD, Role.ADMIN]
 

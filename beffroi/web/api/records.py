@@ -9,13 +9,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
-from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
 from beffroi.catalog.usage import record_use
 from beffroi.query import service
 from beffroi.web.api.common import ERROR_RESPONSES
-from beffroi.web.deps import get_actor, get_settings
+from beffroi.web.deps import get_actor, get_settings, short_session
 
 router = APIRouter(prefix="/datasets/{slug}", tags=["records"], responses=ERROR_RESPONSES)
 
@@ -79,8 +78,7 @@ async def list_records(
 
 
 def _records_response(request: Request, slug: str, number: int | None) -> Response:
-    factory: sessionmaker[Session] = request.app.state.session_factory
-    with factory() as session:
+    with short_session(request) as session:
         actor = get_actor(request, session)
         page = service.records(
             session,
