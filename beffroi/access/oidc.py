@@ -12,7 +12,9 @@ The flow, for a provider configured by the ``oidc_*`` settings (ProConnect, a Ke
    signature with the provider's JWKS and its claims (``iss``, ``aud``, ``exp``, ``iat``,
    ``nonce``, ``azp``, ``at_hash``), and reads the userinfo endpoint (JSON or signed JWT).
 3. :func:`sign_in` finds the user linked to (issuer, subject), else links the account whose
-   verified e-mail matches, else creates an account with no role, as the settings allow.
+   verified e-mail matches, else creates an account with no role, as the settings allow;
+   :func:`open_session` also opens the web session, retrying when concurrent callbacks of
+   the same first login (two tabs) clash on the catalogue: both end in the same account.
 
 Every failure is a :class:`~beffroi.errors.BeffroiError` with a bilingual message: the
 provider refused or is down, the answer does not match a login in progress, the token is
@@ -22,9 +24,11 @@ invalid, no account may be used.
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import hashlib
 import hmac
 import json
+import logging
 import re
 import secrets
 import threading
@@ -43,8 +47,10 @@ from joserfc.errors import InvalidKeyIdError, JoseError
 from joserfc.jwk import KeySet
 from joserfc.jws import JWSRegistry
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
+from beffroi.access.accounts import open_web_session
 from beffroi.access.actors import Actor
 from beffroi.catalog import audit
 from beffroi.catalog.models import (
@@ -71,6 +77,8 @@ LEEWAY_S = 60  # clock skew tolerated on exp / iat / nbf
 NO_PASSWORD = "!oidc"  # noqa: S105 - a marker, not a secret
 _USERNAME_CHARS = re.compile(r"[^a-z0-9._-]+")
 _DIGITS = re.compile(r"^\d+$")
+SIGN_IN_ATTEMPTS = 5  # catalogue clashes of concurrent first logins, retried
+logger = logging.getLogger(__name__)
 
 
 # ---------------------------------------------------------------- pending login (cookie)
@@ -589,27 +597,51 @@ def _join_organizations(session: Session, user: User, identity: IdentityClaims) 
         )
 
 
-def sign_in(session: Session, settings: Settings, identity: IdentityClaims) -> User:
-    """The active user of a validated OIDC identity: linked before, linked now, or created."""
-    provider = settings.oidc_provider_name
-    link = session.scalar(
+def _find_link(session: Session, identity: IdentityClaims) -> OidcIdentity | None:
+    return session.scalar(
         select(OidcIdentity).where(
             OidcIdentity.issuer == identity.issuer, OidcIdentity.subject == identity.subject
         )
     )
-    if link is None:
-        user = _resolve_user(session, settings, identity, provider)
-        link = OidcIdentity(user=user, issuer=identity.issuer, subject=identity.subject)
-        session.add(link)
-        session.flush()
-        audit.record(
-            session,
-            Actor.for_user(user, surface="web"),
-            "oidc.link",
-            "user",
-            user.username,
-            {"issuer": identity.issuer, "subject": identity.subject},
-        )
+
+
+def _link(session: Session, settings: Settings, identity: IdentityClaims) -> OidcIdentity:
+    """The link of (issuer, subject), made now (account linked or created) if there is none.
+
+    Idempotent under concurrency: two callbacks of the same first login (two tabs, a
+    double click) both find no link and both insert; the unique constraints let one win,
+    the other's insert fails (on PostgreSQL it waits for the winner's commit). The loser
+    rolls back to its savepoint and uses the winner's link, so both sign in to the same
+    account instead of one answering 500.
+    """
+    link = _find_link(session, identity)
+    if link is not None:
+        return link
+    provider = settings.oidc_provider_name
+    try:
+        with session.begin_nested():
+            user = _resolve_user(session, settings, identity, provider)
+            link = OidcIdentity(user=user, issuer=identity.issuer, subject=identity.subject)
+            session.add(link)
+            session.flush()
+            audit.record(
+                session,
+                Actor.for_user(user, surface="web"),
+                "oidc.link",
+                "user",
+                user.username,
+                {"issuer": identity.issuer, "subject": identity.subject},
+            )
+    except IntegrityError:  # another request linked this identity meanwhile: use its link
+        link = _find_link(session, identity)
+        if link is None:  # the clash was something else (a username taken meanwhile…):
+            raise  # the caller rolls back and signs in again (web/pages/oidc.py)
+    return link
+
+
+def sign_in(session: Session, settings: Settings, identity: IdentityClaims) -> User:
+    """The active user of a validated OIDC identity: linked before, linked now, or created."""
+    link = _link(session, settings, identity)
     user = link.user
     if not user.is_active:
         raise _refuse(
@@ -623,3 +655,38 @@ def sign_in(session: Session, settings: Settings, identity: IdentityClaims) -> U
     user.last_login_at = link.last_login_at
     _join_organizations(session, user, identity)
     return user
+
+
+def open_session(
+    session: Session, settings: Settings, identity: IdentityClaims, lifetime: dt.timedelta
+) -> str:
+    """Sign the identity in and open its web session; the secret of the session.
+
+    Two callbacks of one identity's first login at once (two tabs) race to create its
+    account: :func:`sign_in` takes the winner's link when its insert clashes; should the
+    clash surface only at commit (or SQLite refuse a write on a stale snapshot: "database
+    is locked"), the whole sign-in is rolled back and done again, a few times, until the
+    winner's link is there to be read.
+    """
+    for attempt in range(1, SIGN_IN_ATTEMPTS + 1):
+        try:
+            user = sign_in(session, settings, identity)
+            secret = open_web_session(session, user, lifetime)
+            session.commit()
+        except (IntegrityError, OperationalError) as exc:
+            session.rollback()
+            if attempt < SIGN_IN_ATTEMPTS:
+                time.sleep(0.05 * attempt)  # let the winner's transaction end
+            else:
+                logger.warning(
+                    "OpenID Connect sign-in failed %d times on the catalogue: %s", attempt, exc
+                )
+                raise ServiceUnavailableError(
+                    "La connexion n'a pas pu être enregistrée (catalogue occupé)",
+                    hint="réessayez dans un instant",
+                    message_en="The sign-in could not be recorded (catalogue busy)",
+                    hint_en="try again in a moment",
+                ) from None
+        else:
+            return secret
+    raise AssertionError("unreachable")  # pragma: no cover

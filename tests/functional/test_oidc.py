@@ -9,6 +9,7 @@ provider's own authorization form chooses who signs in.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import html
 import os
@@ -29,7 +30,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from beffroi.access.oidc import CALLBACK_PATH, NO_PASSWORD, unseal
+from beffroi.access.oidc import CALLBACK_PATH, NO_PASSWORD, IdentityClaims, sign_in, unseal
 from beffroi.catalog.db import transaction
 from beffroi.catalog.models import (
     AuditEvent,
@@ -468,3 +469,140 @@ def test_the_page_after_login_stays_on_site(site: Site) -> None:
             assert start.status_code == 303
             pending = unseal(browser.cookies.get("beffroi_oidc"), site.settings.signing_key())
             assert pending.next == (target if target.startswith("/jeux") else "/"), target
+
+
+# ---------------------------------------------------------------- concurrent first logins
+
+
+def at_once(browsers: list[httpx.Client], urls: list[str]) -> list[object]:
+    """GET ``urls[i]`` with ``browsers[i]``, all released at the same moment (threads)."""
+    barrier = threading.Barrier(len(browsers))
+    answers: list[object] = [RuntimeError("not run")] * len(browsers)
+
+    def fetch(index: int) -> None:
+        try:
+            barrier.wait(timeout=10)
+            answers[index] = browsers[index].get(urls[index], follow_redirects=False)
+        except BaseException as exc:  # noqa: BLE001 - reported by the caller
+            answers[index] = exc
+
+    threads = [threading.Thread(target=fetch, args=(i,)) for i in range(len(browsers))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    return answers
+
+
+def check_round(site: Site, n: int, browsers: list[httpx.Client]) -> None:
+    """One identity's first login finished in every browser at once (see below)."""
+    tabs = len(browsers)
+    callbacks = []
+    for browser in browsers:
+        form = authorize(site, browser)
+        answer = browser.post(
+            str(form.url), data={"sub": f"agent-course-{n}"}, follow_redirects=False
+        )
+        assert answer.status_code == 302, answer.text
+        callbacks.append(answer.headers["location"])
+    answers = at_once(browsers, callbacks)
+    for answer, browser in zip(answers, browsers, strict=True):
+        assert isinstance(answer, httpx.Response), answer
+        assert answer.status_code == 303, answer.text  # not 500, not an error page
+        assert browser.cookies.get(SESSION_COOKIE)
+        page = browser.get(f"{site.base}/")
+        assert f"Connecté en tant que <strong>course{n}</strong>" in shown(page)
+    assert count(site, User, User.email == f"course{n}@mairie.example.fr") == 1
+    with site.session() as session:
+        user = session.scalars(select(User).where(User.username == f"course{n}")).one()
+        assert count(site, OidcIdentity, OidcIdentity.user_id == user.id) == 1
+        assert count(site, WebSession, WebSession.user_id == user.id) == tabs
+        created = session.scalars(
+            select(AuditEvent).where(
+                AuditEvent.action == "user.create", AuditEvent.object_id == f"course{n}"
+            )
+        ).all()
+        assert len(created) == 1  # the loser's creation was rolled back, audit included
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_concurrent_first_logins_of_one_identity_share_one_account(site: Site) -> None:
+    """Two tabs finishing the same first login at once both sign in, to one new account.
+
+    Each tab gets its own authorization code from the provider; then both callbacks are
+    sent at the same moment to the served application (its thread pool runs them side by
+    side). Several identities are tried so that the two callbacks really overlap.
+    """
+    users_before = count(site, User)
+    rounds, tabs = 4, 3  # three tabs each: two losers per round
+    for n in range(rounds):
+        set_claims(
+            site.issuer,
+            f"agent-course-{n}",
+            email=f"course{n}@mairie.example.fr",
+            email_verified=True,
+            preferred_username=f"course{n}",
+        )
+        with contextlib.ExitStack() as stack:
+            browsers = [stack.enter_context(site.browser()) for _ in range(tabs)]
+            check_round(site, n, browsers)
+    assert count(site, User) == users_before + rounds
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("backend", [pytest.param("postgresql", marks=pytest.mark.postgres)])
+def test_two_catalogue_sessions_signing_in_one_new_identity(demo_instance: DemoInstance) -> None:
+    """The loser of the race on PostgreSQL waits for the winner's commit, then uses its
+    account: deterministic (the first session holds its insert until the second waits)."""
+    settings = oidc_settings(
+        demo_instance,
+        "https://beffroi.example.fr",
+        oidc_issuer="https://idp.example.fr",
+        oidc_client_id="beffroi",
+    )
+    identity = IdentityClaims(
+        issuer="https://idp.example.fr",
+        subject="agent-deux-onglets",
+        email="deux.onglets@mairie.example.fr",
+        email_verified=True,
+        full_name="Deux Onglets",
+    )
+    app = create_app(settings)
+    factory = app.state.session_factory
+    try:
+        first, second = factory(), factory()
+        winner = sign_in(first, settings, identity)  # flushed, not committed: holds the keys
+        outcome: dict[str, Any] = {}
+
+        def other_tab() -> None:
+            try:
+                user = sign_in(second, settings, identity)
+                second.commit()
+                outcome["user_id"] = user.id
+            except BaseException as exc:  # noqa: BLE001 - reported below
+                second.rollback()
+                outcome["error"] = exc
+
+        thread = threading.Thread(target=other_tab)
+        thread.start()
+        time.sleep(1.0)
+        assert thread.is_alive()  # waiting on the winner's uncommitted row
+        first.commit()
+        thread.join(timeout=20)
+        assert not thread.is_alive()
+        assert "error" not in outcome, repr(outcome.get("error"))
+        assert outcome["user_id"] == winner.id
+        first.close()
+        second.close()
+        with transaction(factory) as session:
+            users = session.scalars(
+                select(User).where(User.email == "deux.onglets@mairie.example.fr")
+            ).all()
+            assert [u.id for u in users] == [winner.id]
+            links = session.scalars(
+                select(OidcIdentity).where(OidcIdentity.subject == "agent-deux-onglets")
+            ).all()
+            assert len(links) == 1
+    finally:
+        app.state.engine.dispose()

@@ -14,14 +14,13 @@ import threading
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from beffroi.access.accounts import open_web_session
 from beffroi.access.oidc import (
     CALLBACK_PATH,
     PENDING_MAX_AGE_S,
     OidcClient,
     not_configured,
+    open_session,
     seal,
-    sign_in,
     unseal,
 )
 from beffroi.errors import BeffroiError
@@ -102,10 +101,8 @@ def oidc_callback(
         pending = unseal(request.cookies.get(PENDING_COOKIE), settings.signing_key())
         next_url = safe_next(pending.next)
         identity = client.finish(pending, dict(request.query_params))
-        user = sign_in(session, settings, identity)
         lifetime = dt.timedelta(hours=settings.session_lifetime_hours)
-        secret = open_web_session(session, user, lifetime)
-        session.commit()
+        secret = open_session(session, settings, identity, lifetime)
     except BeffroiError as exc:
         session.rollback()
         return _failure(request, exc, next_url)
