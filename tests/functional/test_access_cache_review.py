@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import create_engine, event, select, text
 
 from beffroi.access import clock
 from beffroi.access.accounts import create_token, get_user
@@ -293,3 +293,62 @@ def test_review_a_decision_is_never_older_than_its_epoch(
     table = _stale_publisher_decision(client, world, demo_instance)
     assert table.columns is not None
     assert "abonne_email" not in table.columns
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "hole: the Data Package route loads the dataset, then asks readable_table; a commit "
+        "landing between the two is cached under the new epoch from the stale Dataset "
+        "(identity map), and the next records request serves the old owner's view"
+    ),
+)
+def test_review_a_concurrent_transfer_during_a_datapackage_request_is_not_cached(
+    client: TestClient, world: World, demo_instance: DemoInstance
+) -> None:
+    public = world.datasets["public"]
+    editor = bearer(client, "editeur-eau")
+    engine = client.app.state.engine
+    pending = ["move"]
+
+    def commit_in_the_window(*args: Any) -> None:
+        # Another worker commits right between the route's dataset load and the epoch read.
+        if pending and "access_epoch" in str(args[2]):
+            pending.clear()
+            raw_sql(
+                demo_instance,
+                "UPDATE dataset SET publisher_id = "
+                "(SELECT id FROM organization WHERE slug = 'ancien-delegataire') WHERE slug = :s",
+                s=public,
+            )
+
+    event.listen(engine, "before_cursor_execute", commit_in_the_window)
+    try:
+        assert client.get(f"/api/v1/datasets/{public}/datapackage.json", headers=editor).is_success
+    finally:
+        event.remove(engine, "before_cursor_execute", commit_in_the_window)
+    assert pending == []  # the concurrent commit did happen
+    # The next request: the dataset is another organisation's, personal columns hidden.
+    assert "abonne_email" not in records(client, public, editor).json()["data"][0]
+
+
+def test_review_a_read_only_token_never_gets_its_users_staged_version(
+    client: TestClient, world: World, demo_instance: DemoInstance, tmp_path: Path
+) -> None:
+    from beffroi.access import Actor
+    from beffroi.ingest.pipeline import ingest_file
+    from beffroi.store import store_for
+
+    slug = world.datasets["public"]
+    source = tmp_path / "staged.csv"
+    source.write_text("code_insee,commune,volume_m3\n56121,Lorient,1\n", encoding="utf-8")
+    factory = client.app.state.session_factory
+    store = store_for(demo_instance.settings)
+    ingest_file(factory, store, Actor.system(name="test"), slug, source, publish=False)
+    staged = f"/api/v1/datasets/{slug}/records?version=2"
+    write = _token(client, "editeur-eau")
+    read = _token(client, "editeur-eau", scope="read")
+    assert client.get(staged, headers=write).status_code == 200  # the editor's staged version
+    assert client.get(staged, headers=read).status_code == 404  # a read token may not
+    assert client.get(staged).status_code == 404
+    assert client.get(staged, headers=write).status_code == 200
