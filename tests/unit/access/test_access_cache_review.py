@@ -472,3 +472,28 @@ def test_review_the_epoch_is_read_in_the_decisions_transaction(engine: Engine) -
             session.scalar(select(Dataset.access_level).where(Dataset.id == rows.dataset_id))
             != "internal"
         )
+
+
+@pytest.mark.postgres
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "hole (availability): access_epoch.value is a 32-bit integer bumped once per "
+        "statement; at 2**31 - 1 every write to a watched table fails (integer out of range)"
+    ),
+)
+def test_review_the_epoch_never_overflows_into_refused_writes(postgres_url: str) -> None:
+    engine = make_engine(postgres_url)
+    try:
+        upgrade(engine)
+        rows = _rows(engine)
+        with engine.begin() as connection:
+            connection.execute(text("UPDATE access_epoch SET value = 2147483647"))
+        with engine.begin() as connection:  # any watched write, e.g. a membership change
+            connection.execute(
+                text("UPDATE membership SET role = 'editor' WHERE user_id = :u"),
+                {"u": rows.user_id},
+            )
+        assert _epoch(engine) != (2147483647, 0)
+    finally:
+        engine.dispose()
