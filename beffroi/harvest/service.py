@@ -22,7 +22,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
@@ -46,6 +46,10 @@ from beffroi.errors import BeffroiError, ConflictError, InvalidInputError
 from beffroi.harvest.fetching import Limits
 from beffroi.harvest.model import RemoteDataset
 from beffroi.settings import Settings
+
+if TYPE_CHECKING:
+    from beffroi.catalog.models import Job
+    from beffroi.jobs import JobRunner
 
 logger = logging.getLogger("beffroi.harvest")
 
@@ -274,15 +278,25 @@ class _Context:
     work_dir: Path
 
 
-def start_run(
+@dataclass
+class _Run:
+    """A run begun (its row written, the source marked running), not yet done."""
+
+    context: _Context
+    summary: RunSummary
+    kind: str
+    url: str
+    feed_dataset: str | None
+
+
+def _begin(
     factory: sessionmaker[Session],
     settings: Settings,
     actor: Actor,
     key: str | int,
-    *,
-    trigger: str | None = None,
-) -> RunSummary:
-    """Run a source now (the actor must manage it) and return what the run did."""
+    trigger: str | None,
+) -> _Run:
+    """Check the actor manages the source and no run of it is under way; record the run."""
     with transaction(factory) as session:
         source = get_source(session, actor, key)
         source_id, name, kind, url = source.id, source.name, source.kind, source.url
@@ -304,27 +318,85 @@ def start_run(
         session.add(run)
         session.flush()
         summary = RunSummary(id=run.id, source=name, status="running", started_at=run.started_at)
+    return _Run(context, summary, kind, url, feed_dataset)
+
+
+def _execute(begun: _Run) -> RunSummary:
+    """Do a begun run: fetch, import, record the outcome (never raises for the remote's
+    faults: they are the run's errors)."""
+    context, summary = begun.context, begun.summary
     try:
-        if kind == "file":
+        if begun.kind == "file":
             from beffroi.harvest.feeds import run_feed  # noqa: PLC0415 - feeds import us
 
-            outcome = run_feed(context, feed_dataset or "", url, summary.errors)
+            outcome = run_feed(context, begun.feed_dataset or "", begun.url, summary.errors)
             _count(summary, outcome)
         else:
-            for remote in _remote_datasets(kind, url, context.limits):
+            for remote in _remote_datasets(begun.kind, begun.url, context.limits):
                 _count(summary, _import_one(context, remote, summary.errors))
         summary.status = "succeeded" if not summary.failed else "partial"
     except BeffroiError as exc:
         summary.status = "failed"
         summary.errors.append(_error(None, exc))
     except Exception as exc:
-        logger.exception("harvest run %s of %s failed", summary.id, name)
+        logger.exception("harvest run %s of %s failed", summary.id, context.source_name)
         summary.status = "failed"
         summary.errors.append({"remote_id": None, "code": "internal-error", "message": str(exc)})
     finally:
         shutil.rmtree(context.work_dir, ignore_errors=True)
     _finish(context, summary)
     return summary
+
+
+def start_run(
+    factory: sessionmaker[Session],
+    settings: Settings,
+    actor: Actor,
+    key: str | int,
+    *,
+    trigger: str | None = None,
+) -> RunSummary:
+    """Run a source now (the actor must manage it) and return what the run did."""
+    return _execute(_begin(factory, settings, actor, key, trigger))
+
+
+def submit_run(runner: JobRunner, actor: Actor, key: str | int) -> tuple[Job, RunSummary]:
+    """Begin a run of a source now and do it in the background, as a job of ``runner``
+    (kind ``harvest``): the job and the begun run. Not found, denied, or a run already
+    under way are refused at once; the job's result is the run's summary once it ends
+    (status ``failed`` when the run failed as a whole, ``succeeded`` otherwise — a
+    ``partial`` run lists its errors in the result)."""
+    begun = _begin(runner.factory, runner.settings, actor, key, None)
+    summary = begun.summary
+
+    def task() -> tuple[str, dict[str, Any], dict[str, Any]]:
+        done = _execute(begun)
+        if done.status != "failed":
+            return "succeeded", done.as_dict(), {}
+        first = done.errors[0] if done.errors else {}
+        error = {
+            "code": first.get("code") or "harvest-failed",
+            "detail": f"Le moissonnage de « {done.source} » a échoué : "
+            f"{first.get('message') or 'erreur inconnue'}",
+            "hint": first.get("hint") or "consultez les erreurs du moissonnage (runs)",
+            "message_en": f"The harvest of “{done.source}” failed: "
+            f"{first.get('message_en') or first.get('message') or 'unknown error'}",
+            "hint_en": "see the run's errors (runs)",
+        }
+        return "failed", done.as_dict(), error
+
+    try:
+        job = runner.submit_task(
+            "harvest", actor, {"source": summary.source, "run": summary.id}, task
+        )
+    except BaseException:  # the job could not be queued: the run must not stay "running"
+        summary.status = "failed"
+        summary.errors.append(
+            {"remote_id": None, "code": "internal-error", "message": "job not started"}
+        )
+        _finish(begun.context, summary)
+        raise
+    return job, summary
 
 
 def _not_running(session: Session, source: HarvestSource) -> None:

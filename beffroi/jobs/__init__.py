@@ -130,6 +130,8 @@ class JobRunner:
         self.factory = factory
         self.uploads_dir = settings.data_dir / "uploads"
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="beffroi-job")
+        # Other tasks (harvest runs) in a pool of their own: they never hold uploads back.
+        self._tasks = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="beffroi-task")
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._scheduler: threading.Thread | None = None
@@ -366,3 +368,59 @@ class JobRunner:
         """Stop the scheduler and wait for running jobs (used by tests and on server shutdown)."""
         self.stop_scheduler()
         self._pool.shutdown(wait=True)
+        self._tasks.shutdown(wait=True)
+
+    def submit_task(
+        self,
+        kind: str,
+        actor: Actor,
+        params: dict[str, Any],
+        task: Callable[[], TaskOutcome],
+    ) -> Job:
+        """Run ``task`` in the background as a job of ``kind`` (running at once: the caller
+        did the checks); its outcome — status (``succeeded``/``failed``), result, error —
+        is recorded when it ends. A :class:`BeffroiError` it raises fails the job with it."""
+        with transaction(self.factory) as session:
+            job = Job(
+                id=str(uuid.uuid4()),
+                kind=kind,
+                status="running",
+                created_by=actor.label,
+                actor_user_id=actor.user_id,
+                params={**params, "runner": runner_id()},
+                started_at=utcnow(),
+            )
+            session.add(job)
+        future = self._tasks.submit(self._run_task, job.id, task)
+        future.add_done_callback(_log_crash)
+        return job
+
+    def _run_task(self, job_id: str, task: Callable[[], TaskOutcome]) -> None:
+        try:
+            status, result, error = task()
+        except BeffroiError as exc:
+            status, result = "failed", {}
+            error = {
+                "code": exc.code,
+                "title": exc.title,
+                "detail": exc.message,
+                "hint": exc.hint,
+                "title_en": exc.title_en,
+                "message_en": exc.message_en,
+                "hint_en": exc.hint_en,
+            }
+        except Exception:
+            logger.exception("job %s failed", job_id)
+            status, result = "failed", {}
+            error = {
+                "code": "internal-error",
+                "detail": "Erreur inattendue pendant la tâche ; elle a été consignée",
+                "hint": "réessayez ; si elle persiste, signalez-la avec l'identifiant de tâche",
+                "message_en": "Unexpected error during the job; it has been logged",
+                "hint_en": "try again; if it persists, report it with the job id",
+            }
+        self._update(job_id, status=status, finished_at=utcnow(), result=result, error=error or {})
+
+
+#: What a background task returns: its status, its result, its error (empty when none).
+TaskOutcome = tuple[str, dict[str, Any], dict[str, Any]]

@@ -8,6 +8,7 @@ import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -107,6 +108,21 @@ def api(allowed: Settings) -> Iterator[TestClient]:
         app.state.engine.dispose()
 
 
+def wait_for_job(
+    api: TestClient, location: str, headers: dict[str, str], timeout: float = 60
+) -> dict[str, Any]:
+    """Poll a job's status until it ends."""
+    deadline = time.monotonic() + timeout
+    while True:
+        answer = api.get(location, headers=headers)
+        assert answer.status_code == 200, answer.text
+        job: dict[str, Any] = answer.json()
+        if job["status"] in {"succeeded", "failed"}:
+            return job
+        assert time.monotonic() < deadline, job
+        time.sleep(0.05)
+
+
 def test_api_add_run_and_runs_for_stewards_only(api: TestClient, remote: tuple[Path, str]) -> None:
     _root, base = remote
     body = {
@@ -127,11 +143,27 @@ def test_api_add_run_and_runs_for_stewards_only(api: TestClient, remote: tuple[P
     ]
     assert api.get("/api/v1/harvest-sources", headers=editor).json() == []
     assert api.post("/api/v1/harvest-sources/sig/run", headers=editor).status_code == 404
+    # Run now: a background job to follow (202, Location of its status).
     ran = api.post("/api/v1/harvest-sources/sig/run", headers=steward)
-    assert ran.status_code == 200, ran.text
-    assert (ran.json()["created"], ran.json()["status"]) == (4, "succeeded")
+    assert ran.status_code == 202, ran.text
+    started = ran.json()
+    assert started["kind"] == "harvest"
+    assert ran.headers["location"] == f"/api/v1/jobs/{started['id']}" == started["links"]["job"]
+    assert started["links"]["runs"].endswith("/api/v1/harvest-sources/sig/runs")
+    job = wait_for_job(api, ran.headers["location"], steward)
+    assert job["status"] == "succeeded", job
+    assert (job["result"]["created"], job["result"]["status"]) == (4, "succeeded")
+    assert job["result"]["id"] == started["run"]
+    assert job["error"] is None
+    assert api.get(ran.headers["location"], headers=editor).status_code == 404  # not theirs
     runs = api.get("/api/v1/harvest-sources/sig/runs", headers=steward).json()
     assert [r["created"] for r in runs] == [4]
+    # ?wait=true: within the request, the run's counts (for scripts).
+    waited = api.post("/api/v1/harvest-sources/sig/run?wait=true", headers=steward)
+    assert waited.status_code == 200, waited.text
+    assert (waited.json()["unchanged"], waited.json()["status"]) == (4, "succeeded")
+    runs = api.get("/api/v1/harvest-sources/sig/runs", headers=steward).json()
+    assert [(r["created"], r["unchanged"]) for r in runs] == [(0, 4), (4, 0)]
     admin = bearer(api, "admin")
     assert (
         api.get(f"/api/v1/harvest-sources/{created.json()['id']}", headers=admin).status_code == 200
@@ -232,3 +264,42 @@ def test_api_refuses_a_taken_source_name(api: TestClient, remote: tuple[Path, st
     again = api.post("/api/v1/harvest-sources", json=body, headers=admin)
     assert again.status_code == 409
     assert "twice" in again.text
+
+
+def test_api_run_job_failure_and_run_under_way(api: TestClient, remote: tuple[Path, str]) -> None:
+    """A run that fails as a whole fails its job, with the reason; a second run while one
+    is under way is refused at once (409), before any job is made."""
+    from beffroi.catalog.db import transaction
+    from beffroi.catalog.models import HarvestRun, HarvestSource
+
+    _root, base = remote
+    steward = bearer(api, "referente-sig")
+    body = {
+        "name": "absente",
+        "kind": "dcat",
+        "url": f"{base}/absent.xml",
+        "organization": "service-sig",
+    }
+    assert api.post("/api/v1/harvest-sources", json=body, headers=steward).status_code == 201
+    ran = api.post("/api/v1/harvest-sources/absente/run", headers=steward)
+    assert ran.status_code == 202, ran.text
+    job = wait_for_job(api, ran.headers["location"], steward)
+    assert job["status"] == "failed", job
+    assert job["result"]["status"] == "failed"
+    assert job["error"]["detail"].startswith("Le moissonnage de « absente » a échoué")
+    assert job["error"]["message_en"].startswith("The harvest of “absente” failed")
+    assert job["error"]["hint"]
+    runs = api.get("/api/v1/harvest-sources/absente/runs", headers=steward).json()
+    assert [r["status"] for r in runs] == ["failed"]
+
+    # A run under way (as a running job leaves it): the next one is a 409, no job.
+    with transaction(api.app.state.session_factory) as session:  # type: ignore[attr-defined]
+        source = session.query(HarvestSource).filter_by(name="absente").one()
+        source.status = "running"
+        session.add(HarvestRun(source_id=source.id, trigger="test", status="running"))
+    again = api.post("/api/v1/harvest-sources/absente/run", headers=steward)
+    assert again.status_code == 409, again.text
+    assert "déjà en cours" in again.json()["detail"]
+    assert "Location" not in again.headers
+    waited = api.post("/api/v1/harvest-sources/absente/run?wait=true", headers=steward)
+    assert waited.status_code == 409
