@@ -500,11 +500,11 @@ def check_round(site: Site, n: int, browsers: list[httpx.Client]) -> None:
     callbacks = []
     for browser in browsers:
         form = authorize(site, browser)
-        answer = browser.post(
+        chosen = browser.post(
             str(form.url), data={"sub": f"agent-course-{n}"}, follow_redirects=False
         )
-        assert answer.status_code == 302, answer.text
-        callbacks.append(answer.headers["location"])
+        assert chosen.status_code == 302, chosen.text
+        callbacks.append(chosen.headers["location"])
     answers = at_once(browsers, callbacks)
     for answer, browser in zip(answers, browsers, strict=True):
         assert isinstance(answer, httpx.Response), answer
