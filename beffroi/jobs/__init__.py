@@ -107,12 +107,21 @@ def recover_interrupted(factory: sessionmaker[Session], uploads_dir: Path) -> in
             job.error = {
                 "code": "interrupted",
                 "detail": "Tâche interrompue par un redémarrage du serveur",
-                "hint": "renvoyez le fichier",
+                **_restart_hint(job.kind),
                 "message_en": "Job interrupted by a server restart",
-                "hint_en": "send the file again",
             }
             shutil.rmtree(uploads_dir / job.id, ignore_errors=True)
     return len(stale)
+
+
+def _restart_hint(kind: str) -> dict[str, str]:
+    """What to do about a job a restart interrupted: an upload is sent again, a harvest run."""
+    if kind == "harvest":
+        return {
+            "hint": "relancez la moisson (beffroi harvest run, ou POST …/run)",
+            "hint_en": "run the harvest again (beffroi harvest run, or POST …/run)",
+        }
+    return {"hint": "renvoyez le fichier", "hint_en": "send the file again"}
 
 
 def _log_crash(future: Future[None]) -> None:

@@ -129,6 +129,15 @@ def test_interrupted_jobs_are_failed_at_start(demo_instance: DemoInstance) -> No
                 params={},
             )
         )
+        session.add(
+            Job(
+                id="00000000-0000-0000-0000-000000000002",
+                kind="harvest",
+                status="queued",
+                created_by="test",
+                params={},
+            )
+        )
     app.state.engine.dispose()
     app = create_app(demo_instance.settings)
     with transaction(app.state.session_factory) as session:
@@ -136,6 +145,11 @@ def test_interrupted_jobs_are_failed_at_start(demo_instance: DemoInstance) -> No
         assert job is not None
         assert job.status == "failed"
         assert job.error["code"] == "interrupted"
+        assert job.error["hint"] == "renvoyez le fichier"
+        harvest = session.get(Job, "00000000-0000-0000-0000-000000000002")
+        assert harvest is not None
+        assert harvest.status == "failed"
+        assert harvest.error["hint_en"].startswith("run the harvest again")
     app.state.engine.dispose()
 
 

@@ -1,4 +1,4 @@
-"""Background jobs (upload ingestion): status and outcome."""
+"""Background jobs (upload ingestion, harvest run): status and outcome."""
 
 from __future__ import annotations
 
