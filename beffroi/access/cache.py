@@ -18,8 +18,9 @@ Time: sharing agreements open and close at their dates with no write at all, so 
 decision also carries the time window in which it holds (:class:`Entry`), bounded by the
 nearest start or end date of the agreements of the dataset.
 
-The epoch is read *before* the decision's own queries: a decision stored under an epoch is
-never older than that epoch (it may be newer, which is harmless). Its ``salt`` changes at
+The epoch is read *before* the decision's own queries, and those run in a session of their
+own (no object loaded earlier by the request): a decision stored under an epoch is never
+older than that epoch (it may be newer, which is harmless). Its ``salt`` changes at
 each bump: a transaction that wrote (bumping the epoch), decided and rolled back leaves a
 pair no later commit reproduces.
 """
@@ -110,6 +111,15 @@ _MIN = dt.datetime.min.replace(tzinfo=dt.UTC)
 _MAX = dt.datetime.max.replace(tzinfo=dt.UTC)
 
 
+def isolated(session: Session, compute: Callable[[Session], V]) -> V:
+    """``compute`` given a session of its own on ``session``'s connection: the same
+    transaction, a fresh identity map. Objects ``session`` loaded before the epoch was read
+    may be older than it; a decision built from them would be stored under an epoch it does
+    not match, and served until the next bump."""
+    with Session(bind=session.connection(), autoflush=False) as fresh:
+        return compute(fresh)
+
+
 @dataclass(frozen=True, slots=True)
 class Entry(Generic[V]):
     """A remembered decision and the time window (``[since, until)``) in which it holds."""
@@ -147,7 +157,11 @@ class DecisionCache(Generic[V]):
         question: tuple[object, ...],
         compute: Callable[[], Entry[V]],
     ) -> V:
-        """The decision for ``question``, from the cache when the epoch has not moved."""
+        """The decision for ``question``, from the cache when the epoch has not moved.
+
+        ``compute`` runs after the epoch is read; it must not use objects loaded before
+        (see :func:`isolated`).
+        """
         epoch = read_epoch(session)  # first: see the module docstring
         key = (catalogue_key(session), epoch, actor_key(actor), question)
         now = clock.now()
@@ -181,6 +195,7 @@ __all__ = [
     "Entry",
     "actor_key",
     "catalogue_key",
+    "isolated",
     "read_epoch",
     "window",
 ]

@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 
 from beffroi.access import clock
 from beffroi.access.actors import Actor
-from beffroi.access.cache import DecisionCache, Entry, window
+from beffroi.access.cache import DecisionCache, Entry, isolated, window
 from beffroi.access.licences import licence_clause, require_licence
 from beffroi.access.narrowing import (  # agreements' rows/columns, personal columns
     AgreementReads,
@@ -119,7 +119,10 @@ def readable_tables(
     ``slugs``), by slug. Datasets without a published version are left out."""
     wanted = None if slugs is None else tuple(sorted(set(slugs)))
     decided = _tables.get_or_compute(
-        session, actor, (wanted,), lambda: _decide_tables(session, actor, wanted)
+        session,
+        actor,
+        (wanted,),
+        lambda: isolated(session, lambda fresh: _decide_tables(fresh, actor, wanted)),
     )
     for _, reads in decided:
         log_reads(session, actor, reads)
@@ -152,7 +155,10 @@ def readable_table(
     dataset without a published version (nothing to read yet).
     """
     table, reads = _table.get_or_compute(
-        session, actor, (slug, version), lambda: _decide_table(session, actor, slug, version)
+        session,
+        actor,
+        (slug, version),
+        lambda: isolated(session, lambda fresh: _decide_table(fresh, actor, slug, version)),
     )
     log_reads(session, actor, reads)
     return table

@@ -278,15 +278,6 @@ def test_review_control_an_unloaded_dataset_moved_away_hides_personal_columns(
     assert "abonne_email" not in records(client, public, editor).json()["data"][0]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "hole: decide() reads Dataset/DatasetPrivacy/DatasetVersion/grantee Organization "
-        "through the session's identity map; objects loaded before read_epoch are older "
-        "than the epoch the decision is stored under, so a stale (wider) decision is served "
-        "to every later request until the next bump"
-    ),
-)
 def test_review_a_decision_is_never_older_than_its_epoch(
     client: TestClient, world: World, demo_instance: DemoInstance
 ) -> None:
@@ -295,14 +286,6 @@ def test_review_a_decision_is_never_older_than_its_epoch(
     assert "abonne_email" not in table.columns
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "hole: the Data Package route loads the dataset, then asks readable_table; a commit "
-        "landing between the two is cached under the new epoch from the stale Dataset "
-        "(identity map), and the next records request serves the old owner's view"
-    ),
-)
 def test_review_a_concurrent_transfer_during_a_datapackage_request_is_not_cached(
     client: TestClient, world: World, demo_instance: DemoInstance
 ) -> None:

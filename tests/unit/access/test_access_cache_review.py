@@ -475,13 +475,6 @@ def test_review_the_epoch_is_read_in_the_decisions_transaction(engine: Engine) -
 
 
 @pytest.mark.postgres
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "hole (availability): access_epoch.value is a 32-bit integer bumped once per "
-        "statement; at 2**31 - 1 every write to a watched table fails (integer out of range)"
-    ),
-)
 def test_review_the_epoch_never_overflows_into_refused_writes(postgres_url: str) -> None:
     engine = make_engine(postgres_url)
     try:

@@ -39,19 +39,23 @@ WATCHED: dict[str, tuple[str, ...] | None] = {
     "api_token_scope": None,
 }
 
+# The counter wraps before the 32-bit limit (a write must never fail for the epoch's sake);
+# the salt, drawn again at each bump, keeps a wrapped value from meeting its old key.
+_NEXT = "CASE WHEN value >= 2147483646 THEN 0 ELSE value + 1 END"
 _SQLITE_BUMP = (
-    "UPDATE access_epoch SET value = value + 1, salt = abs(random() % 2147483647) WHERE id = 1"
+    f"UPDATE access_epoch SET value = {_NEXT}, salt = abs(random() % 2147483647) "  # noqa: S608
+    "WHERE id = 1"
 )
 _PG_FUNCTION = """
 CREATE FUNCTION beffroi_bump_access_epoch() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     UPDATE access_epoch
-    SET value = value + 1, salt = floor(random() * 2147483647)::integer
+    SET value = NEXT_VALUE, salt = floor(random() * 2147483647)::integer
     WHERE id = 1;
     RETURN NULL;
 END;
 $$
-"""
+""".replace("NEXT_VALUE", _NEXT)
 
 
 def _trigger(table: str, event: str) -> str:
