@@ -9,7 +9,6 @@ only after it.
 from __future__ import annotations
 
 import os
-import sys
 import threading
 import uuid
 from collections.abc import Callable, Generator, Iterator
@@ -39,8 +38,6 @@ STAGE_DEPTH = 3  # batches waiting between two steps (memory: a few batches per 
 # slow machine), the read-ahead keeps reading instead of stopping after a few batches.
 # Batches are at most 4 MB of text (the CSV block), so this holds some 60 MB more.
 WRITER_DEPTH = 16
-# GIL switch interval while an ingestion reads (seconds; Python's default is 0.005).
-SWITCH_INTERVAL = 0.0002
 
 ProgressCallback = Callable[[int, int, int], None]  # bytes read, bytes total, rows
 
@@ -243,15 +240,11 @@ class _Prepared:
     schema: pa.Schema
     profile: ProfileBuilder
     typed: Iterator[pa.RecordBatch]
-    _sharing: bool = True  # holds a share of :func:`_share_gil` until closed
 
     def close(self) -> None:
         close = getattr(self.typed, "close", None)
         if close is not None:
             close()
-        if self._sharing:
-            self._sharing = False
-            _unshare_gil()
 
 
 def _prepare(
@@ -259,17 +252,6 @@ def _prepare(
 ) -> _Prepared:
     """Open the file, read a sample, infer the types, start typing and profiling."""
     _use_fast_memory_pool()
-    _share_gil()
-    try:
-        return _start(path, options, declared)
-    except BaseException:
-        _unshare_gil()
-        raise
-
-
-def _start(
-    path: Path, options: ReadOptions, declared: dict[str, dict[str, Any]] | None
-) -> _Prepared:
     source = open_table(path, options)
     batches = source.batches()
     sample: list[pa.RecordBatch] = []
@@ -316,38 +298,6 @@ def _use_fast_memory_pool() -> None:
             pa.set_memory_pool(pa.jemalloc_memory_pool())
         except NotImplementedError:  # a pyarrow built without jemalloc: keep its default
             return
-
-
-_SWITCH_LOCK = threading.Lock()
-_SWITCH_USERS: list[float] = []  # the interval to restore, once per ingestion reading
-
-
-def _share_gil() -> None:
-    """Hand the GIL over sooner while an ingestion reads (undone by :func:`_unshare_gil`).
-
-    The reading, typing and profiling threads take the GIL back after every Arrow call
-    (dozens per batch). While another thread runs Python for long (the CLI importing and
-    loading the catalogue, a web request), each of those waits up to the switch interval:
-    with Python's 5 ms, a busy thread let the typing and profiling of a 200,000-row file
-    progress 3 to 4 times slower than alone (20 batches in 2 s instead of 75); with
-    0.2 ms, 2 to 2.5 times faster than at 5 ms, the busy thread losing some 20 %.
-    """
-    with _SWITCH_LOCK:
-        current = sys.getswitchinterval()
-        _SWITCH_USERS.append(current)
-        if current > SWITCH_INTERVAL:
-            sys.setswitchinterval(SWITCH_INTERVAL)
-
-
-def _unshare_gil() -> None:
-    with _SWITCH_LOCK:
-        if not _SWITCH_USERS:
-            return
-        first = _SWITCH_USERS[0]
-        _SWITCH_USERS.pop()
-        lowered = min(first, SWITCH_INTERVAL)  # Python keeps whole microseconds
-        if not _SWITCH_USERS and abs(sys.getswitchinterval() - lowered) < 1e-7:
-            sys.setswitchinterval(first)  # the last reading ended: back to the interval before
 
 
 class ReadAhead:
