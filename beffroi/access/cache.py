@@ -7,7 +7,9 @@ personal columns. Those decisions are remembered in this process, keyed by
 * the catalogue (its URL) and its **access epoch** — the one row of ``access_epoch``, which
   database triggers (migration 0012, SQLite and PostgreSQL) bump in the same transaction as
   any write to a table a decision reads (:data:`EPOCH_TABLES`): the next request of every
-  worker and process reads a new epoch, so it decides afresh;
+  worker and process reads a new epoch, so it decides afresh. On PostgreSQL the bump runs
+  at commit (a deferred trigger, so that the epoch row is locked only while a transaction
+  commits); until then the writing transaction is flagged and decides without the cache;
 * everything of the actor a decision depends on (:func:`actor_key`: user, platform admin,
   roles by organisation, territory membership, token scope and dataset limit) — the actor
   itself is resolved anew at each request, so a revoked token or a lost role never reaches
@@ -62,11 +64,19 @@ EPOCH_TABLES: dict[str, tuple[str, ...] | None] = {
 """Tables whose writes bump the epoch (and, when given, the only columns whose update does:
 signing in and using a token must not empty every cache)."""
 
-_EPOCH_SQL = "SELECT value, salt FROM access_epoch WHERE id = 1"
+Epoch = tuple[int, int]
+
+_EPOCH_SQL = "SELECT value, salt, NULL FROM access_epoch WHERE id = 1"
+# PostgreSQL bumps the epoch at commit (deferred trigger: no lock held meanwhile); until
+# then, a transaction that wrote access data is flagged, and decides without the cache.
+_EPOCH_SQL_PG = (
+    "SELECT value, salt, current_setting('beffroi.access_epoch_dirty', true) "
+    "FROM access_epoch WHERE id = 1"
+)
+UNCACHED: Epoch = (-1, -1)
+"""The epoch of a session whose decisions must not be cached (nor read from the cache)."""
 
 V = TypeVar("V")
-
-Epoch = tuple[int, int]
 
 
 def read_epoch(session: Session) -> Epoch:
@@ -78,9 +88,13 @@ def read_epoch(session: Session) -> Epoch:
         session.flush()
     # The driver's SQL straight on the session's connection (same transaction): the ORM's
     # statement machinery costs more than the query on this path, run at every request.
-    row = session.connection().exec_driver_sql(_EPOCH_SQL).first()
-    if row is None:  # the row is written by the migration; a missing one caches nothing
-        return (-1, -1)
+    connection = session.connection()
+    sql = _EPOCH_SQL_PG if connection.dialect.name == "postgresql" else _EPOCH_SQL
+    row = connection.exec_driver_sql(sql).first()
+    if row is None or row[2] == "1":
+        # No row (the migration writes it): nothing cached. Written access data in this
+        # transaction, bump pending until its commit: decide afresh, store nothing.
+        return UNCACHED
     return (int(row[0]), int(row[1]))
 
 

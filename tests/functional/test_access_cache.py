@@ -81,9 +81,10 @@ def test_a_cache_hit_reads_only_the_epoch(
         again = client.get(public)
     assert again.json()["data"] == first.json()["data"]
     assert decision_reads(seen) == []
-    assert [s for s in seen if "access_epoch" in s] == [
-        "SELECT value, salt FROM access_epoch WHERE id = 1"
-    ]
+    epoch_reads = [s for s in seen if "access_epoch" in s]
+    assert len(epoch_reads) == 1
+    assert epoch_reads[0].startswith("SELECT value, salt")
+    assert epoch_reads[0].endswith("FROM access_epoch WHERE id = 1")
     # SQL's list of readable tables is remembered the same way.
     counted = {"sql": f'SELECT count(*) AS n FROM "{world.datasets["public"]}"'}  # noqa: S608
     assert client.post("/api/v1/sql", json=counted).status_code == 200

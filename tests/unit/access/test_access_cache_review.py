@@ -21,7 +21,14 @@ from sqlalchemy.orm import Session
 
 from beffroi.access import Actor
 from beffroi.access.actors import ActorKind
-from beffroi.access.cache import EPOCH_TABLES, DecisionCache, Entry, actor_key, read_epoch
+from beffroi.access.cache import (
+    EPOCH_TABLES,
+    UNCACHED,
+    DecisionCache,
+    Entry,
+    actor_key,
+    read_epoch,
+)
 from beffroi.catalog.db import make_engine, session_factory, transaction, upgrade
 from beffroi.catalog.models import (
     ApiToken,
@@ -462,7 +469,10 @@ def test_review_the_epoch_is_read_in_the_decisions_transaction(engine: Engine) -
         assert dataset is not None
         dataset.access_level = "internal"  # pending, not flushed: read_epoch flushes it
         inside = read_epoch(writer)
-        assert inside[0] > before[0]
+        if engine.dialect.name == "postgresql":
+            assert inside == UNCACHED  # bump at commit: meanwhile decided without the cache
+        else:
+            assert inside[0] > before[0]
         with factory() as other:
             assert read_epoch(other) == before  # uncommitted: not seen elsewhere
         writer.rollback()

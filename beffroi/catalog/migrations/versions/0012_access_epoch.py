@@ -49,13 +49,29 @@ _SQLITE_BUMP = (
 _PG_FUNCTION = """
 CREATE FUNCTION beffroi_bump_access_epoch() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    UPDATE access_epoch
-    SET value = NEXT_VALUE, salt = floor(random() * 2147483647)::integer
-    WHERE id = 1;
+    -- Once per transaction (the flag is transaction-local), and, for the row triggers,
+    -- at commit (deferred): the epoch row is locked only while the transaction commits,
+    -- so access-relevant writes neither queue behind a long transaction nor deadlock on it.
+    IF coalesce(current_setting('beffroi.access_epoch_bumped', true), '') <> '1' THEN
+        UPDATE access_epoch
+        SET value = NEXT_VALUE, salt = floor(random() * 2147483647)::integer
+        WHERE id = 1;
+        PERFORM set_config('beffroi.access_epoch_bumped', '1', true);
+    END IF;
     RETURN NULL;
 END;
 $$
 """.replace("NEXT_VALUE", _NEXT)
+# Marks the transaction as having written access data (a statement trigger, no lock): the
+# cache decides afresh and stores nothing while the transaction's own bump is pending.
+_PG_DIRTY = """
+CREATE FUNCTION beffroi_mark_access_dirty() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM set_config('beffroi.access_epoch_dirty', '1', true);
+    RETURN NULL;
+END;
+$$
+"""
 
 
 def _trigger(table: str, event: str) -> str:
@@ -75,13 +91,25 @@ def upgrade() -> None:
     op.execute(f"INSERT INTO access_epoch (id, value, salt) VALUES (1, 0, {seed})")  # noqa: S608
     if postgres:
         op.execute(_PG_FUNCTION)
+        op.execute(_PG_DIRTY)
     for table, columns in WATCHED.items():
         update = f"UPDATE OF {', '.join(columns)}" if columns else "UPDATE"
         if postgres:
+            # A deferred constraint trigger fires at commit, in the writing transaction:
+            # the bump becomes visible with the data, never before nor after it.
             op.execute(
-                f"CREATE TRIGGER access_epoch_bump AFTER INSERT OR DELETE OR {update} "
-                f"OR TRUNCATE ON {table} FOR EACH STATEMENT "
+                f"CREATE CONSTRAINT TRIGGER access_epoch_bump AFTER INSERT OR DELETE OR "
+                f"{update} ON {table} DEFERRABLE INITIALLY DEFERRED FOR EACH ROW "
                 "EXECUTE FUNCTION beffroi_bump_access_epoch()"
+            )
+            op.execute(
+                f"CREATE TRIGGER access_epoch_dirty AFTER INSERT OR DELETE OR {update} "
+                f"OR TRUNCATE ON {table} FOR EACH STATEMENT "
+                "EXECUTE FUNCTION beffroi_mark_access_dirty()"
+            )
+            op.execute(  # TRUNCATE has no row: a statement trigger, at once
+                f"CREATE TRIGGER access_epoch_truncate AFTER TRUNCATE ON {table} "
+                "FOR EACH STATEMENT EXECUTE FUNCTION beffroi_bump_access_epoch()"
             )
             continue
         for event in ("INSERT", "DELETE", update):
@@ -96,10 +124,13 @@ def downgrade() -> None:
     for table, columns in WATCHED.items():
         if postgres:
             op.execute(f"DROP TRIGGER IF EXISTS access_epoch_bump ON {table}")
+            op.execute(f"DROP TRIGGER IF EXISTS access_epoch_truncate ON {table}")
+            op.execute(f"DROP TRIGGER IF EXISTS access_epoch_dirty ON {table}")
             continue
         update = f"UPDATE OF {', '.join(columns)}" if columns else "UPDATE"
         for event in ("INSERT", "DELETE", update):
             op.execute(f"DROP TRIGGER IF EXISTS {_trigger(table, event)}")
     if postgres:
         op.execute("DROP FUNCTION IF EXISTS beffroi_bump_access_epoch()")
+        op.execute("DROP FUNCTION IF EXISTS beffroi_mark_access_dirty()")
     op.drop_table("access_epoch")
