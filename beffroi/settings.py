@@ -183,6 +183,12 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         default="INFO", description="Verbosity of the server logs."
     )
+    access_log: bool = Field(
+        default=False,
+        description="Log one line per HTTP request (uvicorn's access log). Off by default: "
+        "the reverse proxy in front usually logs requests, the audit log records the reads "
+        "that matter, and a line per request costs the server time under load.",
+    )
     upload_max_mb: int = Field(
         default=2048,
         ge=1,

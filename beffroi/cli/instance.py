@@ -106,11 +106,18 @@ def serve(ctx: CliContext, host: str | None, port: int | None) -> None:
             port=port,
             workers=settings.workers,
             log_level=settings.log_level.lower(),
+            access_log=settings.access_log,
         )
         return
     app = create_app(settings)
     click.echo(f"Beffroi est servi sur http://{shown}:{port}/  (Ctrl+C pour arrêter)")
-    uvicorn.run(app, host=host, port=port, log_level=settings.log_level.lower())
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_level=settings.log_level.lower(),
+        access_log=settings.access_log,
+    )
 
 
 @cli.command()
