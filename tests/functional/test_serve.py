@@ -113,3 +113,32 @@ def test_serve_answers_health_and_the_home_page(tmp_path: Path) -> None:
     # Stopped by the signal: uvicorn shuts down gracefully, then re-raises SIGTERM.
     assert process.returncode in {0, -signal.SIGTERM}
     assert "Beffroi est servi sur" in log.read_text(encoding="utf-8")
+
+
+@pytest.mark.slow
+def test_serve_with_two_workers(tmp_path: Path) -> None:
+    """``BEFFROI_WORKERS=2``: uvicorn imports each worker's application from its factory."""
+    data_dir = tmp_path / "instance"
+    result = CliRunner().invoke(cli, ["--data-dir", str(data_dir), "init"])
+    assert result.exit_code == 0, result.output
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BEFFROI_")}
+    env["BEFFROI_WORKERS"] = "2"
+    log = tmp_path / "serve.log"
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "beffroi", "--data-dir", str(data_dir), "serve",
+             "--port", str(port)],
+            cwd=tmp_path,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    try:
+        health = wait_for_health(f"http://127.0.0.1:{port}/health", process, log)
+        assert health["status"] == "ok"
+        status, _ = fetch(f"http://127.0.0.1:{port}/")
+        assert status == 200
+    finally:
+        stop_server(process)
+    assert "(2 workers)" in log.read_text(encoding="utf-8")
