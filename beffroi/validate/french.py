@@ -26,6 +26,7 @@ import numpy as np
 import pyarrow as pa
 
 from beffroi.reference import cog
+from beffroi.validate.patterns import string_layout
 
 
 def _compact(c: str) -> str:
@@ -122,24 +123,11 @@ def digits_check(
     positions = np.arange(length)[:, None]
 
     def check(values: Any) -> pa.Array[Any]:
-        if isinstance(values, pa.ChunkedArray):
-            values = values.combine_chunks()
-        if not pa.types.is_string(values.type):
-            values = values.cast(pa.string())
+        values, offsets, data, sizes = string_layout(values)
         count = len(values)
         verdicts = np.zeros(count, dtype=bool)
         if count == 0:
             return pa.array(verdicts)
-        buffers: list[Any] = values.buffers()
-        offsets = np.frombuffer(buffers[1], dtype=np.int32)[
-            values.offset : values.offset + count + 1
-        ]
-        data = (
-            np.frombuffer(buffers[2], dtype=np.uint8)
-            if buffers[2] is not None
-            else np.zeros(0, np.uint8)
-        )
-        sizes = np.diff(offsets)
         present = values.is_valid().to_numpy(zero_copy_only=False)
         # The common case: exactly ``length`` bytes, all ASCII digits, checked in bulk.
         fast = np.flatnonzero(present & (sizes == length))

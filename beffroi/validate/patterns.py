@@ -217,23 +217,10 @@ def fixed_pattern(pattern: str) -> Callable[[Any], pa.Array[Any]] | None:
         )
 
     def matches(values: Any) -> pa.Array[Any]:
-        if isinstance(values, pa.ChunkedArray):
-            values = values.combine_chunks()
-        if not pa.types.is_string(values.type):
-            values = values.cast(pa.string())
+        values, offsets, data, sizes = string_layout(values)
         count = len(values)
         verdicts = np.zeros(count, dtype=bool)
         if count:
-            buffers: list[Any] = values.buffers()
-            offsets = np.frombuffer(buffers[1], dtype=np.int32)[
-                values.offset : values.offset + count + 1
-            ]
-            data = (
-                np.frombuffer(buffers[2], dtype=np.uint8)
-                if buffers[2] is not None
-                else np.zeros(0, np.uint8)
-            )
-            sizes = np.diff(offsets)
             for width, tables in by_width.items():
                 rows = np.flatnonzero(sizes == width)
                 if not len(rows):
@@ -255,3 +242,25 @@ def fixed_pattern(pattern: str) -> Callable[[Any], pa.Array[Any]] | None:
         return pa.array(verdicts, mask=mask)
 
     return matches
+
+
+def string_layout(values: Any) -> tuple[pa.Array[Any], np.ndarray, np.ndarray, np.ndarray]:
+    """A column as one Arrow string array and its raw layout, for checks on the bytes:
+    ``(values, offsets, data, sizes)`` — cell ``i`` is ``data[offsets[i]:offsets[i + 1]]``,
+    ``sizes[i]`` bytes long (no copy)."""
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    if not pa.types.is_string(values.type):
+        values = values.cast(pa.string())
+    count = len(values)
+    if not count:
+        empty = np.zeros(0, np.int32)
+        return values, np.zeros(1, np.int32), np.zeros(0, np.uint8), empty
+    buffers: list[Any] = values.buffers()
+    offsets = np.frombuffer(buffers[1], dtype=np.int32)[values.offset : values.offset + count + 1]
+    data = (
+        np.frombuffer(buffers[2], dtype=np.uint8)
+        if buffers[2] is not None
+        else np.zeros(0, np.uint8)
+    )
+    return values, offsets, data, np.diff(offsets)

@@ -69,6 +69,21 @@ def stop_server(process: subprocess.Popen[bytes]) -> None:
         process.wait(timeout=10)
 
 
+def start_serve(data_dir: Path, port: int, log: Path, **settings: str) -> subprocess.Popen[bytes]:
+    """``beffroi serve`` in a process of its own, with no BEFFROI_* setting but ``settings``,
+    its output into ``log``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BEFFROI_")} | settings
+    with log.open("wb") as output:
+        return subprocess.Popen(
+            [sys.executable, "-m", "beffroi", "--data-dir", str(data_dir), "serve",
+             "--port", str(port)],
+            cwd=log.parent,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )  # fmt: skip
+
+
 @pytest.mark.slow
 def test_serve_answers_health_and_the_home_page(tmp_path: Path) -> None:
     data_dir = tmp_path / "instance"
@@ -78,17 +93,8 @@ def test_serve_answers_health_and_the_home_page(tmp_path: Path) -> None:
         assert result.exit_code == 0, result.output
 
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BEFFROI_")}
     log = tmp_path / "serve.log"
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "beffroi", "--data-dir", str(data_dir), "serve",
-             "--port", str(port)],
-            cwd=tmp_path,
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )  # fmt: skip
+    process = start_serve(data_dir, port, log)
     try:
         base = f"http://127.0.0.1:{port}"
         health = wait_for_health(f"{base}/health", process, log)
@@ -122,18 +128,8 @@ def test_serve_with_two_workers(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["--data-dir", str(data_dir), "init"])
     assert result.exit_code == 0, result.output
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BEFFROI_")}
-    env["BEFFROI_WORKERS"] = "2"
     log = tmp_path / "serve.log"
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "beffroi", "--data-dir", str(data_dir), "serve",
-             "--port", str(port)],
-            cwd=tmp_path,
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )  # fmt: skip
+    process = start_serve(data_dir, port, log, BEFFROI_WORKERS="2")
     try:
         health = wait_for_health(f"http://127.0.0.1:{port}/health", process, log)
         assert health["status"] == "ok"
