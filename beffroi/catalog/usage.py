@@ -212,8 +212,9 @@ def buffer_for(bind: Engine | Session) -> UsageBuffer:
 
 
 def record_use(session: Session, dataset: DatasetRef, kind: Kind) -> None:
-    """Count one use of a dataset — ``view`` (its page), ``download`` (an export) or ``api``
-    (a records API call) — in memory; cheap enough for every request."""
+    """Count one use of a dataset — ``view`` (its page), ``download`` (an export, a zipped
+    Data Package) or ``api`` (a records, CKAN or Data Package API call) — in memory; cheap
+    enough for every request."""
     buffer_for(session).add(dataset, kind)
 
 
@@ -308,6 +309,7 @@ def most_used(
 __all__ = [
     "COLUMNS",
     "FLUSH_EVERY_S",
+    "DatasetRef",
     "Kind",
     "UsageBuffer",
     "Used",

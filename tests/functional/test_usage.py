@@ -197,3 +197,64 @@ def test_home_shows_the_six_most_used_readable_datasets(client: TestClient) -> N
     english = client.get("/?lang=en", headers=HTML).text
     assert "Most used" in english
     assert "82 uses" in english
+
+
+def _ckan(client: TestClient, action: str, **params: str) -> int:
+    return client.get(f"/api/3/action/{action}", params=params).status_code
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_ckan_data_package_and_version_downloads_are_counted(client: TestClient) -> None:
+    load(client, PUBLIC, SUBVENTIONS)
+    load(client, PUBLIC, VALID)  # a second version: version 1 is now a past one
+    engine = client.app.state.engine  # type: ignore[attr-defined]
+    usage.flush(engine)
+    before = stored(client).get((PUBLIC, usage.today()), (0, 0, 0))
+    key = f"ds-{dataset_id(client, PUBLIC)}"
+    # CKAN API: metadata (package_show by id and by name, resource_show) and records.
+    assert _ckan(client, "package_show", id=key) == 200
+    assert _ckan(client, "package_show", id=PUBLIC) == 200
+    assert _ckan(client, "resource_show", id=f"{key}-csv") == 200
+    assert _ckan(client, "datastore_search", resource_id=f"{key}-csv", limit="1") == 200
+    assert _ckan(client, "datastore_search", resource_id=PUBLIC, limit="1") == 200
+    # Refused or unknown: nothing counted; listings count no dataset.
+    assert _ckan(client, "package_show", id=PARTNER_ONLY) == 404
+    assert _ckan(client, "datastore_search", resource_id=f"{key}-docx") == 404
+    assert _ckan(client, "package_show", id="ds-999999") == 404
+    assert _ckan(client, "package_list") == 200
+    assert _ckan(client, "package_search", q="subventions") == 200
+    # Data Package: the descriptor is an API call, the zip a download.
+    assert client.get(f"/api/v1/datasets/{PUBLIC}/datapackage.json").status_code == 200
+    zipped = client.get(f"/api/v1/datasets/{PUBLIC}/datapackage.zip")
+    assert zipped.status_code == 200
+    assert zipped.content[:2] == b"PK"
+    assert client.get(f"/api/v1/datasets/{PARTNER_ONLY}/datapackage.zip").status_code == 404
+    assert client.get(f"/api/v1/datasets/{PARTNER_ONLY}/datapackage.json").status_code == 404
+    # A past version's file is a download (the export's ``version``); a missing one is not.
+    past = client.get(f"/api/v1/datasets/{PUBLIC}/export.csv", params={"version": "1"})
+    assert past.status_code == 200
+    assert "-v1.csv" in past.headers["content-disposition"]
+    missing = client.get(f"/api/v1/datasets/{PUBLIC}/export.csv", params={"version": "99"})
+    assert missing.status_code == 404
+    assert usage.flush(engine) >= 1
+    views, downloads, calls = stored(client)[(PUBLIC, usage.today())]
+    assert views == before[0]
+    assert downloads - before[1] == 2  # the zip and the past version's CSV
+    assert calls - before[2] == 6  # 2 package_show, resource_show, 2 datastore_search, json
+    assert (PARTNER_ONLY, usage.today()) not in stored(client)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_sql_queries_count_no_dataset(client: TestClient) -> None:
+    """The query service checks which tables a query reads but does not return them (the
+    ``tables`` of an answer are every readable table): the SQL API counts nothing rather
+    than a wrong dataset."""
+    load(client, PUBLIC, SUBVENTIONS)
+    engine = client.app.state.engine  # type: ignore[attr-defined]
+    usage.flush(engine)
+    before = stored(client)
+    sql = 'SELECT count(*) AS n FROM "subventions-associations"'
+    answer = client.post("/api/v1/sql", json={"sql": sql})
+    assert answer.status_code == 200
+    usage.flush(engine)
+    assert stored(client) == before

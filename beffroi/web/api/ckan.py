@@ -8,11 +8,13 @@ as the anonymous visitor whatever the credentials sent: only public datasets app
 from __future__ import annotations
 
 import logging
+import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Request
 from fastapi.responses import JSONResponse
 
+from beffroi.catalog.usage import DatasetRef, record_use
 from beffroi.errors import BeffroiError, UserError
 from beffroi.publish import ckan
 from beffroi.web.deps import SessionDep, SettingsDep
@@ -54,7 +56,38 @@ def _answer(
             if problem.get("field"):
                 body[problem["field"]] = [problem["message"]]
         return JSONResponse({"help": help_url, "success": False, "error": body}, status_code=status)
+    used = _dataset_used(name, params, result)
+    if used is not None:
+        record_use(session, used, "api")  # in memory: flushed in batches
     return JSONResponse({"help": help_url, "success": True, "result": result})
+
+
+_STORE_KEY = re.compile(r"ds-([0-9]{1,18})")
+
+
+def _ref(key: str) -> DatasetRef:
+    """A dataset id for a store key (``ds-<n>``), else the slug as given."""
+    match = _STORE_KEY.fullmatch(key)
+    return int(match.group(1)) if match else key
+
+
+def _dataset_used(name: str, params: dict[str, Any], result: Any) -> DatasetRef | None:
+    """The one dataset a successful action read: ``package_show`` and ``resource_show``
+    (its metadata), ``datastore_search`` (its records). Listings and searches count none,
+    and neither does ``datastore_search_sql`` (the query service does not say which tables
+    a query read)."""
+    if not isinstance(result, dict):
+        return None
+    if name == "package_show":
+        return _ref(str(result.get("id") or "")) or None
+    if name == "resource_show":
+        return _ref(str(result.get("package_id") or "")) or None
+    if name == "datastore_search":
+        # As the DataStore resolves it: ``ds-<n>-<format>``, else a package id or a slug.
+        resource = str(params.get("resource_id") or params.get("id") or "")
+        key, _, _suffix = resource.rpartition("-")
+        return _ref(key if key.startswith("ds-") else resource) or None
+    return None
 
 
 def _register(prefix: str, *, in_schema: bool) -> None:

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from beffroi.catalog import services
+from beffroi.catalog.usage import record_use
 from beffroi.publish.datapackage import datapackage_for, zipped_datapackage
 from beffroi.web.api.common import ERROR_RESPONSES, renamed
 from beffroi.web.deps import ActorDep, SessionDep, SettingsDep
@@ -28,7 +29,9 @@ def show_datapackage(
     dataset, redirected = services.resolve_dataset(session, actor, slug)
     if redirected:
         return renamed(request, "show_datapackage", dataset.slug)
-    return JSONResponse(datapackage_for(session, actor, dataset, settings.base_url))
+    described = datapackage_for(session, actor, dataset, settings.base_url)
+    record_use(session, dataset.id, "api")  # in memory: flushed in batches
+    return JSONResponse(described)
 
 
 @router.get(
@@ -44,6 +47,7 @@ def download_datapackage(
     if redirected:
         return renamed(request, "download_datapackage", dataset.slug)
     filename, chunks = zipped_datapackage(session, actor, settings, dataset)
+    record_use(session, dataset.id, "download")  # in memory: flushed in batches
     return StreamingResponse(
         chunks,
         media_type="application/zip",
