@@ -13,15 +13,22 @@ English sentences.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from beffroi.access import Actor
 from beffroi.access import crossings as access
-from beffroi.catalog.models import CrossingSource, CrossingView, Dataset, DatasetVersion
+from beffroi.catalog.models import (
+    CrossingSource,
+    CrossingView,
+    Dataset,
+    DatasetVersion,
+    VersionLineage,
+)
 from beffroi.crossings import services
 from beffroi.crossings.definitions import JoinDefinition, Normaliser, parse_definition
 from beffroi.errors import BeffroiError
@@ -133,6 +140,58 @@ def dataset_lineage(session: Session, actor: Actor, dataset: Dataset) -> Dataset
             )
         )
     return result
+
+
+@dataclass(frozen=True, slots=True)
+class VersionSources:
+    """The source versions that produced one version of a view."""
+
+    sources: list[Source] = field(default_factory=list)  # those the actor may read
+    hidden: int = 0  # the others: counted, never named
+
+
+def versions_lineage(
+    session: Session, actor: Actor, version_ids: Sequence[int]
+) -> dict[int, VersionSources]:
+    """For each of a view's versions (by id), the source versions that produced it — one
+    query for every version, one visibility check; versions without lineage are absent."""
+    if not version_ids:
+        return {}
+    produced = aliased(DatasetVersion)
+    rows = session.execute(
+        select(
+            VersionLineage.version_id,
+            produced.id,
+            produced.number,
+            Dataset.id,
+            Dataset.slug,
+            Dataset.title,
+            Dataset.published_version_id,
+            CrossingView.id,
+        )
+        .join(produced, produced.id == VersionLineage.source_version_id)
+        .join(Dataset, Dataset.id == produced.dataset_id)
+        .outerjoin(CrossingView, CrossingView.dataset_id == Dataset.id)
+        .where(VersionLineage.version_id.in_(sorted(set(version_ids))))
+        .order_by(VersionLineage.version_id, Dataset.slug)
+    ).all()
+    visible = access.visible_ids(session, actor, {row[3] for row in rows})
+    found: dict[int, VersionSources] = {}
+    for version_id, source_id, number, dataset_id, slug, title, published, view_id in rows:
+        entry = found.setdefault(version_id, VersionSources())
+        if dataset_id not in visible:
+            found[version_id] = VersionSources(entry.sources, entry.hidden + 1)
+            continue
+        entry.sources.append(
+            Source(
+                slug=slug,
+                title=title,
+                version=number,
+                current=published == source_id,
+                is_view=view_id is not None,
+            )
+        )
+    return found
 
 
 # ---------------------------------------------------------------- definitions in words
@@ -314,4 +373,12 @@ def _columns(parsed: JoinDefinition, left: str, right: str, en: bool) -> list[st
     return sentences
 
 
-__all__ = ["DatasetLineage", "Reader", "Source", "dataset_lineage", "describe_definition"]
+__all__ = [
+    "DatasetLineage",
+    "Reader",
+    "Source",
+    "VersionSources",
+    "dataset_lineage",
+    "describe_definition",
+    "versions_lineage",
+]

@@ -9,10 +9,13 @@ import html
 import re
 
 import pytest
+import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
+from beffroi.access import Actor
+from beffroi.catalog.models import Dataset, DatasetVersion
 from beffroi.crossings import refresh
-from beffroi.crossings.lineage import describe_definition
+from beffroi.crossings.lineage import describe_definition, versions_lineage
 from tests.functional.conftest import BACKENDS, bearer
 from tests.functional.test_records import PARTNER_ONLY, PUBLIC, SUBVENTIONS, VALID, load
 from tests.functional.test_views import BY_COMMUNE, EPCI, PARTNER, wait_for_version
@@ -211,3 +214,87 @@ def test_a_pending_recomputation_is_shown(view: TestClient) -> None:
     english = text_of(view, f"/jeux-de-donnees/{VIEW}?lang=en")
     assert "A recomputation is pending." in english
     assert "a newer version exists" in english
+
+
+def version_rows(
+    client: TestClient, path: str, headers: dict[str, str] | None = None
+) -> dict[int, str]:
+    """The versions table of a page: each row's raw HTML, by version number."""
+    response = client.get(path, headers={**HTML, **(headers or {})})
+    assert response.status_code == 200, response.text
+    table = response.text.split('id="versions"', 1)[1].split("</table>", 1)[0]
+    return {
+        int(number): row
+        for number, row in re.findall(r'<tr><th scope="row">(\d+)</th>(.*?)</tr>', table, re.S)
+    }
+
+
+def produced_by(row: str) -> list[tuple[str, str]]:
+    """The (source slug, source version) pairs a versions-table row names."""
+    return re.findall(r'<li><a href="/jeux-de-donnees/([^"]+)">[^<]*</a> — version (\d+)</li>', row)
+
+
+def test_every_version_of_a_view_names_the_source_versions_that_produced_it(
+    view: TestClient,
+) -> None:
+    load(view, PUBLIC, VALID)
+    wait_for_version(view, VIEW, 2)
+    page = f"/jeux-de-donnees/{VIEW}"
+    rows = version_rows(view, page)
+    assert set(rows) == {1, 2}
+    assert produced_by(rows[2]) == [(PUBLIC, "2")]
+    assert produced_by(rows[1]) == [(PUBLIC, "1")]  # the past version keeps its own
+    assert "Versions des sources utilisées</th>" in view.get(page, headers=HTML).text
+    assert "Versions of the sources used</th>" in view.get(f"{page}?lang=en", headers=HTML).text
+    # A plain dataset's table has no such column.
+    plain = view.get(f"/jeux-de-donnees/{PUBLIC}", headers=HTML).text
+    assert "Versions des sources utilisées</th>" not in plain.split('id="versions"', 1)[1]
+
+
+def test_the_versions_table_hides_closed_sources(client: TestClient) -> None:
+    load(client, PARTNER_ONLY, VALID)
+    admin = bearer(client, "admin")
+    response = client.post(
+        "/api/v1/views",
+        json={"slug": "eau-total", "owner": PARTNER, "access_level": "public",
+              "published_aggregate": True,
+              "definition": {"kind": "sql", "sql": f'SELECT count(*) AS n FROM "{PARTNER_ONLY}"'}},
+        headers=admin,
+    )  # fmt: skip
+    assert response.status_code == 201, response.text
+    wait_for_version(client, "eau-total", 1)
+    row = version_rows(client, "/jeux-de-donnees/eau-total")[1]
+    assert PARTNER_ONLY not in row
+    assert "Sources que vous ne pouvez pas consulter : 1" in html.unescape(row)
+    shown = version_rows(client, "/jeux-de-donnees/eau-total", admin)[1]
+    assert produced_by(shown) == [(PARTNER_ONLY, "1")]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_versions_lineage_is_one_query_for_every_version(view: TestClient) -> None:
+    for expected in (2, 3):
+        load(view, PUBLIC, VALID if expected == 2 else SUBVENTIONS)
+        wait_for_version(view, VIEW, expected)
+    engine = view.app.state.engine  # type: ignore[attr-defined]
+    statements: list[str] = []
+
+    def count(*args: object) -> None:
+        statements.append(str(args[2]))
+
+    with view.app.state.session_factory() as session:  # type: ignore[attr-defined]
+        ids = list(
+            session.scalars(
+                sa.select(DatasetVersion.id)
+                .join(Dataset, Dataset.id == DatasetVersion.dataset_id)
+                .where(Dataset.slug == VIEW)
+            )
+        )
+        assert len(ids) == 3
+        sa.event.listen(engine, "before_cursor_execute", count)
+        try:
+            found = versions_lineage(session, Actor.system(name="test"), ids)
+        finally:
+            sa.event.remove(engine, "before_cursor_execute", count)
+    assert sorted(s.version for v in found.values() for s in v.sources) == [1, 2, 3]
+    assert len(statements) <= 2, statements  # the lineage rows, then one visibility check
+    assert versions_lineage(session, Actor.system(name="test"), []) == {}

@@ -21,7 +21,7 @@ from beffroi.catalog import search, services
 from beffroi.catalog import versions as version_services
 from beffroi.catalog.usage import record_use
 from beffroi.catalog.vocabularies import FREQUENCIES, GRANULARITIES, LICENSES, THEMES
-from beffroi.crossings.lineage import dataset_lineage, describe_definition
+from beffroi.crossings.lineage import dataset_lineage, describe_definition, versions_lineage
 from beffroi.errors import BeffroiError
 from beffroi.query import service as query_service
 from beffroi.query.exports import FORMATS
@@ -332,6 +332,10 @@ def dataset_page(
     _dataset, versions = version_services.list_versions(session, actor, dataset.slug)
     record_use(session, dataset.id, "view")  # in memory: flushed in batches
     lineage = dataset_lineage(session, actor, dataset)
+    # A view's versions each say which source versions produced them (one query for all).
+    version_sources = (
+        versions_lineage(session, actor, [v.id for v in versions]) if lineage.is_view else {}
+    )
     locale = negotiate(request, settings.default_locale)
     definition = (
         describe_definition(lineage.definition, locale, {s.slug: s.title for s in lineage.sources})
@@ -388,6 +392,7 @@ def dataset_page(
             "snippets": _snippets(base, dataset.slug, f"{dataset.store_key}-csv"),
             "licence_pending": must_accept,
             "lineage": lineage,
+            "version_sources": version_sources,
             "definition": definition,
         },
     )
