@@ -15,6 +15,12 @@ The flow, for a provider configured by the ``oidc_*`` settings (ProConnect, a Ke
    verified e-mail matches, else creates an account with no role, as the settings allow;
    :func:`open_session` also opens the web session, retrying when concurrent callbacks of
    the same first login (two tabs) clash on the catalogue: both end in the same account.
+4. Signing out (RP-initiated logout): the ID token of the sign-in is kept in a signed
+   cookie bound to the session (:func:`seal_id_token`); at sign-out, once the local session
+   is closed, :meth:`OidcClient.end_session_url` gives the provider's
+   ``end_session_endpoint`` with ``id_token_hint``, ``post_logout_redirect_uri`` and a fresh
+   ``state`` (:class:`PendingLogout`, kept in a short-lived signed cookie until the
+   provider sends the browser back). Without such an endpoint, the sign-out stays local.
 
 Every failure is a :class:`~beffroi.errors.BeffroiError` with a bilingual message: the
 provider refused or is down, the answer does not match a login in progress, the token is
@@ -35,8 +41,9 @@ import threading
 import time
 import unicodedata
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, cast
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import httpx2
 from authlib.common.errors import AuthlibBaseError  # type: ignore[import-untyped]
@@ -70,6 +77,9 @@ from beffroi.errors import (
 from beffroi.settings import Settings
 
 CALLBACK_PATH = "/connexion/oidc/retour"
+#: Where the provider sends the browser back after ending its session (register it there as
+#: a post-logout redirect URI, ProConnect's « URL de redirection de déconnexion »).
+LOGOUT_CALLBACK_PATH = "/deconnexion/oidc/retour"
 PENDING_MAX_AGE_S = 600  # a login started more than 10 minutes ago is refused
 METADATA_TTL_S = 3600.0  # discovery document and JWKS are re-read at most hourly
 LEEWAY_S = 60  # clock skew tolerated on exp / iat / nbf
@@ -133,6 +143,67 @@ def unseal(value: str | None, key: bytes, *, now: float | None = None) -> Pendin
     return pending
 
 
+# ---------------------------------------------------------------- sign-out
+
+
+def _logout_mac(key: bytes, session_secret: str, id_token: str) -> str:
+    bound = hashlib.sha256(session_secret.encode()).hexdigest()
+    message = f"oidc-id-token:{bound}:{id_token}".encode()
+    return hmac.new(key, message, hashlib.sha256).hexdigest()
+
+
+def seal_id_token(id_token: str, session_secret: str, key: bytes) -> str:
+    """The sign-in's ID token as a cookie value, signed and bound to its web session.
+
+    Bound: it is given back as ``id_token_hint`` only with the session cookie it was issued
+    with, so an old or copied hint never ends another sign-in at the provider.
+    """
+    return f"{id_token}~{_logout_mac(key, session_secret, id_token)}"
+
+
+def unseal_id_token(value: str | None, session_secret: str, key: bytes) -> str | None:
+    """The ID token of the cookie, ``None`` when absent, forged or of another session."""
+    if not value or "~" not in value:
+        return None
+    id_token, _, mac = value.rpartition("~")
+    if not id_token or not hmac.compare_digest(_logout_mac(key, session_secret, id_token), mac):
+        return None
+    return id_token
+
+
+@dataclass(frozen=True, slots=True)
+class PendingLogout:
+    """The ``state`` sent to the provider's end-session endpoint, checked on the way back."""
+
+    state: str
+    started_at: float = field(default_factory=time.time)
+
+
+def seal_logout(pending: PendingLogout, key: bytes) -> str:
+    """The pending sign-out as a cookie value (signed, like the pending login)."""
+    payload = f"{pending.state}:{pending.started_at:.0f}"
+    mac = hmac.new(key, b"oidc-logout:" + payload.encode(), hashlib.sha256).hexdigest()
+    return f"{payload}.{mac}"
+
+
+def logout_confirmed(
+    value: str | None, state: str | None, key: bytes, *, now: float | None = None
+) -> bool:
+    """Whether the provider's return matches the sign-out this browser started (recently)."""
+    if not value or not state or "." not in value:
+        return False
+    payload, _, mac = value.rpartition(".")
+    expected = hmac.new(key, b"oidc-logout:" + payload.encode(), hashlib.sha256).hexdigest()
+    if not hmac.compare_digest(expected, mac):
+        return False
+    sent, _, started = payload.rpartition(":")
+    try:
+        age = (now if now is not None else time.time()) - float(started)
+    except ValueError:
+        return False
+    return age <= PENDING_MAX_AGE_S and hmac.compare_digest(sent.encode(), state.encode())
+
+
 # ---------------------------------------------------------------- provider
 
 
@@ -147,6 +218,8 @@ class ProviderMetadata:
     userinfo_endpoint: str | None
     algorithms: tuple[str, ...]
     token_auth_methods: tuple[str, ...]
+    #: RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0), when the provider has it.
+    end_session_endpoint: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,6 +233,8 @@ class IdentityClaims:
     full_name: str = ""
     preferred_username: str | None = None
     organizations: tuple[str, ...] = ()
+    #: The raw ID token of the sign-in, given back as ``id_token_hint`` at sign-out.
+    id_token: str | None = field(default=None, repr=False)
 
 
 class OidcClient:
@@ -178,6 +253,7 @@ class OidcClient:
         )
         self.name = settings.oidc_provider_name
         self.redirect_uri = settings.base_url + CALLBACK_PATH
+        self.post_logout_redirect_uri = settings.base_url + LOGOUT_CALLBACK_PATH
         if "openid" not in settings.oidc_scopes.split():
             raise self._misconfigured(
                 f"BEFFROI_OIDC_SCOPES ({settings.oidc_scopes!r}) ne contient pas « openid »"
@@ -262,9 +338,13 @@ class OidcClient:
                 raise self._misconfigured(f"{name} absent de sa découverte")
             endpoints[name] = value
         userinfo = data.get("userinfo_endpoint")
+        end_session = data.get("end_session_endpoint")
         metadata = ProviderMetadata(
             issuer=issuer,
             userinfo_endpoint=userinfo if isinstance(userinfo, str) and userinfo else None,
+            end_session_endpoint=(
+                end_session if isinstance(end_session, str) and end_session else None
+            ),
             # Asymmetric signatures only: "none" and HS* (keyed with the client secret) are
             # refused whatever the provider announces.
             algorithms=tuple(
@@ -370,7 +450,28 @@ class OidcClient:
             if userinfo.get("sub") != claims["sub"]:
                 raise self._invalid("userinfo ne décrit pas le même utilisateur")
             claims = {**userinfo, **claims}
-        return self._identity(metadata.issuer, claims)
+        return replace(self._identity(metadata.issuer, claims), id_token=id_token)
+
+    def end_session_url(self, id_token: str | None) -> tuple[str, PendingLogout] | None:
+        """The provider's end-session URL for a sign-out, with the state to check on return.
+
+        ``None`` when the provider announces no ``end_session_endpoint``: the sign-out is
+        then local only. Raises like :meth:`metadata` when the provider cannot be read.
+        """
+        endpoint = self.metadata().end_session_endpoint
+        if endpoint is None:
+            return None
+        pending = PendingLogout(state=secrets.token_urlsafe(32))
+        params = {
+            "client_id": self.client_id,
+            "post_logout_redirect_uri": self.post_logout_redirect_uri,
+            "state": pending.state,
+        }
+        if id_token:
+            params = {"id_token_hint": id_token, **params}
+        parts = urlsplit(endpoint)
+        query = urlencode([*parse_qsl(parts.query, keep_blank_values=True), *params.items()])
+        return urlunsplit(parts._replace(query=query)), pending
 
     def _refused(self, error: str, description: str | None) -> AuthenticationError:
         if error in {"access_denied", "consent_required", "login_required"}:

@@ -595,3 +595,14 @@ def translator(locale: str) -> Callable[[str], str]:
     if locale == "en":
         return lambda text: EN.get(text, text)
     return lambda text: text
+
+
+# Sign-out through an OpenID Connect provider (web/pages/oidc.py, logged_out.html).
+EN.update(
+    {
+        "Vous êtes déconnecté": "You are signed out",
+        "Votre session Beffroi est fermée, et celle de votre fournisseur d'identité aussi :": (
+            "Your Beffroi session is closed, and so is the one of your identity provider:"
+        ),
+    }
+)

@@ -12,13 +12,15 @@ import base64
 import contextlib
 import hashlib
 import html
+import json
 import os
+import re
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -30,7 +32,17 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from beffroi.access.oidc import CALLBACK_PATH, NO_PASSWORD, IdentityClaims, sign_in, unseal
+from beffroi.access.oidc import (
+    CALLBACK_PATH,
+    LOGOUT_CALLBACK_PATH,
+    NO_PASSWORD,
+    IdentityClaims,
+    OidcClient,
+    seal_id_token,
+    sign_in,
+    unseal,
+    unseal_id_token,
+)
 from beffroi.catalog.db import transaction
 from beffroi.catalog.models import (
     AuditEvent,
@@ -43,9 +55,9 @@ from beffroi.catalog.models import (
 )
 from beffroi.settings import Settings
 from beffroi.web.app import create_app
-from beffroi.web.security import SESSION_COOKIE
+from beffroi.web.security import CSRF_FIELD, SESSION_COOKIE
 from tests.conftest import make_settings
-from tests.functional.conftest import BACKENDS, DemoInstance
+from tests.functional.conftest import BACKENDS, DemoInstance, csrf_from
 from tests.functional.test_serve import STARTUP_DEADLINE, free_port
 
 PROVIDER_NAME = "ProConnect"
@@ -606,3 +618,150 @@ def test_two_catalogue_sessions_signing_in_one_new_identity(demo_instance: DemoI
             assert len(links) == 1
     finally:
         app.state.engine.dispose()
+
+
+# ---------------------------------------------------------------- sign-out at the provider
+
+
+def jwt_claims(token: str) -> dict[str, Any]:
+    """The (unverified) claims of a JWT, to see which ID token was given back."""
+    payload = token.split(".")[1]
+    return dict(json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))))
+
+
+def sign_out(site: Site, browser: httpx.Client) -> httpx.Response:
+    """Press « Se déconnecter » on the home page; the answer, redirects not followed."""
+    home = browser.get(f"{site.base}/")
+    assert 'action="/deconnexion"' in home.text  # signed in: the sign-out form is there
+    return browser.post(
+        f"{site.base}/deconnexion", data={CSRF_FIELD: csrf_from(home.text)}, follow_redirects=False
+    )
+
+
+def signed_in_as(site: Site, cookie: str) -> bool:
+    """Whether a session cookie still signs anybody in."""
+    with httpx.Client(cookies={SESSION_COOKIE: cookie}) as other:
+        return "Connecté en tant que" in shown(other.get(f"{site.base}/", headers=HTML))
+
+
+@pytest.mark.slow
+def test_sign_out_ends_the_session_at_the_provider_too(site: Site) -> None:
+    set_claims(site.issuer, "agent-sortie", email="sortie@mairie.example.fr", email_verified=True)
+    with site.browser() as browser:
+        page = login_as(site, browser, "agent-sortie")
+        assert "Connecté en tant que <strong>sortie</strong>" in shown(page)
+        cookie = browser.cookies.get(SESSION_COOKIE)
+        assert cookie
+        assert browser.cookies.get("beffroi_oidc_id", path="/deconnexion")
+
+        out = sign_out(site, browser)
+        assert out.status_code == 303
+        location = urlsplit(out.headers["location"])
+        assert f"{location.scheme}://{location.netloc}{location.path}" == (
+            f"{site.issuer}/oauth2/end_session"  # the discovery's end_session_endpoint
+        )
+        params = parse_qs(location.query)
+        assert set(params) == {"id_token_hint", "client_id", "post_logout_redirect_uri", "state"}
+        assert params["post_logout_redirect_uri"] == [site.base + LOGOUT_CALLBACK_PATH]
+        assert params["client_id"] == [site.settings.oidc_client_id]
+        hint = jwt_claims(params["id_token_hint"][0])  # the ID token of this sign-in
+        assert hint["sub"] == "agent-sortie"
+        assert hint["aud"] in (site.settings.oidc_client_id, [site.settings.oidc_client_id])
+        assert len(params["state"][0]) >= 32
+        # The local session is over before the browser leaves for the provider.
+        assert browser.cookies.get(SESSION_COOKIE) is None
+        assert browser.cookies.get("beffroi_oidc_id", path="/deconnexion") is None
+        assert not signed_in_as(site, cookie)
+
+        # The provider's confirmation form, then back to Beffroi with the state.
+        form = browser.get(out.headers["location"])
+        assert form.status_code == 200
+        redirect_uri = re.search(r'name="redirect_uri" value="([^"]+)"', form.text)
+        assert redirect_uri, form.text
+        back = browser.post(
+            f"{site.issuer}/oauth2/end_session/confirm",
+            data={"redirect_uri": html.unescape(redirect_uri.group(1))},
+        )
+        assert back.status_code == 200, back.text
+        assert urlsplit(str(back.url)).path == LOGOUT_CALLBACK_PATH
+        assert parse_qs(urlsplit(str(back.url)).query)["state"] == params["state"]
+        assert "Vous êtes déconnecté" in shown(back)
+        assert "fournisseur d'identité aussi : ProConnect" in shown(back)
+        assert "Connecté en tant que" not in shown(back)
+        assert browser.cookies.get("beffroi_oidc_logout", path="/deconnexion/oidc") is None
+
+        # Played again (the state is spent), or with a state of nobody's: the home page.
+        again = browser.get(str(back.url), follow_redirects=False)
+        assert again.status_code == 303
+        assert again.headers["location"] == "/"
+
+    with site.browser(cookies={"beffroi_lang": "en"}) as browser:
+        login_as(site, browser, "agent-sortie")
+        out = sign_out(site, browser)
+        state = parse_qs(urlsplit(out.headers["location"]).query)["state"][0]
+        forged = browser.get(
+            f"{site.base}{LOGOUT_CALLBACK_PATH}", params={"state": state[:-2] + "xx"},
+            follow_redirects=False,
+        )  # fmt: skip
+        assert forged.status_code == 303
+        assert forged.headers["location"] == "/"
+        page = browser.get(f"{site.base}{LOGOUT_CALLBACK_PATH}", params={"state": state})
+        assert "You are signed out" in shown(page)
+        assert "so is the one of your identity provider: ProConnect" in shown(page)
+
+
+@pytest.mark.slow
+def test_sign_out_stays_local_without_an_end_session_endpoint(
+    site: Site, demo_instance: DemoInstance
+) -> None:
+    set_claims(site.issuer, "agent-local", email="local@mairie.example.fr", email_verified=True)
+    with site.browser() as browser:
+        login_as(site, browser, "agent-local")
+        cookie = browser.cookies.get(SESSION_COOKIE)
+        assert cookie
+        # The provider's discovery document as if it announced no end_session_endpoint
+        # (the document the client read and keeps for an hour, edited).
+        client: OidcClient = site.app.state.oidc_client
+        read_at, metadata = client._metadata or (0.0, client.metadata())
+        assert metadata.end_session_endpoint is not None
+        client._metadata = (read_at, replace(metadata, end_session_endpoint=None))
+        try:
+            out = sign_out(site, browser)
+        finally:
+            client._metadata = (read_at, metadata)
+        assert out.status_code == 303
+        assert out.headers["location"] == "/"
+        assert browser.cookies.get(SESSION_COOKIE) is None
+        assert browser.cookies.get("beffroi_oidc_id", path="/deconnexion") is None
+        assert browser.cookies.get("beffroi_oidc_logout", path="/deconnexion/oidc") is None
+        assert not signed_in_as(site, cookie)
+
+    # A password user of the same instance: the local sign-out, as before.
+    with site.browser() as browser:
+        form = browser.get(f"{site.base}/connexion")
+        signed = browser.post(
+            f"{site.base}/connexion",
+            data={
+                "username": "admin",
+                "password": demo_instance.password("admin"),
+                CSRF_FIELD: csrf_from(form.text),
+            },
+        )
+        assert "Connecté en tant que <strong>admin</strong>" in shown(signed)
+        cookie = browser.cookies.get(SESSION_COOKIE)
+        assert cookie
+        out = sign_out(site, browser)
+        assert out.status_code == 303
+        assert out.headers["location"] == "/"
+        assert not signed_in_as(site, cookie)
+
+
+def test_the_id_token_hint_is_bound_to_its_session(tmp_path: Path) -> None:
+    key = make_settings(tmp_path).signing_key()
+    sealed = seal_id_token("eyJh.eyJz.c2ln", "secret-of-session-a", key)
+    assert unseal_id_token(sealed, "secret-of-session-a", key) == "eyJh.eyJz.c2ln"
+    assert unseal_id_token(sealed, "secret-of-session-b", key) is None  # another session
+    assert unseal_id_token("eyJh.eyJz.other" + sealed[14:], "secret-of-session-a", key) is None
+    assert unseal_id_token(sealed, "secret-of-session-a", b"another instance key") is None
+    assert unseal_id_token(None, "secret-of-session-a", key) is None
+    assert unseal_id_token("garbage", "secret-of-session-a", key) is None

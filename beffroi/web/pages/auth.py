@@ -109,14 +109,22 @@ def logout(
     settings: SettingsDep,
     csrf_token: Annotated[str | None, Form()] = None,
 ) -> Response:
-    """End the session server-side and drop the cookie."""
+    """End the session server-side and drop the cookie; for a session opened through an
+    OpenID Connect provider that has an end-session endpoint, then send the browser there
+    to end the provider's session too (RP-initiated logout)."""
+    # Imported here: the OIDC pages import this module (safe_next, set_session_cookie).
+    from beffroi.web.pages.oidc import finish_logout_response, provider_logout  # noqa: PLC0415
+
     check_csrf(request, csrf_token, settings.signing_key())
     cookie = request.cookies.get(SESSION_COOKIE)
+    target = None
     if cookie:
-        close_web_session(session, cookie)
+        close_web_session(session, cookie)  # the local session ends first, in every case
         session.commit()
-    response = RedirectResponse("/", status_code=303)
+        target = provider_logout(request, settings, cookie)
+    response = RedirectResponse(target or "/", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/")
+    finish_logout_response(request, response, settings)
     return response
 
 
