@@ -736,6 +736,22 @@ def test_sign_out_stays_local_without_an_end_session_endpoint(
         assert browser.cookies.get("beffroi_oidc_logout", path="/deconnexion/oidc") is None
         assert not signed_in_as(site, cookie)
 
+    # A provider that does not answer at sign-out time (discovery to be read again, from an
+    # address where nothing listens): the sign-out is local too, not an error.
+    with site.browser() as browser:
+        login_as(site, browser, "agent-local")
+        cookie = browser.cookies.get(SESSION_COOKIE)
+        assert cookie
+        issuer, client._metadata = client.issuer, None
+        client.issuer = f"http://127.0.0.1:{free_port()}"
+        try:
+            out = sign_out(site, browser)
+        finally:
+            client.issuer = issuer
+        assert out.status_code == 303
+        assert out.headers["location"] == "/"
+        assert not signed_in_as(site, cookie)
+
     # A password user of the same instance: the local sign-out, as before.
     with site.browser() as browser:
         form = browser.get(f"{site.base}/connexion")
