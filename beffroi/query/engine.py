@@ -42,7 +42,7 @@ from deltalake import DeltaTable
 from beffroi.access.reading import ReadableTable
 from beffroi.errors import BeffroiError, InvalidInputError, NotFoundError, UserError
 from beffroi.query import reference
-from beffroi.query.guard import check_sql
+from beffroi.query.guard import CheckedQuery, check_sql
 from beffroi.settings import Settings
 from beffroi.store import duck
 
@@ -174,8 +174,12 @@ class QueryDatabase:
 
     def check(self, sql: str) -> str:
         """User SQL, checked (one SELECT over this database's tables), or a refusal."""
+        return self.checked(sql).sql
+
+    def checked(self, sql: str) -> CheckedQuery:
+        """User SQL, checked, with the dataset tables it reads; or a refusal."""
         with self.cursor() as cur:
-            return check_sql(cur, sql, self.sql_tables).sql
+            return check_sql(cur, sql, self.sql_tables)
 
     @contextmanager
     def cursor(self) -> Iterator[duckdb.DuckDBPyConnection]:

@@ -55,6 +55,8 @@ class CheckedQuery:
     """A single SELECT statement that passed the check."""
 
     sql: str
+    datasets: frozenset[str] = frozenset()
+    """The dataset tables (``main`` schema) it reads, lower-cased: usage counting."""
 
 
 def _refuse(reason: str, statement: str, *, hint: str = ALLOWED_HINT) -> InvalidInputError:
@@ -122,6 +124,7 @@ def check_sql(
             f"instruction non analysable ({tree.get('error_message', '?')})", statement.query
         )
     ctes = _cte_names(tree)
+    datasets: set[str] = set()
     for node in _nodes(tree):
         kind = node.get("type")
         if kind == "TABLE_FUNCTION":
@@ -129,7 +132,7 @@ def check_sql(
             if name not in TABLE_FUNCTIONS:
                 raise _refuse(f"fonction de table « {name} » interdite", statement.query)
         elif kind == "BASE_TABLE":
-            _check_table(node, ctes, tables, statement.query)
+            _check_table(node, ctes, tables, statement.query, datasets)
         elif kind == "SHOW_REF" and node.get("query") is None:
             raise _refuse("SHOW interdit", statement.query, hint="DESCRIBE <table> est accepté")
         elif node.get("class") == "FUNCTION":
@@ -137,12 +140,18 @@ def check_sql(
             schema = str(node.get("schema", "")).casefold()
             if name in DENIED_FUNCTIONS or schema not in {"", "main"}:
                 raise _refuse(f"fonction « {name} » interdite", statement.query)
-    return CheckedQuery(sql=statement.query)
+    return CheckedQuery(sql=statement.query, datasets=frozenset(datasets))
 
 
 def _check_table(
-    node: dict[str, Any], ctes: set[str], tables: set[tuple[str, str]], statement: str
+    node: dict[str, Any],
+    ctes: set[str],
+    tables: set[tuple[str, str]],
+    statement: str,
+    datasets: set[str],
 ) -> None:
+    """A table reference: a CTE, an allowed table (a dataset's is added to ``datasets``),
+    or refused."""
     name = str(node.get("table_name", "")).casefold()
     schema = str(node.get("schema_name", "")).casefold()
     catalog = str(node.get("catalog_name", "")).casefold()
@@ -157,6 +166,8 @@ def _check_table(
     if not schema and name in ctes:
         return
     if (schema or "main", name) in tables:
+        if (schema or "main") == "main":
+            datasets.add(name)
         return
     shown = f"{schema}.{name}" if schema else name
     raise _refuse(

@@ -63,6 +63,8 @@ class SqlResult:
     truncated: bool
     limit: int
     tables: list[str]
+    read: list[str] = field(default_factory=list)
+    """The datasets the query read (their slugs), for usage counting."""
 
 
 def plain(value: Any) -> Any:  # noqa: PLR0911 - one return per type
@@ -400,7 +402,8 @@ def run_sql(
     limit = min(limit or settings.sql_max_rows, settings.sql_max_rows)
     tables = readable_tables(session, actor)
     database = _database(settings, tables)
-    checked = database.check(sql)
+    query = database.checked(sql)
+    checked = query.sql
     limited = f"SELECT * FROM ({checked}) LIMIT {limit + 1}"  # noqa: S608 - checked SELECT
     columns = database.describe(limited)
     _schema, batches = database.stream(limited)
@@ -414,6 +417,7 @@ def run_sql(
         truncated=truncated,
         limit=limit,
         tables=sorted(database.views),
+        read=_slugs(tables, query.datasets),
     )
 
 
@@ -434,6 +438,8 @@ class ExportFile:
     filename: str
     media_type: str
     chunks: Iterator[bytes]
+    read: list[str] = field(default_factory=list)
+    """The datasets a SQL export read (their slugs), for usage counting."""
 
 
 def export_records(
@@ -511,8 +517,10 @@ def export_sql(
             hint_en="export the records of a geographic dataset as GeoJSON "
             "(…/datasets/<dataset>/export.geojson); here: csv, json, ndjson, parquet, xlsx",
         )
-    database = _database(settings, readable_tables(session, actor))
-    checked = database.check(sql)
+    tables = readable_tables(session, actor)
+    database = _database(settings, tables)
+    query = database.checked(sql)
+    checked = query.sql
     columns = database.describe(checked)
     shaped = f"SELECT {exports.projection(columns, fmt)} FROM ({checked}) t"  # noqa: S608
     if fmt.name in {"json", "ndjson"}:
@@ -522,7 +530,13 @@ def export_sql(
         filename=f"requete.{fmt.extension}",
         media_type=fmt.media_type,
         chunks=exports.write(fmt, schema, batches),
+        read=_slugs(tables, query.datasets),
     )
+
+
+def _slugs(tables: list[ReadableTable], read: frozenset[str]) -> list[str]:
+    """The slugs of the readable tables a query read (the guard lower-cases names)."""
+    return sorted(t.slug for t in tables if t.slug.casefold() in read)
 
 
 def fields_of(columns: list[Column]) -> list[dict[str, str]]:

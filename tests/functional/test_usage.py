@@ -245,16 +245,28 @@ def test_ckan_data_package_and_version_downloads_are_counted(client: TestClient)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-def test_sql_queries_count_no_dataset(client: TestClient) -> None:
-    """The query service checks which tables a query reads but does not return them (the
-    ``tables`` of an answer are every readable table): the SQL API counts nothing rather
-    than a wrong dataset."""
+def test_sql_queries_count_the_datasets_they_read(client: TestClient) -> None:
+    """A SQL query counts one API call for each dataset it reads (not for every readable
+    table, nor for a CTE or ref.*); a SQL export counts a download; a refused query nothing."""
     load(client, PUBLIC, SUBVENTIONS)
     engine = client.app.state.engine  # type: ignore[attr-defined]
     usage.flush(engine)
     before = stored(client)
-    sql = 'SELECT count(*) AS n FROM "subventions-associations"'
-    answer = client.post("/api/v1/sql", json={"sql": sql})
-    assert answer.status_code == 200
+    sql = (
+        'WITH t AS (SELECT * FROM "subventions-associations") '
+        "SELECT count(*) AS n FROM t, ref.communes LIMIT 1"
+    )
+    assert client.post("/api/v1/sql", json={"sql": sql}).status_code == 200
+    exported = client.post("/api/v1/sql/export.csv", json={"sql": sql})
+    assert exported.status_code == 200
+    refused = client.post("/api/v1/sql", json={"sql": "SELECT * FROM read_csv('/etc/passwd')"})
+    assert refused.status_code == 422
     usage.flush(engine)
-    assert stored(client) == before
+    after = stored(client)
+    assert after != before
+    changed = {
+        key: [a - b for a, b in zip(after[key], before.get(key, (0, 0, 0)), strict=True)]
+        for key in after
+        if after[key] != before.get(key)
+    }
+    assert list(changed.values()) == [[0, 1, 1]], changed

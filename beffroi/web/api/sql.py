@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
+from beffroi.catalog.usage import record_use
 from beffroi.query import service
 from beffroi.web.api.common import ERROR_RESPONSES
 from beffroi.web.deps import ActorDep, SessionDep, SettingsDep
@@ -35,6 +36,8 @@ def run_sql(
     """Run a read-only query. Refused statements answer 422 with which statement, why, and
     what is allowed; the answer says when rows were cut at the limit."""
     result = service.run_sql(session, actor, settings, body.sql, limit=body.limit)
+    for slug in result.read:
+        record_use(session, slug, "api")  # in memory: flushed in batches
     payload: dict[str, Any] = {
         "fields": service.fields_of(result.columns),
         "data": result.rows,
@@ -61,4 +64,6 @@ def export_sql(
     result = service.export_sql(
         session, actor, settings, body.sql, export_format(fmt, excel_fr=excel_fr)
     )
+    for slug in result.read:
+        record_use(session, slug, "download")
     return download(result)
