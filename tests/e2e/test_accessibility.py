@@ -6,6 +6,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from beffroi.access.oidc import PendingLogout, seal_logout
+from beffroi.settings import load_settings
 from tests.conftest import SHARED_DATA
 
 from .conftest import STEWARD, Portal, _cli, axe_violations, describe, sign_in
@@ -167,3 +169,21 @@ def test_validation_report_page_has_no_axe_violation(page: Page, portal: Portal,
     sign_in(page, portal, "editeur-mobilites")
     _check(page, portal, f"/jeux-de-donnees/{slug}/versions/1/rapport", 200, lang)
     assert page.locator("svg[role=img]").count() == 1
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_signed_out_page_has_no_axe_violation(page: Page, portal: Portal, lang: str) -> None:
+    """« Vous êtes déconnecté », where an OpenID Connect provider sends the browser back
+    after ending its session: reached here with the signed state a sign-out leaves."""
+    key = load_settings(data_dir=portal.data_dir).signing_key()
+    page.context.add_cookies(
+        [
+            {
+                "name": "beffroi_oidc_logout",
+                "value": seal_logout(PendingLogout(state="etat-axe"), key),
+                "url": portal.url("/deconnexion/oidc/retour"),
+            }
+        ]
+    )
+    _check(page, portal, "/deconnexion/oidc/retour?state=etat-axe", 200, lang)
+    assert page.locator("#deconnexion-oidc").count() == 1  # that page, not a redirect home
