@@ -71,6 +71,20 @@ class BeffroiError(Exception):
         """The error kind's title in ``"fr"`` or ``"en"``."""
         return self.title_en if lang == "en" else self.title
 
+    def record(self) -> dict[str, Any]:
+        """The error as a background job stores it: French and English side by side (None
+        where none was written), and where (file, line, column…) when the error says."""
+        return {
+            "code": self.code,
+            "title": self.title,
+            "detail": self.message,
+            "hint": self.hint,
+            "title_en": self.title_en,
+            "message_en": self.message_en,
+            "hint_en": self.hint_en,
+            **({"where": self.details} if self.details else {}),
+        }
+
     def __str__(self) -> str:
         return self.message if self.hint is None else f"{self.message} ({self.hint})"
 

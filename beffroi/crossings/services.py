@@ -628,18 +628,6 @@ def _profiled(
         yield batch
 
 
-def _error(exc: BeffroiError) -> dict[str, Any]:
-    return {
-        "code": exc.code,
-        "title": exc.title,
-        "detail": exc.message,
-        "hint": exc.hint,
-        "title_en": exc.title_en,
-        "message_en": exc.message_en,
-        "hint_en": exc.hint_en,
-    }
-
-
 def run_job(factory: sessionmaker[Session], settings: Settings, job_id: str) -> str:
     """Run one queued view job; its final status (``succeeded`` or ``failed``)."""
     with transaction(factory) as session:
@@ -655,7 +643,7 @@ def run_job(factory: sessionmaker[Session], settings: Settings, job_id: str) -> 
     try:
         result = materialise(factory, settings, job_id)
     except BeffroiError as exc:
-        _finish(factory, job_id, "failed", error=_error(exc))
+        _finish(factory, job_id, "failed", error=exc.record())
         log.warning("view job %s failed: %s", job_id, exc.message)
         return "failed"
     except Exception:

@@ -114,21 +114,6 @@ def recover_interrupted(factory: sessionmaker[Session], uploads_dir: Path) -> in
     return len(stale)
 
 
-def _job_error(exc: BeffroiError) -> dict[str, Any]:
-    """A job's error as stored: French and English beside each other (None where none was
-    written), and where (file, line, column…) when the error says."""
-    return {
-        "code": exc.code,
-        "title": exc.title,
-        "detail": exc.message,
-        "hint": exc.hint,
-        "title_en": exc.title_en,
-        "message_en": exc.message_en,
-        "hint_en": exc.hint_en,
-        **({"where": exc.details} if exc.details else {}),
-    }
-
-
 def _restart_hint(kind: str) -> dict[str, str]:
     """What to do about a job a restart interrupted: an upload is sent again, a harvest run."""
     if kind == "harvest":
@@ -334,7 +319,7 @@ class JobRunner:
                 job_id,
                 status="failed",
                 finished_at=utcnow(),
-                error=_job_error(exc),
+                error=exc.record(),
             )
         except Exception:
             logger.exception("ingest job %s failed", job_id)
@@ -414,7 +399,7 @@ class JobRunner:
             status, result, error = task()
         except BeffroiError as exc:
             status, result = "failed", {}
-            error = _job_error(exc)
+            error = exc.record()
         except Exception:
             logger.exception("job %s failed", job_id)
             status, result = "failed", {}
