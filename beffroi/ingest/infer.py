@@ -79,6 +79,7 @@ from dataclasses import asdict, dataclass, replace
 from functools import cache
 from typing import Any, Final, Literal, TypeAlias, cast
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -860,6 +861,9 @@ def _convert_text(column: Values, column_type: ColumnType) -> Values:
     kind = column_type.kind
     if kind == "string":
         return column if pa.types.is_string(column.type) else column.cast(pa.string())
+    quick = _quick_convert(column, column_type)
+    if quick is not None:
+        return quick
     trimmed = pc.utf8_trim_whitespace(column)
     is_null = pc.is_in(trimmed, value_set=_null_set(column_type.null_values))
     if bool(pc.any(is_null).as_py()):
@@ -873,6 +877,202 @@ def _convert_text(column: Values, column_type: ColumnType) -> Values:
     pattern = _GEOJSON if column_type.geometry_format == "geojson" else _WKT
     _check(trimmed, pattern)
     return trimmed.cast(pa.string())
+
+
+# --------------------------------------------------------------------------------------------
+# Quick conversion: the common, clean columns without regular expressions.
+#
+# Each function returns the converted column only when it can prove the checked path below
+# would give the very same result (it accepts a subset of what that path accepts), else
+# ``None`` and the checked path runs (and raises the usual error). They work on the raw
+# cells: a value they accept holds no whitespace and no null token (a null token without a
+# digit is never a number or a date), so trimming and null tokens change nothing.
+
+
+def _quick_convert(column: Values, column_type: ColumnType) -> Values | None:
+    if not pa.types.is_string(column.type) or _digit_token(column_type.null_values):
+        return None
+    kind = column_type.kind
+    if kind in {"integer", "number"} and column_type.bare_number:
+        return _quick_number(column, column_type)
+    if kind == "date" and column_type.date_format is not None:
+        layout = _date_layout(column_type.date_format)
+        if layout is not None:
+            return _quick_date(column, layout)
+    return None
+
+
+@cache
+def _digit_token(null_values: tuple[str, ...]) -> bool:
+    return any(char.isdigit() for token in null_values for char in token)
+
+
+def _quick_number(column: Values, column_type: ColumnType) -> Values | None:
+    """Numbers Arrow's cast reads as they are (with ``.`` for a decimal comma).
+
+    Arrow's integer cast takes only ``-`` and ASCII digits, its float cast what the ``.``
+    number regex accepts without separators (plus ``nan``/``inf``, refused by
+    :func:`_finite_decimals`): a subset of the checked path's values, read the same way.
+    A decimal comma is swapped for ``.`` byte for byte when no value holds a ``.`` (which
+    would be a thousands separator or an error there).
+    """
+    if column_type.kind == "integer":
+        try:
+            return column.cast(pa.int64())
+        except (pa.ArrowInvalid, OverflowError):
+            return None
+    if column_type.decimal_mark == ",":
+        swapped = _swap_comma(column)
+        if swapped is None:
+            return None
+        column = swapped
+    elif column_type.decimal_mark != ".":
+        return None
+    return _finite_decimals(column)
+
+
+def _string_parts(column: Values) -> tuple[Any, Any, Values | None] | None:
+    """Offsets (``len + 1``, from the first value's) and bytes of a ``pa.string()`` column,
+    and its validity as a bitmap of offset 0 (``None`` without nulls)."""
+    buffers: list[Any] = column.buffers()
+    if len(buffers) != 3 or buffers[1] is None:
+        return None
+    offsets = np.frombuffer(buffers[1], dtype=np.int32)[
+        column.offset : column.offset + len(column) + 1
+    ]
+    data = (
+        np.zeros(0, dtype=np.uint8)
+        if buffers[2] is None
+        else np.frombuffer(buffers[2], dtype=np.uint8)
+    )
+    validity: Values | None = None
+    if column.null_count:
+        validity = pc.is_valid(column)
+        if validity.offset:
+            return None
+    return offsets, data, validity
+
+
+def _swap_comma(column: Values) -> Values | None:
+    """``column`` with every ``,`` made ``.``; ``None`` when a value holds a ``.``."""
+    parts = _string_parts(column)
+    if parts is None or not len(column):
+        return None
+    offsets, data, validity = parts
+    start, end = int(offsets[0]), int(offsets[-1])
+    text = data[start:end]
+    if bool((text == ord(".")).any()):
+        return None
+    swapped = np.where(text == ord(","), np.uint8(ord(".")), text)
+    buffers = [
+        None if validity is None else validity.buffers()[1],
+        pa.py_buffer(cast("Any", (offsets - start).astype(np.int32))),
+        pa.py_buffer(cast("Any", swapped)),
+    ]
+    return pa.Array.from_buffers(pa.string(), len(column), buffers, column.null_count)
+
+
+@dataclass(frozen=True, slots=True)
+class _DateLayout:
+    """A fixed-width date format: where the digits and the separators are."""
+
+    width: int
+    year: int  # position of 4 digits
+    month: int  # … of 2 digits
+    day: int  # … of 2 digits
+    separators: tuple[tuple[int, int], ...]  # (position, byte)
+
+
+@cache
+def _date_layout(date_format: str) -> _DateLayout | None:
+    """The layout of a format made of ``%d``, ``%m``, ``%Y`` and ASCII punctuation only."""
+    widths = {"d": 2, "m": 2, "Y": 4}
+    fields: dict[str, int] = {}
+    separators: list[tuple[int, int]] = []
+    position = index = 0
+    while index < len(date_format):
+        char = date_format[index]
+        if char == "%":
+            directive = date_format[index + 1 : index + 2]
+            if directive not in widths or directive in fields:
+                return None
+            fields[directive] = position
+            position += widths[directive]
+            index += 2
+            continue
+        if not (char.isascii() and not char.isalnum() and not char.isspace()):
+            return None
+        separators.append((position, ord(char)))
+        position += 1
+        index += 1
+    if len(fields) != 3:
+        return None
+    return _DateLayout(position, fields["Y"], fields["m"], fields["d"], tuple(separators))
+
+
+_MONTH_DAYS: Final = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=np.int32)
+
+
+def _quick_date(column: Values, layout: _DateLayout) -> Values | None:
+    """Dates of a fixed-width format (``dd/mm/yyyy``…) read from the digit bytes.
+
+    Only when every value has exactly the format's width, digits and separators where the
+    format puts them, and names a real day of years 1-9999: the checked path reads such
+    values the same (proleptic Gregorian days since 1970-01-01, as Arrow's cast).
+    """
+    parts = _string_parts(column)
+    if parts is None:
+        return None
+    offsets, data, validity = parts
+    starts = offsets[:-1]
+    if validity is not None:
+        mask = np.asarray(validity.to_numpy(zero_copy_only=False), dtype=bool)
+        starts = starts[mask]
+        lengths = offsets[1:][mask] - starts
+    else:
+        mask = None
+        lengths = offsets[1:] - starts
+    width = layout.width
+    if not len(starts) or bool((lengths != width).any()):
+        return None
+    first, last = int(offsets[0]), int(offsets[-1])
+    if last - first == len(starts) * width:  # back to back (null cells are empty)
+        cells = data[first:last].reshape(-1, width)
+    else:
+        cells = data[starts[:, None] + np.arange(width)]
+    bad = np.zeros(len(starts), dtype=bool)
+    for position, byte in layout.separators:
+        bad |= cells[:, position] != byte
+
+    def number(position: int, size: int) -> Any:
+        nonlocal bad
+        total = np.zeros(len(starts), dtype=np.int32)
+        for index in range(position, position + size):
+            digit = cells[:, index] - np.uint8(ord("0"))  # wraps around below "0"
+            bad |= digit > 9
+            total = total * 10 + digit
+        return total
+
+    year, month, day = number(layout.year, 4), number(layout.month, 2), number(layout.day, 2)
+    bad |= (month < 1) | (month > 12) | (year < 1) | (day < 1)
+    month = np.clip(month, 1, 12)  # the month-length lookup below stays in bounds
+    leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
+    bad |= day > _MONTH_DAYS[month] + (leap & (month == 2))
+    if bool(bad.any()):
+        return None
+    # Days from 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil).
+    year = year - (month <= 2)
+    era = year // 400
+    year_of_era = year - era * 400
+    day_of_year = (153 * (month + np.where(month > 2, -3, 9)) + 2) // 5 + day - 1
+    day_of_era = year_of_era * 365 + year_of_era // 4 - year_of_era // 100 + day_of_year
+    days = (era * 146_097 + day_of_era - 719_468).astype(np.int32)
+    if mask is not None:
+        full = np.zeros(len(column), dtype=np.int32)
+        full[mask] = days
+        days = full
+    buffers = [None if validity is None else validity.buffers()[1], pa.py_buffer(cast("Any", days))]
+    return pa.Array.from_buffers(pa.date32(), len(column), buffers, column.null_count)
 
 
 def _check(values: Values, pattern: str) -> None:
