@@ -257,40 +257,74 @@ class _IngestRun:
             shutil.rmtree(directory, ignore_errors=True)
 
     def from_path(self, path: Path, name: str) -> None:
-        from beffroi.ingest.pipeline import ReadAhead, ingest_file  # noqa: PLC0415 - fast --help
+        from beffroi.ingest.catalogue import fork_catalogue  # noqa: PLC0415 - fast --help
+
+        # First, before any thread starts: the catalogue side in a process of its own, which
+        # imports and queries the catalogue while this one reads the file.
+        catalogue = fork_catalogue(
+            self._open_catalogue,
+            self.slug,
+            path,
+            options=self.options,
+            mode=WRITE_MODES[self.mode],
+            publish=self.publish,
+            conformance_schema=self.conformance_schema,
+        )
+        try:
+            self._ingest(path, name, catalogue)
+        finally:
+            if catalogue is not None:
+                catalogue.close()
+
+    def _open_catalogue(self) -> tuple[Any, Any]:
+        return self.ctx.session_factory, self.ctx.actor
+
+    def _ingest(self, path: Path, name: str, forked: Any) -> None:
+        from beffroi.ingest.catalogue import LocalCatalogue  # noqa: PLC0415 - fast --help
+        from beffroi.ingest.pipeline import ReadAhead, ingest_with  # noqa: PLC0415
 
         # The file is read (in threads) while the catalogue and the access layer load.
         ahead = ReadAhead(path, self.options, self.declared)
         try:
             from beffroi.store import store_for  # noqa: PLC0415
 
-            ctx, slug = self.ctx, self.slug
+            mode = WRITE_MODES[self.mode]
+            catalogue = forked
+            if catalogue is None:
+                factory, actor = self._open_catalogue()
+                catalogue = LocalCatalogue(
+                    factory,
+                    actor,
+                    self.slug,
+                    path,
+                    options=self.options,
+                    mode=mode,
+                    publish=self.publish,
+                    conformance_schema=self.conformance_schema,
+                )
             with _progress(self.console) as progress:
                 task = progress.add_task(name, total=path.stat().st_size, rows=0)
 
                 def on_progress(done: int, total: int, rows: int) -> None:
                     progress.update(task, completed=done, total=total or None, rows=rows)
 
-                summary = ingest_file(
-                    ctx.session_factory,
-                    store_for(ctx.settings),
-                    ctx.actor,
-                    slug,
+                summary = ingest_with(
+                    catalogue,
+                    store_for(self.ctx.settings),
+                    self.slug,
                     path,
                     options=self.options,
-                    mode=WRITE_MODES[self.mode],
-                    publish=self.publish,
+                    mode=mode,
                     declared=self.declared,
                     primary_key=self.primary_key,
                     source_name=name,
                     on_progress=on_progress,
-                    conformance_schema=self.conformance_schema,
                     read_ahead=ahead,
                 )
                 progress.update(task, completed=path.stat().st_size)
         finally:
             ahead.close()  # also when the catalogue could not be opened
-        _print_summary(slug, summary)
+        _print_summary(self.slug, summary)
 
 
 def _print_summary(slug: str, summary: Any) -> None:

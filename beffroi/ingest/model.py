@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
-
-import pyarrow as pa
+from typing import TYPE_CHECKING, Any, Protocol
 
 from beffroi.errors import InvalidInputError
+
+if TYPE_CHECKING:  # only in annotations: the CLI forks before pyarrow starts its threads
+    import pyarrow as pa
 
 DEFAULT_BATCH_ROWS = 65_536
 

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 from beffroi.errors import ConflictError
+from beffroi.ingest.catalogue import Catalogue, LocalCatalogue, Written
 from beffroi.ingest.infer import ColumnType, convert, infer_schema
 from beffroi.ingest.model import ReadOptions, TableSource
 from beffroi.ingest.profile import ProfileBuilder
@@ -94,22 +95,62 @@ def ingest_file(
     snapshot. ``read_ahead`` is the reading of this same file (same ``options`` and
     ``declared``) started earlier, see :class:`ReadAhead`; it is closed in every case.
     """
+    chosen = options or ReadOptions()
+    catalogue = LocalCatalogue(
+        factory,
+        actor,
+        slug,
+        path,
+        options=chosen,
+        mode=mode,
+        publish=publish,
+        conformance_schema=conformance_schema,
+    )
+    return ingest_with(
+        catalogue,
+        store,
+        slug,
+        path,
+        options=chosen,
+        mode=mode,
+        declared=declared,
+        primary_key=primary_key,
+        source_name=source_name,
+        upload_id=upload_id,
+        on_progress=on_progress,
+        read_ahead=read_ahead,
+    )
+
+
+def ingest_with(
+    catalogue: Catalogue,
+    store: VersionStore,
+    slug: str,
+    path: Path,
+    *,
+    options: ReadOptions | None = None,
+    mode: WriteMode = "replace",
+    declared: dict[str, dict[str, Any]] | None = None,
+    primary_key: list[str] | None = None,
+    source_name: str | None = None,
+    upload_id: str | None = None,
+    on_progress: ProgressCallback | None = None,
+    read_ahead: ReadAhead | None = None,
+) -> IngestSummary:
+    """:func:`ingest_file` with the catalogue side given (publishing is the catalogue's)."""
     try:
         return _ingest(
-            factory,
+            catalogue,
             store,
-            actor,
             slug,
             path,
             options=options or ReadOptions(),
             mode=mode,
-            publish=publish,
             declared=declared,
             primary_key=primary_key,
             source_name=source_name,
             upload_id=upload_id or str(uuid.uuid4()),
             on_progress=on_progress,
-            conformance_schema=conformance_schema,
             read_ahead=read_ahead,
         )
     finally:
@@ -118,51 +159,26 @@ def ingest_file(
 
 
 def _ingest(
-    factory: sessionmaker[Session],
+    catalogue: Catalogue,
     store: VersionStore,
-    actor: Actor,
     slug: str,
     path: Path,
     *,
     options: ReadOptions,
     mode: WriteMode,
-    publish: bool,
     declared: dict[str, dict[str, Any]] | None,
     primary_key: list[str] | None,
     source_name: str | None,
     upload_id: str,
     on_progress: ProgressCallback | None,
-    conformance_schema: str | Path | None,
     read_ahead: ReadAhead | None,
 ) -> IngestSummary:
-    # The catalogue (SQLAlchemy, the access layer) is imported here, not at start-up: a
-    # read-ahead started by the caller reads the file meanwhile.
-    from sqlalchemy import func, select  # noqa: PLC0415
-
-    from beffroi.access import Action, require  # noqa: PLC0415
-    from beffroi.catalog.db import transaction  # noqa: PLC0415
-    from beffroi.catalog.models import DatasetConformance, DatasetVersion  # noqa: PLC0415
-    from beffroi.catalog.services import get_dataset  # noqa: PLC0415
-    from beffroi.catalog.versions import publish_version, record_version  # noqa: PLC0415
-
-    with transaction(factory) as session:
-        dataset = get_dataset(session, actor, slug)
-        require(actor, Action.DATASET_UPDATE, dataset.publisher_id)
-        store_key, dataset_id = dataset.store_key, dataset.id
-        recorded = session.scalar(
-            select(func.max(DatasetVersion.store_version)).where(
-                DatasetVersion.dataset_id == dataset.id
-            )
-        )
-        # Validation (and its DuckDB engine) is loaded only when a schema applies.
-        bound = conformance_schema is not None or (
-            session.get(DatasetConformance, dataset.id) is not None
-        )
+    target = catalogue.ready()
     if mode != "replace":
         # An interrupted ingestion may have committed to the store without reaching the
         # catalogue: appending on top would silently carry its rows into the new version.
-        committed = store.versions(store_key)
-        if (committed[-1].version if committed else None) != recorded:
+        committed = store.versions(target.store_key)
+        if (committed[-1].version if committed else None) != target.recorded:
             raise ConflictError(
                 "Une écriture précédente a été interrompue : la table stockée ne correspond "
                 "plus à la dernière version enregistrée",
@@ -171,12 +187,6 @@ def _ingest(
                 "matches the last recorded version",
                 hint_en="load a complete version (mode replace) to start again from a safe state",
             )
-
-    checked = None
-    if bound:
-        from beffroi.validate.conformance import check_upload  # noqa: PLC0415
-
-        checked = check_upload(factory, actor, slug, path, options, conformance_schema)
     # Errors of the read-ahead (an unreadable file) surface here, after the access checks,
     # as they would without it.
     prepared = read_ahead.take() if read_ahead is not None else _prepare(path, options, declared)
@@ -184,51 +194,38 @@ def _ingest(
     typed = _with_progress(prepared.typed, source, on_progress)
     try:
         stored = store.write(
-            store_key, typed, schema, upload_id=upload_id, mode=mode, primary_key=primary_key
+            target.store_key,
+            typed,
+            schema,
+            upload_id=upload_id,
+            mode=mode,
+            primary_key=primary_key,
         )
     finally:
         # Stops the reading threads when the writer gave up early (no-op once consumed).
         typed.close()
         prepared.close()
     columns = [{"name": f.name, "type": str(f.type)} for f in schema]
-    profiles = [column.as_dict() for column in profile.finish()]
-    with transaction(factory) as session:
-        dataset = get_dataset(session, actor, slug)
-        if dataset.id != dataset_id:  # renamed and slug reused meanwhile: cannot happen
-            msg = "dataset changed during ingestion"
-            raise RuntimeError(msg)
-        version = record_version(
-            session,
-            actor,
-            dataset,
-            upload_id=upload_id,
-            store_version=stored.version,
-            mode=mode,
-            row_count=stored.rows,
-            columns=columns,
-            profile=profiles,
-            dialect=source.dialect.as_dict(),
-            source_name=source_name or path.name,
-            source_bytes=source.bytes_total,
-        )
-        if checked is not None:
-            from beffroi.validate.conformance import record_conformance  # noqa: PLC0415
-
-            record_conformance(session, version, checked)
-        if publish:
-            publish_version(session, actor, dataset.slug, version.number)
-        # A publisher that requires review turns the publication into a pending request.
-        published = dataset.published_version_id == version.id
-        number = version.number
+    written = Written(
+        upload_id=upload_id,
+        store_version=stored.version,
+        rows=stored.rows,
+        columns=columns,
+        profiles=[column.as_dict() for column in profile.finish()],
+        dialect=source.dialect.as_dict(),
+        source_name=source_name or path.name,
+        source_bytes=source.bytes_total,
+    )
+    recorded = catalogue.record(written)
     return IngestSummary(
         dataset=slug,
-        version=number,
+        version=recorded.number,
         upload_id=upload_id,
         rows=stored.rows,
-        published=published,
+        published=recorded.published,
         columns=columns,
-        dialect=source.dialect.as_dict(),
-        conformance=checked[1].summary() if checked is not None else None,
+        dialect=written.dialect,
+        conformance=recorded.conformance,
     )
 
 
