@@ -21,6 +21,7 @@ import csv
 import io
 import re
 import weakref
+from collections import deque
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -206,7 +207,9 @@ class Utf8Stream(io.RawIOBase):
             if guess.codec == "utf-8"
             else codecs.getincrementaldecoder(guess.codec)(errors="strict")
         )
-        self._buffer = bytearray()
+        self._chunks: deque[bytes] = deque()  # transcoded, not yet handed out…
+        self._head = 0  # …from this offset of the first one
+        self._size = 0  # bytes buffered
         self._eof = False
         self._line = first_line  # physical line being read (for messages)
         self._run = 0  # bytes since the last line break
@@ -237,20 +240,40 @@ class Utf8Stream(io.RawIOBase):
         self._run = self._run + len(data) if last < 0 else len(data) - last - 1
         if self._run > sniff.MAX_LINE_BYTES:
             raise _line_too_long(self._path, self._line)
-        self._buffer += data
+        if data:
+            self._chunks.append(data)
+            self._size += len(data)
 
     def read(self, size: int = -1) -> bytes:
+        """Exactly ``size`` bytes (fewer only at the end), copied once from the chunks."""
         if self.stopped:
             return b""
-        while not self._eof and (size < 0 or len(self._buffer) < size):
+        while not self._eof and (size < 0 or self._size < size):
             self._fill()
-        if size < 0 or size >= len(self._buffer):
-            out = bytes(self._buffer)
-            self._buffer.clear()
-            return out
-        out = bytes(self._buffer[:size])
-        del self._buffer[:size]
-        return out
+        if size < 0 or size > self._size:
+            size = self._size
+        if not size:
+            return b""
+        first = self._chunks[0]
+        if not self._head and len(first) == size:
+            self._size -= size
+            return self._chunks.popleft()
+        pieces: list[bytes | memoryview] = []
+        need = size
+        while need:
+            chunk = self._chunks[0]
+            available = len(chunk) - self._head
+            if available <= need:
+                pieces.append(memoryview(chunk)[self._head :] if self._head else chunk)
+                self._chunks.popleft()
+                self._head = 0
+                need -= available
+            else:
+                pieces.append(memoryview(chunk)[self._head : self._head + need])
+                self._head += need
+                need = 0
+        self._size -= size
+        return b"".join(pieces)
 
     def readinto(self, target: Any) -> int:
         data = self.read(len(target))
