@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import csv
 import io
+import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -192,6 +194,37 @@ def _split_rows(text: str, delimiter: str, quotechar: str) -> list[list[str]]:
     return list(reader)
 
 
+def _arrow_reader(
+    source: Any, names: list[str], delimiter: str, quotechar: str, handler: Any
+) -> Any:
+    """Arrow's streaming CSV reader with validation's options: every cell as text, rows of the
+    wrong width handed to ``handler``."""
+    return pacsv.open_csv(
+        source,
+        read_options=pacsv.ReadOptions(
+            use_threads=False,
+            block_size=BLOCK_BYTES,
+            column_names=names,
+            encoding="utf8",
+        ),
+        parse_options=pacsv.ParseOptions(
+            delimiter=delimiter,
+            quote_char=quotechar,
+            double_quote=True,
+            escape_char=False,
+            newlines_in_values=True,
+            ignore_empty_lines=False,
+            invalid_row_handler=handler,
+        ),
+        convert_options=pacsv.ConvertOptions(
+            column_types=dict.fromkeys(names, pa.string()),
+            strings_can_be_null=False,
+            quoted_strings_can_be_null=False,
+            check_utf8=True,
+        ),
+    )
+
+
 def _csv_batches(
     path: Path,
     start: int,
@@ -202,15 +235,46 @@ def _csv_batches(
     header_row: int,
 ) -> Iterator[pa.RecordBatch]:
     names = column_names(width)
+    try:
+        if guess.codec == "utf-8" and _can_segment(path, start, delimiter, quotechar):
+            yield from _segmented_batches(
+                path, start, guess, names, delimiter, quotechar, width, header_row
+            )
+        else:
+            yield from _serial_batches(
+                path, start, guess, names, delimiter, quotechar, width, header_row, 0
+            )
+    except pa.ArrowInvalid as error:
+        if "Empty CSV file" in str(error):
+            return
+        raise invalid(
+            f"Fichier CSV illisible : {error}.",
+            "Vérifiez le séparateur et les guillemets, ou exportez à nouveau le fichier.",
+            path,
+        ) from None
+
+
+def _serial_batches(
+    path: Path,
+    start: int,
+    guess: EncodingGuess,
+    names: list[str],
+    delimiter: str,
+    quotechar: str,
+    width: int,
+    header_row: int,
+    before: int,
+) -> Iterator[pa.RecordBatch]:
+    """The records from byte ``start`` on, one Arrow reader; ``before`` records precede
+    ``start`` (row numbers go on from there)."""
     irregular: list[tuple[int, str]] = []
 
     def on_invalid(row: Any) -> str:
-        irregular.append((int(row.number), str(row.text)))
+        irregular.append((int(row.number) + before, str(row.text)))
         return "skip"
 
     # The readers' stream: transcoded to UTF-8, lines bounded, decoding errors located.
     stream = Utf8Stream(path, start, guess, 1, [0])
-    handler: Any = on_invalid
     reader: Any = None
     source: Any
     if guess.codec == "utf-8":
@@ -220,67 +284,241 @@ def _csv_batches(
     else:
         source = pa.PythonFile(stream, mode="r")
     try:
-        reader = pacsv.open_csv(
-            source,
-            read_options=pacsv.ReadOptions(
-                use_threads=False,
-                block_size=BLOCK_BYTES,
-                column_names=names,
-                encoding="utf8",
-            ),
-            parse_options=pacsv.ParseOptions(
-                delimiter=delimiter,
-                quote_char=quotechar,
-                double_quote=True,
-                escape_char=False,
-                newlines_in_values=True,
-                ignore_empty_lines=False,
-                invalid_row_handler=handler,
-            ),
-            convert_options=pacsv.ConvertOptions(
-                column_types=dict.fromkeys(names, pa.string()),
-                strings_can_be_null=False,
-                quoted_strings_can_be_null=False,
-                check_utf8=True,
-            ),
-        )
-        first = 1  # record number (from the first data record) of the next batch's first row
-        pending: list[tuple[int, str]] = []
-        while True:
-            try:
-                batch = reader.read_next_batch()
-            except StopIteration:
-                break
-            pending.extend(irregular)
-            irregular.clear()
-            pending.sort()
-            taken = 0
-            while taken < len(pending) and pending[taken][0] <= first + batch.num_rows + taken:
-                taken += 1
-            here, pending = pending[:taken], pending[taken:]
-            yield from _assemble(batch, here, first, width, header_row, delimiter, quotechar)
-            first += batch.num_rows + len(here)
-        pending.extend(irregular)
-        if pending:
-            pending.sort()
-            empty = pa.RecordBatch.from_pylist(
-                [], schema=pa.schema([(n, pa.string()) for n in names])
-            )
-            yield from _assemble(empty, pending, first, width, header_row, delimiter, quotechar)
+        reader = _arrow_reader(source, names, delimiter, quotechar, on_invalid)
+
+        def read() -> Iterator[pa.RecordBatch]:
+            while True:
+                try:
+                    yield reader.read_next_batch()
+                except StopIteration:
+                    return
+
+        yield from _numbered(read(), irregular, before + 1, width, header_row, delimiter, quotechar)
     except pa.ArrowInvalid as error:
-        if "Empty CSV file" in str(error):
+        if before and "Empty CSV file" in str(error):
             return
-        raise invalid(
-            f"Fichier CSV illisible : {error}.",
-            "Vérifiez le séparateur et les guillemets, ou exportez à nouveau le fichier.",
-            path,
-        ) from None
+        raise _shifted(error, before) from None
     finally:
         stream.stopped = True  # an abandoned read hands Arrow an end of file
         if reader is not None:
             reader.close()
         source.close()
         stream.close()
+
+
+def _numbered(
+    batches: Iterator[pa.RecordBatch],
+    irregular: list[tuple[int, str]],
+    first: int,
+    width: int,
+    header_row: int,
+    delimiter: str,
+    quotechar: str,
+) -> Iterator[pa.RecordBatch]:
+    """Arrow's batches with their row numbers, and the irregular rows (``irregular``, filled
+    by the invalid-row handler as Arrow goes; record numbers) in their place. ``first`` is
+    the record number of the first batch's first row."""
+    pending: list[tuple[int, str]] = []
+    for batch in batches:
+        pending.extend(irregular)
+        irregular.clear()
+        pending.sort()
+        taken = 0
+        while taken < len(pending) and pending[taken][0] <= first + batch.num_rows + taken:
+            taken += 1
+        here, pending = pending[:taken], pending[taken:]
+        yield from _assemble(batch, here, first, width, header_row, delimiter, quotechar)
+        first += batch.num_rows + len(here)
+    pending.extend(irregular)
+    irregular.clear()
+    if pending:
+        pending.sort()
+        names = column_names(width)
+        empty = pa.RecordBatch.from_pylist([], schema=pa.schema([(n, pa.string()) for n in names]))
+        yield from _assemble(empty, pending, first, width, header_row, delimiter, quotechar)
+
+
+_ROW_NUMBER = re.compile(r"Row #(\d+)")
+
+
+def _shifted(error: pa.ArrowInvalid, before: int) -> pa.ArrowInvalid:
+    """Arrow's error with its row numbers counted from the first record of the file."""
+    if not before:
+        return error
+    text = _ROW_NUMBER.sub(lambda m: f"Row #{int(m.group(1)) + before}", str(error))
+    return pa.ArrowInvalid(text)
+
+
+# Segments: a large UTF-8 file is cut at record boundaries into pieces that Arrow parses on
+# several threads (its streaming reader is serial, and cannot number rows when threaded);
+# the pieces' rows are numbered in file order from each one's count of records.
+
+SEGMENT_BYTES = 16 << 20
+SEGMENT_QUOTES = 4096
+"""Quote characters a segment may hold: each is looked at in Python to know where quoted
+fields end; beyond, the rest of the file is read by one reader."""
+SEGMENT_THREADS = 2
+SEGMENT_AHEAD = 3
+
+
+def _can_segment(path: Path, start: int, delimiter: str, quotechar: str) -> bool:
+    size = path.stat().st_size
+    return (
+        size - start >= 2 * SEGMENT_BYTES
+        and len(delimiter.encode()) == 1
+        and len(quotechar.encode()) == 1
+    )
+
+
+def _record_end(data: bytes, quote: int, delimiter: int) -> int | None:
+    """The offset just past the last line end of ``data`` (which starts a record) that is
+    not inside a quoted field, 0 when there is none; None when ``data`` holds too many quote
+    characters to follow. Arrow's rules: a quote opens a field only at its start (after a
+    delimiter, a line end or the start), ``""`` inside is a quote, a quote elsewhere is text."""
+    if data.find(quote) < 0:  # memchr; count() would look at every byte
+        return data.rfind(b"\n") + 1
+    budget = SEGMENT_QUOTES
+    inside = False
+    outside_from = 0  # where the current stretch outside quoted fields began
+    end = 0
+    pos = 0
+    size = len(data)
+    while (at := data.find(quote, pos)) >= 0:
+        budget -= 1
+        if budget < 0:
+            return None
+        if inside:
+            if at + 1 >= size:  # a doubled quote or the end of the field: the next read says
+                return end
+            if data[at + 1] == quote:
+                pos = at + 2
+                continue
+            inside = False
+            outside_from = pos = at + 1
+            continue
+        if at == 0 or data[at - 1] in (delimiter, 10, 13):
+            line = data.rfind(b"\n", outside_from, at)
+            if line >= 0:
+                end = line + 1
+            inside = True
+        pos = at + 1
+    if not inside:
+        line = data.rfind(b"\n", outside_from)
+        if line >= 0:
+            end = line + 1
+    return end
+
+
+def _pieces(
+    path: Path, start: int, delimiter: str, quotechar: str
+) -> Iterator[tuple[memoryview | None, int]]:
+    """(bytes, offset) of consecutive runs of whole records from ``start``; (None, offset)
+    when the rest, from ``offset``, is to be read in one piece. Each piece is read once, at
+    its offset (the cut line is read again with the next one), and never copied."""
+    quote = quotechar.encode()[0]
+    separator = delimiter.encode()[0]
+    with path.open("rb", buffering=0) as handle:
+        descriptor = handle.fileno()
+        offset = start
+        size = SEGMENT_BYTES
+        while True:
+            data = os.pread(descriptor, size, offset)
+            if len(data) < size:  # the end of the file
+                if data:
+                    yield memoryview(data), offset
+                return
+            end = _record_end(data, quote, separator)
+            if end is None:
+                yield None, offset
+                return
+            if not end:  # no line end outside quotes: a longer read
+                size *= 2
+                continue
+            yield memoryview(data)[:end], offset
+            offset += end
+            size = SEGMENT_BYTES
+
+
+def _parse_piece(
+    data: memoryview, names: list[str], delimiter: str, quotechar: str
+) -> tuple[list[pa.RecordBatch], list[tuple[int, str]]]:
+    irregular: list[tuple[int, str]] = []
+
+    def on_invalid(row: Any) -> str:
+        irregular.append((int(row.number), str(row.text)))
+        return "skip"
+
+    source = pa.BufferReader(pa.py_buffer(data))
+    reader = _arrow_reader(source, names, delimiter, quotechar, on_invalid)
+    try:
+        batches = []
+        while True:
+            try:
+                batches.append(reader.read_next_batch())
+            except StopIteration:
+                break
+    finally:
+        reader.close()
+    return batches, irregular
+
+
+def _segmented_batches(
+    path: Path,
+    start: int,
+    guess: EncodingGuess,
+    names: list[str],
+    delimiter: str,
+    quotechar: str,
+    width: int,
+    header_row: int,
+) -> Iterator[pa.RecordBatch]:
+    from collections import deque  # noqa: PLC0415
+    from concurrent.futures import Future, ThreadPoolExecutor  # noqa: PLC0415
+
+    pool = ThreadPoolExecutor(SEGMENT_THREADS, thread_name_prefix="beffroi-validate-parse")
+    ahead: deque[Future[tuple[list[pa.RecordBatch], list[tuple[int, str]]]]] = deque()
+    before = 0  # records in the pieces already handed on
+    rest: int | None = None
+
+    def hand_on() -> Iterator[pa.RecordBatch]:
+        nonlocal before
+        try:
+            batches, irregular = ahead.popleft().result()
+        except pa.ArrowInvalid as error:
+            raise _shifted(error, before) from None
+        count = sum(batch.num_rows for batch in batches) + len(irregular)
+        shifted = [(number + before, text) for number, text in irregular]
+        yield from _numbered(
+            iter(batches), shifted, before + 1, width, header_row, delimiter, quotechar
+        )
+        before += count
+
+    try:
+        for data, offset in _pieces(path, start, delimiter, quotechar):
+            if data is None:
+                rest = offset
+                break
+            ahead.append(pool.submit(_parse_piece, data, names, delimiter, quotechar))
+            while len(ahead) >= SEGMENT_AHEAD:
+                yield from hand_on()
+        while ahead:
+            yield from hand_on()
+        if rest is not None:
+            yield from _serial_batches(
+                path,
+                rest,
+                guess,
+                names,
+                delimiter,
+                quotechar,
+                width,
+                header_row,
+                before,
+            )
+    finally:
+        for future in ahead:
+            future.cancel()
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _assemble(
