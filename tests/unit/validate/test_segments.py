@@ -76,7 +76,7 @@ def tiny_segments(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     parsed: list[int] = []
     original = table_module._parse_piece
 
-    def counting(data: bytes, *args: Any) -> Any:
+    def counting(data: memoryview, *args: Any) -> Any:
         parsed.append(len(data))
         return original(data, *args)
 
