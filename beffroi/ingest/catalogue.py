@@ -56,6 +56,8 @@ if TYPE_CHECKING:
 
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
+OpenCatalogue = Callable[[], "tuple[sessionmaker[Session], Actor]"]
+
 
 @dataclass(frozen=True, slots=True)
 class Target:
@@ -210,11 +212,20 @@ def can_fork() -> bool:
         return False
 
 
-def fork_catalogue(open_local: Callable[[], Catalogue]) -> CatalogueProcess | None:
+def fork_catalogue(
+    open_catalogue: OpenCatalogue,
+    slug: str,
+    path: Path,
+    *,
+    options: ReadOptions,
+    mode: WriteMode,
+    publish: bool,
+    conformance_schema: str | Path | None = None,
+) -> CatalogueProcess | None:
     """Start the catalogue side of an ingestion in a child process (``None``: not here).
 
-    ``open_local`` runs in the child only: it imports and opens the catalogue and gives the
-    :class:`LocalCatalogue` the child drives.
+    ``open_catalogue`` runs in the child only: it imports and opens the catalogue and gives
+    its session factory and the acting user.
     """
     if not can_fork():
         return None
@@ -223,7 +234,11 @@ def fork_catalogue(open_local: Callable[[], Catalogue]) -> CatalogueProcess | No
     pid = os.fork()
     if pid == 0:  # pragma: no cover - the child's coverage is not collected
         ours.close()
-        _child(theirs, parent, open_local)
+        _child(
+            theirs,
+            parent,
+            lambda: _local(open_catalogue, slug, path, options, mode, publish, conformance_schema),
+        )
     theirs.close()
     return CatalogueProcess(pid, ours)
 
@@ -271,6 +286,28 @@ class CatalogueProcess:
         if kind == "error":
             raise value
         return value
+
+
+def _local(
+    open_catalogue: OpenCatalogue,
+    slug: str,
+    path: Path,
+    options: ReadOptions,
+    mode: WriteMode,
+    publish: bool,
+    conformance_schema: str | Path | None,
+) -> Catalogue:
+    factory, actor = open_catalogue()
+    return LocalCatalogue(
+        factory,
+        actor,
+        slug,
+        path,
+        options=options,
+        mode=mode,
+        publish=publish,
+        conformance_schema=conformance_schema,
+    )
 
 
 def _child(
