@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
+import time
 from pathlib import Path
 
 import click
@@ -73,20 +75,31 @@ def validate_command(
     Statut de sortie : 0 fichier conforme, 1 non conforme, 2 validation impossible
     (fichier illisible, schéma introuvable).
     """
+    started = time.perf_counter()
+    # NumPy's OpenBLAS starts a thread per core when imported, which spins for a while;
+    # validation never uses BLAS, and the cores are the reading's and DuckDB's.
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     from beffroi.ingest.model import ReadOptions  # noqa: PLC0415 - keep --help fast
-    from beffroi.validate import Options, load_schema, validate  # noqa: PLC0415
+    from beffroi.validate.schema import load_schema  # noqa: PLC0415
+    from beffroi.validate.table import open_raw  # noqa: PLC0415 - Arrow, not yet DuckDB
 
     try:
         schema = load_schema(schema_ref)
+        read = ReadOptions(encoding=encoding, delimiter=delimiter, sheet=sheet)
+        table = open_raw(file, read)
+        # The reading starts now, on other cores, while DuckDB and the checks are imported.
+        table.prefetch()
+        from beffroi.validate.engine import Options, validate_table  # noqa: PLC0415
+
         options = Options(
             max_errors=max_errors,
             custom_checks=not no_custom_checks,
             duplicate_rows=duplicate_rows,
-            read=ReadOptions(encoding=encoding, delimiter=delimiter, sheet=sheet),
+            read=read,
             invalid_rows=invalid_rows,
             invalid_rows_bom=bom,
         )
-        report = validate(file, schema, options)
+        report = validate_table(table, schema, options, started=started)
     except BeffroiError as error:
         if output == "json":
             click.echo(

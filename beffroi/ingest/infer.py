@@ -85,6 +85,7 @@ import pyarrow.compute as pc
 
 from beffroi.errors import InvalidFileError, InvalidInputError
 from beffroi.ingest import semantic
+from beffroi.ingest.cells import rows_all
 from beffroi.ingest.names import name_tokens
 
 Values: TypeAlias = "pa.Array[Any]"
@@ -896,7 +897,7 @@ def _quick_convert(column: Values, column_type: ColumnType) -> Values | None:
     if kind in {"integer", "number"} and column_type.bare_number:
         return _quick_number(column, column_type)
     if kind == "date" and column_type.date_format is not None:
-        layout = _date_layout(column_type.date_format)
+        layout = date_layout(column_type.date_format)
         if layout is not None:
             return _quick_date(column, layout)
     return None
@@ -973,7 +974,7 @@ def _swap_comma(column: Values) -> Values | None:
 
 
 @dataclass(frozen=True, slots=True)
-class _DateLayout:
+class DateLayout:
     """A fixed-width date format: where the digits and the separators are."""
 
     width: int
@@ -984,7 +985,7 @@ class _DateLayout:
 
 
 @cache
-def _date_layout(date_format: str) -> _DateLayout | None:
+def date_layout(date_format: str) -> DateLayout | None:
     """The layout of a format made of ``%d``, ``%m``, ``%Y`` and ASCII punctuation only."""
     widths = {"d": 2, "m": 2, "Y": 4}
     fields: dict[str, int] = {}
@@ -1007,13 +1008,45 @@ def _date_layout(date_format: str) -> _DateLayout | None:
         index += 1
     if len(fields) != 3:
         return None
-    return _DateLayout(position, fields["Y"], fields["m"], fields["d"], tuple(separators))
+    return DateLayout(position, fields["Y"], fields["m"], fields["d"], tuple(separators))
 
 
 _MONTH_DAYS: Final = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=np.int32)
 
 
-def _quick_date(column: Values, layout: _DateLayout) -> Values | None:
+def date_fields(cells: np.ndarray, layout: DateLayout) -> tuple[Any, Any, Any, Any]:
+    """``(bad, year, month, day)`` of dates written in ``layout``, one per row of ``cells``
+    (rows by ``layout.width`` bytes; the numbers as int32): ``bad`` where a separator or a
+    digit is not where the format puts it, or the date is not a real day of years 1-9999."""
+    width = layout.width
+    low = np.full(width, ord("0"), dtype=np.uint8)
+    span = np.full(width, 9, dtype=np.uint8)
+    for position, byte in layout.separators:
+        low[position], span[position] = byte, 0
+    # One unsigned comparison per byte: a digit 0-9 where digits go, the separator's byte
+    # (0) where it goes; anything below wraps around above.
+    digits = np.subtract(cells, low)
+    bad = ~rows_all(digits <= span)
+
+    def number(position: int, size: int) -> Any:
+        total = digits[:, position].astype(np.int32)
+        for index in range(position + 1, position + size):
+            total = total * 10 + digits[:, index]
+        return total
+
+    year, month, day = number(layout.year, 4), number(layout.month, 2), number(layout.day, 2)
+    bad |= (month < 1) | (month > 12) | (year < 1) | (day < 1)
+    over = day > _MONTH_DAYS[np.clip(month, 0, 12)]  # February: 28 days here
+    leap_day = np.flatnonzero(over & (month == 2) & (day == 29))
+    if len(leap_day):  # the 29th of February, of leap years only
+        leap_year = year[leap_day]
+        leap = (leap_year % 4 == 0) & ((leap_year % 100 != 0) | (leap_year % 400 == 0))
+        over[leap_day[leap]] = False
+    bad |= over
+    return bad, year, month, day
+
+
+def _quick_date(column: Values, layout: DateLayout) -> Values | None:
     """Dates of a fixed-width format (``dd/mm/yyyy``…) read from the digit bytes.
 
     Only when every value has exactly the format's width, digits and separators where the
@@ -1040,24 +1073,7 @@ def _quick_date(column: Values, layout: _DateLayout) -> Values | None:
         cells = data[first:last].reshape(-1, width)
     else:
         cells = data[starts[:, None] + np.arange(width)]
-    bad = np.zeros(len(starts), dtype=bool)
-    for position, byte in layout.separators:
-        bad |= cells[:, position] != byte
-
-    def number(position: int, size: int) -> Any:
-        nonlocal bad
-        total = np.zeros(len(starts), dtype=np.int32)
-        for index in range(position, position + size):
-            digit = cells[:, index] - np.uint8(ord("0"))  # wraps around below "0"
-            bad |= digit > 9
-            total = total * 10 + digit
-        return total
-
-    year, month, day = number(layout.year, 4), number(layout.month, 2), number(layout.day, 2)
-    bad |= (month < 1) | (month > 12) | (year < 1) | (day < 1)
-    month = np.clip(month, 1, 12)  # the month-length lookup below stays in bounds
-    leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
-    bad |= day > _MONTH_DAYS[month] + (leap & (month == 2))
+    bad, year, month, day = date_fields(cells, layout)
     if bool(bad.any()):
         return None
     # Days from 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil).

@@ -8,16 +8,15 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import queue
 import tempfile
-import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -30,7 +29,7 @@ from beffroi.validate.french import (
     reference_table,
     reference_tables,
 )
-from beffroi.validate.patterns import fixed_pattern
+from beffroi.validate.patterns import fixed_date, fixed_pattern
 from beffroi.validate.report import InvalidRows, Report, ValidationError
 from beffroi.validate.schema import Field, ForeignKey, Schema
 from beffroi.validate.table import RawTable, open_raw
@@ -84,8 +83,19 @@ def validate(path: Path, schema: Schema, options: Options | None = None) -> Repo
     """Validate the file at ``path`` against ``schema``."""
     options = options or Options()
     started = time.perf_counter()
-    table = open_raw(Path(path), options.read)
-    report = Validator(table, schema, options).run()
+    return validate_table(open_raw(Path(path), options.read), schema, options, started=started)
+
+
+def validate_table(
+    table: RawTable, schema: Schema, options: Options, *, started: float | None = None
+) -> Report:
+    """Validate an opened file (its reading may have started: :meth:`RawTable.prefetch`);
+    ``started`` is when the run began (``time.perf_counter()``), for the report's seconds."""
+    started = time.perf_counter() if started is None else started
+    try:
+        report = Validator(table, schema, options).run()
+    finally:
+        table.close()
     report.stats["seconds"] = round(time.perf_counter() - started, 3)
     return report
 
@@ -368,6 +378,17 @@ class Validator:
             second.append(f"CASE WHEN _v{j} THEN {column.sql.value} END AS _x{j}")
         return f"SELECT {', '.join(second)} FROM (SELECT {', '.join(first)} FROM {source})"
 
+    def _valid_in_bulk(self, column: _Column) -> str:
+        """The type check of a column's cells for the filter: the SQL, but where a vector
+        proves cells valid on the Arrow bytes first (fixed-width dates), for the others only."""
+        sql = column.sql
+        vector = fixed_date(sql.fixed_date) if sql.fixed_date else None
+        if vector is None:
+            return sql.valid
+        name = f"_t{column.index}"
+        self._vectors.setdefault(name, (vector, column.index))
+        return f"CASE WHEN {name} THEN TRUE ELSE ({sql.valid}) END"
+
     def _failing_sql(self, column: _Column) -> tuple[str | None, bool]:
         """When a cell of ``column`` has at least one error (type, constraint, custom check),
         as a filter DuckDB evaluates lazily (an OR stops at the first true term); and whether
@@ -382,7 +403,7 @@ class Validator:
                 tests.append(f"({test})")
         checks = []
         if column.sql.valid != "TRUE":
-            checks.append(f"({column.sql.valid}) IS NOT TRUE")
+            checks.append(f"({self._valid_in_bulk(column)}) IS NOT TRUE")
         if tests:
             checks.append(f"({' AND '.join(tests)}) IS NOT TRUE")
         for check, col, params in self.checks:
@@ -496,7 +517,7 @@ class Validator:
         kept = False  # the failing rows, as read, go to the DuckDB table ``bad``
         typed = self._typed_sql()
         rows = 0
-        for chunk in _prefetched(self.table.batches()):
+        for chunk in self.table.chunks():
             batch = self._with_vectors(chunk)
             rows += batch.num_rows
             con.register("batch", batch)
@@ -504,8 +525,7 @@ class Validator:
                 if failing is not None:
                     numbers = con.execute(failing).to_arrow_table().column(0)
                     if len(numbers):
-                        failed = batch.filter(pc.is_in(batch.column("_row"), numbers))
-                        self._keep(failed.combine_chunks(), create=not kept)
+                        self._keep(_rows_of(batch, numbers), create=not kept)
                         kept = True
                 for name, expressions in keys.items():
                     values = ", ".join(expr for expr, _, _ in expressions)
@@ -840,57 +860,17 @@ class Validator:
         return error
 
 
-CHUNK_ROWS = 131_072
-"""Rows handed to DuckDB at once (several Arrow batches: DuckDB scans them in parallel)."""
-
-
-def _prefetched(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.Table]:
-    """Read the file on a thread while DuckDB checks the previous chunk (both release the
-    GIL), in chunks of about :data:`CHUNK_ROWS` rows; memory stays bounded by the queue."""
-    box: queue.Queue[pa.RecordBatch | BaseException | None] = queue.Queue(maxsize=8)
-    stop = threading.Event()
-
-    def produce() -> None:
-        try:
-            for batch in batches:
-                if stop.is_set():
-                    return
-                box.put(batch)
-        except BaseException as error:  # noqa: BLE001 - handed to the consumer
-            box.put(error)
-            return
-        finally:
-            # Close the reader on this thread, now: an Arrow reader left open until the
-            # interpreter exits can hang it.
-            close = getattr(batches, "close", None)
-            if close is not None:
-                close()
-        box.put(None)
-
-    worker = threading.Thread(target=produce, name="beffroi-validate-read", daemon=True)
-    worker.start()
-    try:
-        pending: list[pa.RecordBatch] = []
-        count = 0
-        while True:
-            item = box.get()
-            if isinstance(item, BaseException):
-                raise item
-            if item is None:
-                break
-            pending.append(item)
-            count += item.num_rows
-            if count >= CHUNK_ROWS:
-                yield pa.Table.from_batches(pending)
-                pending, count = [], 0
-        if pending:
-            yield pa.Table.from_batches(pending)
-    finally:
-        stop.set()
-        while worker.is_alive():
-            with contextlib.suppress(queue.Empty):
-                box.get(timeout=0.1)
-        worker.join()
+def _rows_of(batch: pa.Table, numbers: pa.ChunkedArray[Any]) -> pa.Table:
+    """The rows of ``batch`` whose ``_row`` is in ``numbers``, in file order: taken by
+    position (a binary search in the sorted row numbers), not by a filter over all rows."""
+    rows = batch.column("_row").to_numpy()
+    wanted = np.sort(numbers.to_numpy())
+    positions = np.searchsorted(rows, wanted)
+    if (len(rows) > 1 and not (rows[1:] > rows[:-1]).all()) or not np.array_equal(
+        rows[np.minimum(positions, len(rows) - 1)], wanted
+    ):
+        return batch.filter(pc.is_in(batch.column("_row"), numbers)).combine_chunks()
+    return batch.take(positions).combine_chunks()
 
 
 def _constraint_text(name: str, item: Field, cell: str) -> tuple[str, str, str, str]:

@@ -25,8 +25,8 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from beffroi.ingest.cells import cells_of_width, rows_all, string_layout
 from beffroi.reference import cog
-from beffroi.validate.patterns import string_layout
 
 
 def _compact(c: str) -> str:
@@ -120,7 +120,6 @@ def digits_check(
     verdict per cell, ``False`` for a cell that is not such an identifier. ``verdict`` gets
     the digits as a ``length``-by-cells matrix."""
     pattern = re.compile(f"[0-9]{{{length}}}")
-    positions = np.arange(length)[:, None]
 
     def check(values: Any) -> pa.Array[Any]:
         values, offsets, data, sizes = string_layout(values)
@@ -130,12 +129,12 @@ def digits_check(
             return pa.array(verdicts)
         present = values.is_valid().to_numpy(zero_copy_only=False)
         # The common case: exactly ``length`` bytes, all ASCII digits, checked in bulk.
-        fast = np.flatnonzero(present & (sizes == length))
-        digits = data[offsets[fast] + positions] - np.uint8(48)  # '0' → 0; others wrap > 9
-        numeric = (digits <= 9).all(axis=0)
+        fast, cells = cells_of_width(offsets, data, present & (sizes == length), length)
+        digits = np.subtract(cells, np.uint8(48))  # '0' → 0; other bytes wrap above 9
+        numeric = rows_all(digits <= np.uint8(9))
         if not numeric.all():
-            fast, digits = fast[numeric], digits[:, numeric]
-        verdicts[fast] = verdict(digits)
+            fast, digits = fast[numeric], digits[numeric]
+        verdicts[fast] = verdict(np.ascontiguousarray(digits.T))  # digits by cells
         # Longer cells may hold spaces or dots (shorter ones cannot match): one by one.
         for row in np.flatnonzero(present & (sizes > length)):
             compact = _SEPARATORS.sub("", values[int(row)].as_py())

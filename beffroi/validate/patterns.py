@@ -23,6 +23,9 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from beffroi.ingest.cells import cells_of_width, rows_all, string_layout
+from beffroi.ingest.infer import date_fields, date_layout
+
 MAX_ALTERNATIVES = 32
 MAX_WIDTH = 128
 
@@ -210,57 +213,89 @@ def fixed_pattern(pattern: str) -> Callable[[Any], pa.Array[Any]] | None:
         return None
     if parser.peek() is not None:
         return None  # an unbalanced ")"
-    by_width: dict[int, list[np.ndarray]] = {}
+    by_width: dict[int, list[list[_Test]]] = {}
     for seq in sequences:
-        by_width.setdefault(len(seq), []).append(
-            np.stack(seq) if seq else np.zeros((0, 256), dtype=bool)
-        )
+        by_width.setdefault(len(seq), []).append(_tests(seq))
 
     def matches(values: Any) -> pa.Array[Any]:
         values, offsets, data, sizes = string_layout(values)
-        count = len(values)
-        verdicts = np.zeros(count, dtype=bool)
-        if count:
-            for width, tables in by_width.items():
-                rows = np.flatnonzero(sizes == width)
-                if not len(rows):
-                    continue
-                if width == 0:
-                    verdicts[rows] = True
-                    continue
-                starts = offsets[rows]
-                cells = [data[starts + k] for k in range(width)]  # the k-th byte of each cell
-                hit = np.zeros(len(rows), dtype=bool)
-                for table in tables:
-                    # One 256-entry look-up per position (a 2-D fancy index is 10x slower).
-                    found = np.take(table[0], cells[0])
-                    for k in range(1, width):
-                        found &= np.take(table[k], cells[k])
-                    hit |= found
-                verdicts[rows] = hit
+        verdicts = np.zeros(len(values), dtype=bool)
+        for width, alternatives in by_width.items():
+            same = sizes == width
+            if width == 0:
+                verdicts[same] = True
+                continue
+            rows, cells = cells_of_width(offsets, data, same, width)
+            if not len(rows):
+                continue
+            hit = np.zeros(len(rows), dtype=bool)
+            for tests in alternatives:
+                found = _run_test(tests[0], cells)
+                for test in tests[1:]:
+                    found &= _run_test(test, cells)
+                hit |= found
+            verdicts[rows] = hit
         mask = values.is_null().to_numpy(zero_copy_only=False) if values.null_count else None
         return pa.array(verdicts, mask=mask)
 
     return matches
 
 
-def string_layout(values: Any) -> tuple[pa.Array[Any], np.ndarray, np.ndarray, np.ndarray]:
-    """A column as one Arrow string array and its raw layout, for checks on the bytes:
-    ``(values, offsets, data, sizes)`` — cell ``i`` is ``data[offsets[i]:offsets[i + 1]]``,
-    ``sizes[i]`` bytes long (no copy)."""
-    if isinstance(values, pa.ChunkedArray):
-        values = values.combine_chunks()
-    if not pa.types.is_string(values.type):
-        values = values.cast(pa.string())
-    count = len(values)
-    if not count:
-        empty = np.zeros(0, np.int32)
-        return values, np.zeros(1, np.int32), np.zeros(0, np.uint8), empty
-    buffers: list[Any] = values.buffers()
-    offsets = np.frombuffer(buffers[1], dtype=np.int32)[values.offset : values.offset + count + 1]
-    data = (
-        np.frombuffer(buffers[2], dtype=np.uint8)
-        if buffers[2] is not None
-        else np.zeros(0, np.uint8)
-    )
-    return values, offsets, data, np.diff(offsets)
+def fixed_date(date_format: str) -> Callable[[Any], pa.Array[Any]] | None:
+    """A vectorised proof of dates: per cell, true when it is a real day written exactly in
+    ``date_format`` (fixed width: ``%Y``, ``%m``, ``%d`` and punctuation), false when this
+    cannot tell (the SQL check then decides), ``None`` for a null cell; or ``None`` when the
+    format is not fixed-width."""
+    layout = date_layout(date_format)
+    if layout is None:
+        return None
+
+    def proven(values: Any) -> pa.Array[Any]:
+        values, offsets, data, sizes = string_layout(values)
+        verdicts = np.zeros(len(values), dtype=bool)
+        rows, cells = cells_of_width(offsets, data, sizes == layout.width, layout.width)
+        if len(rows):
+            bad = date_fields(cells, layout)[0]
+            verdicts[rows] = ~bad
+        mask = values.is_null().to_numpy(zero_copy_only=False) if values.null_count else None
+        return pa.array(verdicts, mask=mask)
+
+    return proven
+
+
+_Test = tuple[int, int, list[tuple[int, int]] | np.ndarray]
+"""Positions ``start:stop`` of a cell that admit the same bytes: as byte ranges ``(low,
+high)`` (compared, SIMD) or, when the class is scattered, its 256-entry table (looked up)."""
+
+
+def _tests(seq: _Seq) -> list[_Test]:
+    tests: list[_Test] = []
+    start = 0
+    while start < len(seq):
+        stop = start + 1
+        while stop < len(seq) and np.array_equal(seq[stop], seq[start]):
+            stop += 1
+        edges = np.flatnonzero(np.diff(np.concatenate(([False], seq[start], [False]))))
+        bounds = zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True)
+        ranges = [(low, high - 1) for low, high in bounds]
+        if len(ranges) <= 3:
+            tests.append((start, stop, ranges))
+        else:
+            tests += [(k, k + 1, seq[k]) for k in range(start, stop)]
+        start = stop
+    return tests
+
+
+def _run_test(test: _Test, cells: np.ndarray) -> np.ndarray:
+    start, stop, admitted = test
+    if isinstance(admitted, np.ndarray):
+        return np.take(admitted, cells[:, start])
+    block = cells[:, start:stop]
+    found: np.ndarray | None = None
+    for low, high in admitted:
+        # One unsigned comparison per byte: below ``low`` wraps around above ``high - low``.
+        inside = np.subtract(block, np.uint8(low)) <= np.uint8(high - low)
+        found = inside if found is None else found | inside
+    if found is None:
+        return np.zeros(len(cells), dtype=bool)
+    return rows_all(found)

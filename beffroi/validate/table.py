@@ -14,10 +14,13 @@ cell missing from a short row), ``_row`` (row number), ``_n`` (cells in the row)
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import os
+import queue
 import re
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,6 +53,7 @@ class RawTable:
     dialect: Dialect
     bytes_total: int
     _batches: Any = field(repr=False, default=None)
+    _prefetch: Prefetch | None = field(repr=False, default=None)
 
     @property
     def width(self) -> int:
@@ -60,6 +64,90 @@ class RawTable:
         """The rows, in order, as raw text batches."""
         batches: Iterator[pa.RecordBatch] = self._batches()
         return batches
+
+    def prefetch(self) -> None:
+        """Start reading the rows on a thread now, while the caller prepares the checks
+        (imports, schema, DuckDB): :meth:`chunks` then hands on what was read."""
+        if self._prefetch is None:
+            self._prefetch = Prefetch(self.batches())
+
+    def chunks(self) -> Iterator[pa.Table]:
+        """The rows, in order, in chunks of about :data:`CHUNK_ROWS`, read ahead on a thread
+        (started here unless :meth:`prefetch` did)."""
+        prefetch = self._prefetch or Prefetch(self.batches())
+        self._prefetch = None
+        return prefetch.chunks()
+
+    def close(self) -> None:
+        """Stop a reading started by :meth:`prefetch` and not consumed."""
+        if self._prefetch is not None:
+            self._prefetch.close()
+            self._prefetch = None
+
+
+CHUNK_ROWS = 131_072
+"""Rows handed to the checks at once (several Arrow batches: DuckDB scans them in parallel)."""
+
+
+class Prefetch:
+    """Batches read on a thread, while the consumer checks the previous chunk (Arrow and
+    DuckDB both release the GIL); memory stays bounded by the queue."""
+
+    def __init__(self, batches: Iterator[pa.RecordBatch]) -> None:
+        self._batches = batches
+        self._box: queue.Queue[pa.RecordBatch | BaseException | None] = queue.Queue(maxsize=8)
+        self._stop = threading.Event()
+        self._worker = threading.Thread(
+            target=self._produce, name="beffroi-validate-read", daemon=True
+        )
+        self._worker.start()
+
+    def _produce(self) -> None:
+        batches, box = self._batches, self._box
+        try:
+            for batch in batches:
+                if self._stop.is_set():
+                    return
+                box.put(batch)
+        except BaseException as error:  # noqa: BLE001 - handed to the consumer
+            box.put(error)
+            return
+        finally:
+            # Close the reader on this thread, now: an Arrow reader left open until the
+            # interpreter exits can hang it.
+            close = getattr(batches, "close", None)
+            if close is not None:
+                close()
+        box.put(None)
+
+    def chunks(self) -> Iterator[pa.Table]:
+        """The batches, in order, joined in chunks of about :data:`CHUNK_ROWS` rows."""
+        try:
+            pending: list[pa.RecordBatch] = []
+            count = 0
+            while True:
+                item = self._box.get()
+                if isinstance(item, BaseException):
+                    raise item
+                if item is None:
+                    break
+                pending.append(item)
+                count += item.num_rows
+                if count >= CHUNK_ROWS:
+                    yield pa.Table.from_batches(pending)
+                    pending, count = [], 0
+            if pending:
+                yield pa.Table.from_batches(pending)
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Stop the reading thread (it drops what it has read) and wait for it."""
+        self._stop.set()
+        while self._worker.is_alive():
+            with contextlib.suppress(queue.Empty):
+                self._box.get(timeout=0.1)
+        self._worker.join()
 
 
 def column_names(width: int) -> list[str]:

@@ -97,7 +97,7 @@ def test_date_layouts(date_format: str) -> None:
         day.strftime(date_format.replace("%Y", f"{day.year:04d}")) for day in days
     ]
     column_type = ColumnType("d", "date", date_format=date_format)
-    assert infer._date_layout(date_format) is not None
+    assert infer.date_layout(date_format) is not None
     quick, checked = _both(_column([*texts, None]), column_type)
     assert quick == checked == ("date32[day]", _days(*days, None))
 
@@ -122,8 +122,8 @@ def test_null_tokens_with_digits_take_the_checked_path() -> None:
 
 def test_layouts_refused() -> None:
     for date_format in ("%d/%m/%y", "%d %m %Y", "%d/%m/%Y %H:%M", "%d%m%Y1", "%b %Y", "%d/%d/%Y"):
-        assert infer._date_layout(date_format) is None
-    assert infer._date_layout("%d%m%Y") is not None
+        assert infer.date_layout(date_format) is None
+    assert infer.date_layout("%d%m%Y") is not None
 
 
 def test_the_quick_paths_are_taken() -> None:

@@ -143,3 +143,40 @@ def test_record_end_follows_arrow_quoting() -> None:
     assert end(b'"x""\n"\n', quote, comma) == 7  # doubled quote inside a field
     assert end(b'"x"\n', quote, comma) == 4
     assert end(b'"abc\ndef', quote, comma) == 0
+
+
+def test_a_prefetch_reads_the_same_rows_and_can_be_stopped(tmp_path: Path) -> None:
+    """``beffroi validate`` starts reading before DuckDB is imported: the chunks are those
+    of a reading started on demand, and a prefetch nobody consumes stops when closed."""
+    path = tmp_path / "big.csv"
+    path.write_text(_random_csv(3), encoding="utf-8")
+    on_demand = pa.concat_tables(open_raw(path).chunks())
+    early = open_raw(path)
+    early.prefetch()
+    assert pa.concat_tables(early.chunks()).equals(on_demand)
+    unused = open_raw(path)
+    unused.prefetch()
+    worker = unused._prefetch._worker  # type: ignore[union-attr]
+    unused.close()
+    assert not worker.is_alive()
+
+
+def test_the_reading_module_does_not_import_duckdb() -> None:
+    """What lets the CLI read while DuckDB loads: ``beffroi.validate.table`` (and the
+    package's names for schemas and reports) come without the engine."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, beffroi.validate.table, beffroi.validate.schema; "
+        "from beffroi.validate import Schema, Report, load_schema; "
+        "print('duckdb' in sys.modules, 'beffroi.validate.engine' in sys.modules)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.split() == ["False", "False"]
+    from beffroi.validate import Options, validate_table
+
+    assert callable(validate_table)
+    assert Options().max_errors > 0
