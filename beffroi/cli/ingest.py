@@ -226,6 +226,7 @@ class _IngestRun:
         self.ctx, self.slug, self.mode, self.primary_key = ctx, slug, mode, primary_key
         self.publish, self.declared = publish, declared
         self.options: Any = None
+        self._path: Path | None = None  # the file being ingested (set by from_path)
         self.console = Console(stderr=True, highlight=False)
 
     def from_url(self, url: str) -> None:
@@ -261,27 +262,31 @@ class _IngestRun:
 
         # First, before any thread starts: the catalogue side in a process of its own, which
         # imports and queries the catalogue while this one reads the file.
-        catalogue = fork_catalogue(
-            self._open_catalogue,
-            self.slug,
-            path,
-            options=self.options,
-            mode=WRITE_MODES[self.mode],
-            publish=self.publish,
-            conformance_schema=self.conformance_schema,
-        )
+        self._path = path
+        catalogue = fork_catalogue(self._local_catalogue)
         try:
             self._ingest(path, name, catalogue)
         finally:
             if catalogue is not None:
                 catalogue.close()
 
-    def _open_catalogue(self) -> tuple[Any, Any]:
-        return self.ctx.session_factory, self.ctx.actor
+    def _local_catalogue(self) -> Any:
+        from beffroi.ingest.catalogue import LocalCatalogue  # noqa: PLC0415 - fast --help
+
+        assert self._path is not None  # noqa: S101 - set by from_path first
+        return LocalCatalogue(
+            self.ctx.session_factory,
+            self.ctx.actor,
+            self.slug,
+            self._path,
+            options=self.options,
+            mode=WRITE_MODES[self.mode],
+            publish=self.publish,
+            conformance_schema=self.conformance_schema,
+        )
 
     def _ingest(self, path: Path, name: str, forked: Any) -> None:
-        from beffroi.ingest.catalogue import LocalCatalogue  # noqa: PLC0415 - fast --help
-        from beffroi.ingest.pipeline import ReadAhead, ingest_with  # noqa: PLC0415
+        from beffroi.ingest.pipeline import ReadAhead, ingest_with  # noqa: PLC0415 - fast --help
 
         # The file is read (in threads) while the catalogue and the access layer load.
         ahead = ReadAhead(path, self.options, self.declared)
@@ -289,19 +294,7 @@ class _IngestRun:
             from beffroi.store import store_for  # noqa: PLC0415
 
             mode = WRITE_MODES[self.mode]
-            catalogue = forked
-            if catalogue is None:
-                factory, actor = self._open_catalogue()
-                catalogue = LocalCatalogue(
-                    factory,
-                    actor,
-                    self.slug,
-                    path,
-                    options=self.options,
-                    mode=mode,
-                    publish=self.publish,
-                    conformance_schema=self.conformance_schema,
-                )
+            catalogue = forked if forked is not None else self._local_catalogue()
             with _progress(self.console) as progress:
                 task = progress.add_task(name, total=path.stat().st_size, rows=0)
 

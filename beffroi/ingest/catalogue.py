@@ -56,8 +56,6 @@ if TYPE_CHECKING:
 
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
-OpenCatalogue = Callable[[], "tuple[sessionmaker[Session], Actor]"]
-
 
 @dataclass(frozen=True, slots=True)
 class Target:
@@ -212,20 +210,11 @@ def can_fork() -> bool:
         return False
 
 
-def fork_catalogue(
-    open_catalogue: OpenCatalogue,
-    slug: str,
-    path: Path,
-    *,
-    options: ReadOptions,
-    mode: WriteMode,
-    publish: bool,
-    conformance_schema: str | Path | None = None,
-) -> CatalogueProcess | None:
+def fork_catalogue(open_local: Callable[[], Catalogue]) -> CatalogueProcess | None:
     """Start the catalogue side of an ingestion in a child process (``None``: not here).
 
-    ``open_catalogue`` runs in the child only: it imports and opens the catalogue and gives
-    its session factory and the acting user.
+    ``open_local`` runs in the child only: it imports and opens the catalogue and gives the
+    :class:`LocalCatalogue` the child drives.
     """
     if not can_fork():
         return None
@@ -234,11 +223,7 @@ def fork_catalogue(
     pid = os.fork()
     if pid == 0:  # pragma: no cover - the child's coverage is not collected
         ours.close()
-        _child(
-            theirs,
-            parent,
-            lambda: _local(open_catalogue, slug, path, options, mode, publish, conformance_schema),
-        )
+        _child(theirs, parent, open_local)
     theirs.close()
     return CatalogueProcess(pid, ours)
 
@@ -286,28 +271,6 @@ class CatalogueProcess:
         if kind == "error":
             raise value
         return value
-
-
-def _local(
-    open_catalogue: OpenCatalogue,
-    slug: str,
-    path: Path,
-    options: ReadOptions,
-    mode: WriteMode,
-    publish: bool,
-    conformance_schema: str | Path | None,
-) -> Catalogue:
-    factory, actor = open_catalogue()
-    return LocalCatalogue(
-        factory,
-        actor,
-        slug,
-        path,
-        options=options,
-        mode=mode,
-        publish=publish,
-        conformance_schema=conformance_schema,
-    )
 
 
 def _child(
