@@ -254,5 +254,8 @@ def test_kill_9_anywhere_leaves_history_intact(tmp_path: Path) -> None:
     report["write_seconds"] = {mode: round(value, 2) for mode, value in durations.items()}
     sys.stderr.write(f"kill test: {report}\n")  # shown by pytest -rA
     assert tally.kills >= MIN_KILLS, report
-    # The kills did land mid-write: some left files behind that only cleanup removed.
-    assert tally.cleanups_with_leftovers >= 5, report
+    # The kills did land mid-write: some left files behind that only cleanup removed. How
+    # many depends on the machine's load (a loaded CI machine writes slower than measured,
+    # so more kills land before the first file): 4 of 25 cleanups were seen on such a run.
+    assert tally.cleanups_with_leftovers >= 2, report
+    assert tally.kills_stranding_files >= 2, report
