@@ -514,7 +514,8 @@ class Validator:
         width = self.table.width
         cells = ", ".join(f'"c{i}"' for i in range(width))
         failing = self._filter_sql() if self.columns else None
-        kept = False  # the failing rows, as read, go to the DuckDB table ``bad``
+        kept = False  # the failing rows, as read, go to the DuckDB table ``bad``…
+        waiting: list[pa.Table] = []  # … a few chunks' worth at a time
         typed = self._typed_sql()
         rows = 0
         for chunk in self.table.chunks():
@@ -525,8 +526,10 @@ class Validator:
                 if failing is not None:
                     numbers = con.execute(failing).to_arrow_table().column(0)
                     if len(numbers):
-                        self._keep(_rows_of(batch, numbers), create=not kept)
-                        kept = True
+                        waiting.append(_rows_of(batch, numbers))
+                        if sum(t.num_rows for t in waiting) >= KEEP_ROWS:
+                            self._keep(pa.concat_tables(waiting), create=not kept)
+                            kept, waiting = True, []
                 for name, expressions in keys.items():
                     values = ", ".join(expr for expr, _, _ in expressions)
                     raws = ", ".join(raw for _, _, raw in expressions)
@@ -537,6 +540,9 @@ class Validator:
                     )
             finally:
                 con.unregister("batch")
+        if waiting:
+            self._keep(pa.concat_tables(waiting), create=not kept)
+            kept = True
         if kept:
             self._describe_rows("bad")
         self._table_checks(keys)
@@ -860,17 +866,38 @@ class Validator:
         return error
 
 
+KEEP_ROWS = 32_768
+"""Failing rows gathered in memory before they go to DuckDB at once (one insert each)."""
+
+
 def _rows_of(batch: pa.Table, numbers: pa.ChunkedArray[Any]) -> pa.Table:
     """The rows of ``batch`` whose ``_row`` is in ``numbers``, in file order: taken by
-    position (a binary search in the sorted row numbers), not by a filter over all rows."""
-    rows = batch.column("_row").to_numpy()
+    position from each record batch that holds some (a binary search in its sorted row
+    numbers); a ``take`` or a ``filter`` on the whole table would copy every column."""
     wanted = np.sort(numbers.to_numpy())
-    positions = np.searchsorted(rows, wanted)
-    if (len(rows) > 1 and not (rows[1:] > rows[:-1]).all()) or not np.array_equal(
-        rows[np.minimum(positions, len(rows) - 1)], wanted
-    ):
-        return batch.filter(pc.is_in(batch.column("_row"), numbers)).combine_chunks()
-    return batch.take(positions).combine_chunks()
+    taken: list[pa.RecordBatch] = []
+    found = 0
+    last = -1
+    for part in batch.to_batches():
+        rows = part.column("_row").to_numpy()
+        if not len(rows):
+            continue
+        if rows[0] <= last or (len(rows) > 1 and not bool((rows[1:] > rows[:-1]).all())):
+            break  # not in file order: the filter below
+        last = int(rows[-1])
+        start = int(np.searchsorted(wanted, rows[0], side="left"))
+        stop = int(np.searchsorted(wanted, rows[-1], side="right"))
+        if stop == start:
+            continue
+        positions = np.searchsorted(rows, wanted[start:stop])
+        if not np.array_equal(rows[np.minimum(positions, len(rows) - 1)], wanted[start:stop]):
+            break
+        taken.append(part.take(positions))
+        found += stop - start
+    else:
+        if found == len(wanted):
+            return pa.Table.from_batches(taken, schema=batch.schema).combine_chunks()
+    return batch.filter(pc.is_in(batch.column("_row"), numbers)).combine_chunks()
 
 
 def _constraint_text(name: str, item: Field, cell: str) -> tuple[str, str, str, str]:

@@ -5,7 +5,11 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from beffroi.validate import Options, parse_schema, validate
+import pyarrow as pa
+import pytest
+
+from beffroi.validate import Options, engine, parse_schema, validate
+from beffroi.validate import table as table_module
 
 SCHEMA = {
     "fields": [
@@ -103,3 +107,36 @@ def test_a_valid_file_has_no_invalid_rows(tmp_path: Path) -> None:
     assert report.invalid_rows is not None
     assert report.invalid_rows.count == 0
     assert target.read_bytes() == "\ufeffligne,id,nom,montant,date,erreurs\r\n".encode()
+
+
+def test_small_chunks_and_early_inserts_change_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rows come in chunks, and failing rows go to DuckDB a few chunks at a time: with a
+    chunk per two rows and an insert per failing row, the same errors and invalid rows."""
+
+    def run() -> tuple[list[tuple[object, ...]], list[list[str]]]:
+        report = validate(
+            _file(tmp_path),
+            parse_schema(SCHEMA, "test"),
+            Options(keep_invalid_rows=10),
+        )
+        assert report.invalid_rows is not None
+        errors = [(e.row, e.field, e.code, e.cell) for e in report.errors]
+        return errors, report.invalid_rows.rows
+
+    expected = run()
+    monkeypatch.setattr(table_module, "BLOCK_BYTES", 64)  # Arrow batches of a few rows
+    monkeypatch.setattr(table_module, "CHUNK_ROWS", 2)
+    monkeypatch.setattr(engine, "KEEP_ROWS", 1)
+    inserts: list[int] = []
+    keep = engine.Validator._keep
+
+    def counted(self: engine.Validator, rows: pa.Table, *, create: bool) -> None:
+        inserts.append(rows.num_rows)
+        keep(self, rows, create=create)
+
+    monkeypatch.setattr(engine.Validator, "_keep", counted)
+    assert run() == expected
+    assert len(expected[1]) == 5
+    assert len(inserts) >= 2  # several chunks had failing rows, each inserted at once
