@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import re
-import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -355,6 +354,8 @@ def _read_json(path: Path) -> Any:
 
 def _fetch_json(url: str, timeout: float) -> Any:
     try:
+        import urllib.request  # noqa: PLC0415 - only for a schema given by URL
+
         with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 - http(s) only
             data = response.read(MAX_SCHEMA_BYTES + 1)
     except OSError as exc:

@@ -32,9 +32,7 @@ import pyarrow.csv as pacsv
 
 from beffroi.ingest import sniff
 from beffroi.ingest.model import Dialect, ReadOptions
-from beffroi.ingest.readers import open_table
 from beffroi.ingest.readers._common import check_size
-from beffroi.ingest.readers.csv import Utf8Stream
 from beffroi.ingest.sniff import EncodingGuess, invalid
 
 BLOCK_BYTES = 2 << 20
@@ -362,6 +360,8 @@ def _serial_batches(
         return "skip"
 
     # The readers' stream: transcoded to UTF-8, lines bounded, decoding errors located.
+    from beffroi.ingest.readers.csv import Utf8Stream  # noqa: PLC0415 - not for UTF-8 files
+
     stream = Utf8Stream(path, start, guess, 1, [0])
     reader: Any = None
     source: Any
@@ -686,6 +686,8 @@ def rows_batch(numbers: list[int], rows: list[list[str]], width: int) -> pa.Reco
 
 
 def _open_other(path: Path, options: ReadOptions, size: int) -> RawTable:
+    from beffroi.ingest.readers import open_table  # noqa: PLC0415 - not for CSV files
+
     source = open_table(path, options)
     labels = _original_labels(source.column_names, source.dialect.notes)
     header_row = source.dialect.header_row or 1

@@ -8,7 +8,6 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from beffroi.ingest.model import Dialect, ReadOptions
 from beffroi.ingest.sniff import invalid
@@ -142,6 +141,8 @@ def split_batch(batch: pa.RecordBatch, rows: int) -> Iterator[pa.RecordBatch]:
 
 def all_null_mask(batch: pa.RecordBatch) -> pa.BooleanArray | None:
     """Rows where every cell is null (``None`` when there is none)."""
+    import pyarrow.compute as pc  # noqa: PLC0415 - spare validation's start-up the import
+
     if batch.num_columns == 0 or batch.num_rows == 0:
         return None
     mask = pc.is_null(batch.column(0))
