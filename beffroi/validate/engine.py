@@ -447,13 +447,29 @@ class Validator:
         return f"SELECT _row FROM {source} WHERE {' OR '.join(failing)}"
 
     def _describe_rows(self, source: str) -> None:
+        """Every error of the failing rows ``source`` into ``errors``, :data:`DESCRIBE_ROWS`
+        rows at a time (in file order): memory stays bounded however many rows fail."""
+        starts = [
+            row
+            for (row,) in self.con.execute(
+                f"SELECT _row FROM (SELECT _row, row_number() OVER (ORDER BY _row) AS i "
+                f"FROM {source}) WHERE i % {DESCRIBE_ROWS} = 1 ORDER BY _row"
+            ).fetchall()
+        ]
+        for index, start in enumerate(starts):
+            where = f"_row >= {int(start)}"
+            if index + 1 < len(starts):
+                where += f" AND _row < {int(starts[index + 1])}"
+            self._describe_slice(f"(SELECT * FROM {source} WHERE {where})")
+
+    def _describe_slice(self, source: str) -> None:
         """Every error of the failing rows ``source`` into ``errors``: the rows are typed
         once into a small table, then each check is one filter over it."""
         con = self.con
         width = self.table.width
         blank = " AND ".join(f"_m{column.index}" for column in self.columns) or "FALSE"
         con.execute(
-            f"CREATE TABLE failing AS SELECT *, ({blank}) AS _blank "
+            f"CREATE OR REPLACE TABLE failing AS SELECT *, ({blank}) AS _blank "
             f"FROM ({self._typed_sql(source)})"
         )
         parts = [
@@ -486,6 +502,7 @@ class Validator:
                 f"WHERE NOT _blank AND _n <= {column.index}"
             )
         con.execute("INSERT INTO errors " + " UNION ALL ".join(parts))
+        con.execute("DROP TABLE failing")
 
     # ------------------------------------------------------------------------------------
     # run
@@ -865,6 +882,9 @@ class Validator:
         error.reference = target
         return error
 
+
+DESCRIBE_ROWS = 16_384
+"""Failing rows typed and described at once, at the end (a slice of the table ``bad``)."""
 
 KEEP_ROWS = 32_768
 """Failing rows gathered in memory before they go to DuckDB at once (one insert each)."""

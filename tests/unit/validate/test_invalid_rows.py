@@ -112,8 +112,9 @@ def test_a_valid_file_has_no_invalid_rows(tmp_path: Path) -> None:
 def test_small_chunks_and_early_inserts_change_nothing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Rows come in chunks, and failing rows go to DuckDB a few chunks at a time: with a
-    chunk per two rows and an insert per failing row, the same errors and invalid rows."""
+    """Rows come in chunks, failing rows go to DuckDB a few chunks at a time and are
+    described in slices: with a chunk per two rows, an insert per failing row and slices of
+    two rows, the same errors and invalid rows."""
 
     def run() -> tuple[list[tuple[object, ...]], list[list[str]]]:
         report = validate(
@@ -129,6 +130,7 @@ def test_small_chunks_and_early_inserts_change_nothing(
     monkeypatch.setattr(table_module, "BLOCK_BYTES", 64)  # Arrow batches of a few rows
     monkeypatch.setattr(table_module, "CHUNK_ROWS", 2)
     monkeypatch.setattr(engine, "KEEP_ROWS", 1)
+    monkeypatch.setattr(engine, "DESCRIBE_ROWS", 2)  # the errors described two rows at a time
     inserts: list[int] = []
     keep = engine.Validator._keep
 
