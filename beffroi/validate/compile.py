@@ -173,6 +173,8 @@ class FieldSql:
     # A date format whose fixed-width cells can be proven valid in bulk, on the Arrow bytes
     # (a cell so proven needs no ``valid``; the others still get it).
     fixed_date: str | None = None
+    # When ``valid`` is "the text is one of these" (booleans): checked on the Arrow arrays.
+    allowed: tuple[str, ...] | None = None
 
 
 def compile_field(item: Field, column: str) -> FieldSql:  # noqa: PLR0911, PLR0912, PLR0915
@@ -237,7 +239,7 @@ def compile_field(item: Field, column: str) -> FieldSql:  # noqa: PLR0911, PLR09
         trues = ", ".join(sql_string(v) for v in item.true_values) or "NULL"
         valid = f"({c} IN ({listed}))" if values else "FALSE"
         fix = fix.format(values=" / ".join(values))
-        return FieldSql(c, valid, f"({c} IN ({trues}))", note, note_en, fix)
+        return FieldSql(c, valid, f"({c} IN ({trues}))", note, note_en, fix, allowed=tuple(values))
     if kind in {"date", "datetime", "time"}:
         return _temporal(item, c, note, note_en, fix)
     if kind == "year":

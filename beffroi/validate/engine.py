@@ -49,6 +49,10 @@ CONSTRAINT_ORDER = (
     "exclusiveMaximum",
 )
 
+BULK_CHECKS = True
+"""Text and boolean columns checked on the Arrow arrays (``False``: all in DuckDB's SQL, as
+a test compares)."""
+
 ReferenceResolver = Callable[[str, Sequence[str]], pa.Table | None]
 """Values of ``fields`` of a foreign key's referenced table (a dataset slug, ``ref:…``)."""
 
@@ -128,6 +132,11 @@ class Validator:
             }
         )
         self._patterns: dict[str, str] = {}
+        # Failing cells computed on the Arrow arrays (NumPy), OR-ed into the row's ``_f``.
+        self.bulk = BULK_CHECKS
+        self._row_checks: list[Callable[[pa.Table], np.ndarray]] = []
+        self._blank_check = False
+        self._missing_checks = [self._missing_in_bulk(column) for column in self.columns]
         if any(check.code in NEEDS_REFERENCE for check, _, _ in self.checks):
             for name, values in reference_tables().items():
                 self.con.register(f"{name}_arrow", pa.table({"code": values}))
@@ -354,6 +363,16 @@ class Validator:
         reading thread is the slower one."""
         for name, (vector, index) in self._vectors.items():
             chunk = chunk.append_column(name, vector(chunk.column(f"c{index}")))
+        if self._row_checks or self._blank_check:
+            failing = np.zeros(chunk.num_rows, dtype=bool)
+            for check in self._row_checks:
+                failing |= check(chunk)
+            if self._blank_check:
+                blank = np.ones(chunk.num_rows, dtype=bool)
+                for column, missing in zip(self.columns, self._missing_checks, strict=True):
+                    blank &= missing(chunk.column(f"c{column.index}"))
+                failing |= blank
+            chunk = chunk.append_column("_f", pa.array(failing))
         return chunk
 
     def _typed_sql(self, source: str = "batch") -> str:
@@ -418,6 +437,87 @@ class Validator:
             return f"({column.missing} OR {' OR '.join(checks)})", uses_value
         return f"(NOT {column.missing} AND ({' OR '.join(checks)}))", uses_value
 
+    def _failing_in_bulk(self, column: _Column) -> bool:  # noqa: PLR0911 - one per reason
+        """Register, when it can be computed exactly on the Arrow arrays, the failing cells of
+        a text column (missing when required, ``pattern`` by a fixed-width vector, ``enum``,
+        ``minLength``/``maxLength``) or of a boolean one (its true and false values): DuckDB
+        then reads neither the column nor the check, only the row's ``_f``. True when so
+        registered (or when the column has nothing to check)."""
+        item = column.field
+        sql = column.sql
+        text = item.type in {"string", "any"} and sql.valid == "TRUE"
+        if column.fabricated or not (text or sql.allowed is not None):
+            return False
+        if any(col is column for _, col, _ in self.checks):
+            return False
+        constraints = item.constraints
+        names = [n for n in CONSTRAINT_ORDER if n != "required" and constraints.get(n) is not None]
+        if any(n not in {"pattern", "enum", "minLength", "maxLength"} for n in names):
+            return False
+        if names and not text:
+            return False  # a boolean's constraints compare typed values: SQL
+        kinds = pa.array(sql.allowed, pa.string()) if sql.allowed is not None else None
+        pattern = self._pattern(item, column) if "pattern" in names else None
+        if pattern is not None and not pattern.startswith("_q"):
+            return False  # a regex: DuckDB's (or Python's) engine
+        enum = constraints.get("enum") if "enum" in names else None
+        allowed = (
+            pa.array([v if isinstance(v, str) else str(v) for v in enum], pa.string())
+            if isinstance(enum, list)
+            else None
+        )
+        if "enum" in names and allowed is None:
+            return False
+        low, high = constraints.get("minLength"), constraints.get("maxLength")
+        low = low if isinstance(low, int) and "minLength" in names else None
+        high = high if isinstance(high, int) and "maxLength" in names else None
+        required = bool(constraints.get("required"))
+        checked = (pattern, allowed, low, high, kinds)
+        if not required and all(check is None for check in checked):
+            return True  # nothing to check
+        missing = self._missing_in_bulk(column)
+        name = f"c{column.index}"
+
+        def failing(chunk: pa.Table) -> np.ndarray:
+            values = chunk.column(name)
+            absent = missing(values)
+            ok = np.ones(len(values), dtype=bool)
+            if kinds is not None:
+                ok &= _bools(pc.is_in(values, value_set=kinds))
+            if pattern is not None:
+                ok &= _bools(chunk.column(pattern))
+            if allowed is not None:
+                ok &= _bools(pc.is_in(values, value_set=allowed))
+            if low is not None or high is not None:
+                lengths = pc.fill_null(pc.utf8_length(values), 0).to_numpy()
+                if low is not None:
+                    ok &= lengths >= low
+                if high is not None:
+                    ok &= lengths <= high
+            return absent | ~ok if required else ~absent & ~ok
+
+        self._row_checks.append(failing)
+        return True
+
+    def _missing_in_bulk(self, column: _Column) -> Callable[[Any], np.ndarray]:
+        """The cells of a column read as missing (null, or one of its missing values), as
+        ``column.missing`` says in SQL, computed on the Arrow array."""
+        values_missing = (
+            ("",) if column.fabricated else self.schema.field_missing_values(column.field)
+        )
+        others = pa.array([v for v in values_missing if v != ""], pa.string())
+        empty = "" in values_missing
+
+        def missing(values: Any) -> np.ndarray:
+            absent = np.array(values.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+            if empty:
+                absent |= pc.fill_null(pc.binary_length(values), 1).to_numpy() == 0
+            if len(others):
+                absent |= _bools(pc.is_in(values, value_set=others))
+            return absent
+
+        return missing
+
     def _filter_sql(self) -> str:
         """The numbers of the rows of a chunk with at least one error: one pass, one lazy
         boolean expression; the errors themselves are described afterwards, from these rows
@@ -426,11 +526,15 @@ class Validator:
         failing: list[str] = []
         below = ["*"]
         for column in self.columns:
+            if self.bulk and self._failing_in_bulk(column):
+                continue
             condition, uses_value = self._failing_sql(column)
             if condition is not None:
                 failing.append(condition)
             if uses_value:
                 below.append(f"{column.sql.value} AS _x{column.index}")
+        if self._row_checks:
+            failing.insert(0, "_f")
         for check, column, _ in self.checks:
             name = self._prepared(check, column, "")
             if check.prepare is not None and not any(b.endswith(f" AS {name}") for b in below):
@@ -439,8 +543,13 @@ class Validator:
         failing.append(f"_n <> {width}")
         if not any(column.field.constraints.get("required") for column in self.columns):
             # A blank row of full width; when a field is required, its test catches it.
-            blank = " AND ".join(column.missing for column in self.columns)
-            failing.append(f"({blank})")
+            if self.bulk:
+                self._blank_check = True
+                if "_f" not in failing:
+                    failing.insert(0, "_f")
+            else:
+                blank = " AND ".join(column.missing for column in self.columns)
+                failing.append(f"({blank})")
         source = f"(SELECT {', '.join(below)} FROM batch)" if len(below) > 1 else "batch"
         # Only the row numbers: DuckDB would otherwise convert every cell of the chunk from
         # Arrow; the few failing rows are then taken from the chunk by Arrow itself.
@@ -881,6 +990,14 @@ class Validator:
         error.note_en = f"is not found in {target} ({', '.join(foreign.reference_fields)})"
         error.reference = target
         return error
+
+
+def _bools(values: Any) -> np.ndarray:
+    """A boolean Arrow array as NumPy booleans, null as false."""
+    return np.asarray(
+        pc.fill_null(values, False).to_numpy(zero_copy_only=False),  # noqa: FBT003 - a value
+        dtype=bool,
+    )
 
 
 DESCRIBE_ROWS = 16_384
