@@ -8,7 +8,10 @@ modules register).
 
 from __future__ import annotations
 
-from beffroi.cli.base import cli
+import os
+import sys
+
+from beffroi.cli.base import Finished, cli
 
 COMMAND_MODULES: dict[str, str] = {
     "agreement": "beffroi.cli.agreement",
@@ -43,7 +46,14 @@ cli.lazy_commands.update(COMMAND_MODULES)
 
 def main() -> None:
     """Entry point of the ``beffroi`` script."""
-    cli(prog_name="beffroi")
+    try:
+        cli(prog_name="beffroi")
+    except SystemExit as done:
+        if Finished.requested and isinstance(done.code, int):
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(done.code)
+        raise
 
 
 __all__ = ["COMMAND_MODULES", "cli", "main"]

@@ -27,6 +27,23 @@ if TYPE_CHECKING:  # imported where used: `beffroi validate` needs neither SQLAl
 EXIT_USER_ERROR = 1
 EXIT_TRANSIENT = 75  # EX_TEMPFAIL: try again later
 
+
+class Finished:
+    """A command that has closed every file it wrote and printed all it had to print can
+    ask the ``beffroi`` script to end the process at once: ``os._exit`` after flushing,
+    without the interpreter's clean-up (40 ms of a 0.9 s validation, freeing what Arrow
+    and DuckDB allocated). Only :func:`beffroi.cli.main` acts on it: in-process runs
+    (click's test runner) end as usual."""
+
+    requested = False
+
+
+def exit_now(code: int) -> None:
+    """End a finished command with ``code`` (see :class:`Finished`)."""
+    Finished.requested = True
+    sys.exit(code)
+
+
 LANGUAGES = ("fr", "en")
 LANG_ENV = "BEFFROI_LANG"
 

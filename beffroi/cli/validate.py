@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from beffroi.cli.base import CliContext, cli, pass_context
+from beffroi.cli.base import CliContext, cli, exit_now, pass_context
 from beffroi.errors import BeffroiError, InvalidInputError
 
 EXIT_VALID = 0
@@ -126,7 +126,7 @@ def validate_command(
         click.echo(json.dumps(report.as_dict(), ensure_ascii=False, indent=2, default=str))
     else:
         click.echo(report.text(), nl=False)
-    sys.exit(EXIT_VALID if report.valid else EXIT_INVALID)
+    exit_now(EXIT_VALID if report.valid else EXIT_INVALID)  # its files are closed
 
 
 @cli.group("conformance")

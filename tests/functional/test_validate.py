@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import time
 from pathlib import Path
@@ -19,6 +20,14 @@ SUBVENTIONS = SHARED_DATA / "schemas" / "scdl-subventions"
 SCHEMA = SUBVENTIONS / "schema.json"
 VALID = SUBVENTIONS / "examples" / "exemple_valide.csv"
 INVALID = SUBVENTIONS / "examples" / "exemple_invalide_erreurs_cellules.csv"
+SMALL_SCHEMA = {
+    "fields": [
+        {"name": "id", "type": "integer"},
+        {"name": "nom", "type": "string"},
+        {"name": "montant", "type": "number"},
+        {"name": "date", "type": "date"},
+    ]
+}
 
 
 @pytest.fixture
@@ -249,15 +258,16 @@ def test_validate_command_imports_only_what_it_uses(tmp_path: Path) -> None:
     import subprocess
     import sys
 
-    code = (
-        "import sys, runpy; sys.argv = ['beffroi', *sys.argv[1:]]\n"
+    code = (  # the script's command group (main() itself ends the process at once)
+        "import sys\n"
+        "from beffroi.cli import cli\n"
         "try:\n"
-        "    runpy.run_module('beffroi', run_name='__main__')\n"
+        "    cli(['validate', *sys.argv[1:]], prog_name='beffroi')\n"
         "except SystemExit as done:\n"
         "    heavy = ('sqlalchemy', 'beffroi.access', 'beffroi.settings', 'fastapi', 'rdflib')\n"
         "    print(done.code, sorted(m for m in heavy if m in sys.modules))\n"
     )
-    args = ["validate", str(INVALID), "--schema", str(SCHEMA), "--format", "json"]
+    args = [str(INVALID), "--schema", str(SCHEMA), "--format", "json"]
     done = subprocess.run(
         [sys.executable, "-c", code, *args],
         capture_output=True,
@@ -266,3 +276,51 @@ def test_validate_command_imports_only_what_it_uses(tmp_path: Path) -> None:
         cwd=tmp_path,
     )
     assert done.stdout.strip().splitlines()[-1] == "1 []"
+
+
+def test_the_script_ends_at_once_with_its_output_and_files_whole(tmp_path: Path) -> None:
+    """The real ``python -m beffroi validate`` ends its process without the interpreter's
+    clean-up, once finished: the exit status, the whole JSON on a pipe (larger than a
+    pipe's buffer) and the invalid-rows CSV are all there."""
+    import subprocess
+    import sys
+
+    bad = tmp_path / "mauvais.csv"
+    rows = ["id,nom,montant,date"] + [f"{i},n{i},abc,2024-13-01" for i in range(3000)]
+    bad.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    schema = tmp_path / "schema.json"
+    schema.write_text(json.dumps(SMALL_SCHEMA), encoding="utf-8")
+    listed = tmp_path / "erreurs.csv"
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "beffroi", "validate", *args],
+            capture_output=True,
+            text=True,
+            check=False,
+            cwd=tmp_path,
+        )
+
+    done = run(
+        str(bad),
+        "--schema",
+        str(schema),
+        "--format",
+        "json",
+        "--max-errors",
+        "10000",
+        "--invalid-rows",
+        str(listed),
+    )
+    assert done.returncode == 1, done.stderr
+    report = json.loads(done.stdout)  # whole: more than 64 KB through the pipe
+    assert len(done.stdout) > 65_536
+    assert report["stats"]["errors"] == 6000
+    with listed.open(encoding="utf-8", newline="") as handle:
+        assert len(list(csv.reader(handle))) == 3001  # header and every failing row
+    good = tmp_path / "bon.csv"
+    good.write_text("id,nom,montant,date\n1,a,1.5,2024-01-31\n", encoding="utf-8")
+    assert run(str(good), "--schema", str(schema)).returncode == 0
+    missing = run(str(good), "--schema", str(tmp_path / "absent.json"))
+    assert missing.returncode == 2
+    assert "Schéma" in missing.stderr or "schéma" in missing.stderr
