@@ -489,7 +489,7 @@ class Validator:
             if allowed is not None:
                 ok &= _bools(pc.is_in(values, value_set=allowed))
             if low is not None or high is not None:
-                lengths = pc.fill_null(pc.utf8_length(values), 0).to_numpy()
+                lengths = _text_lengths(values, low, high)
                 if low is not None:
                     ok &= lengths >= low
                 if high is not None:
@@ -990,6 +990,23 @@ class Validator:
         error.note_en = f"is not found in {target} ({', '.join(foreign.reference_fields)})"
         error.reference = target
         return error
+
+
+def _text_lengths(values: Any, low: int | None, high: int | None) -> np.ndarray:
+    """Lengths in characters, as ``length()`` counts them, exact wherever they decide
+    ``low <= length <= high``: a text of n bytes has between n / 4 and n characters, so
+    only texts longer than ``high`` bytes or shorter than ``4 * low`` are counted."""
+    lengths = pc.fill_null(pc.binary_length(values), 0).to_numpy().astype(np.int64)
+    exact = np.zeros(len(lengths), dtype=bool)
+    if high is not None:
+        exact |= lengths > high
+    if low is not None:
+        exact |= lengths < 4 * low
+    if exact.any():
+        rows = np.flatnonzero(exact)
+        counted = pc.utf8_length(pc.take(values, pa.array(rows)))
+        lengths[rows] = pc.fill_null(counted, 0).to_numpy()
+    return lengths
 
 
 def _bools(values: Any) -> np.ndarray:
