@@ -996,7 +996,8 @@ def _text_lengths(values: Any, low: int | None, high: int | None) -> np.ndarray:
     """Lengths in characters, as ``length()`` counts them, exact wherever they decide
     ``low <= length <= high``: a text of n bytes has between n / 4 and n characters, so
     only texts longer than ``high`` bytes or shorter than ``4 * low`` are counted."""
-    lengths = pc.fill_null(pc.binary_length(values), 0).to_numpy().astype(np.int64)
+    sizes: Any = pc.fill_null(pc.binary_length(values), 0)
+    lengths: np.ndarray = np.asarray(sizes.to_numpy(), dtype=np.int64)
     exact = np.zeros(len(lengths), dtype=bool)
     if high is not None:
         exact |= lengths > high
@@ -1004,8 +1005,9 @@ def _text_lengths(values: Any, low: int | None, high: int | None) -> np.ndarray:
         exact |= lengths < 4 * low
     if exact.any():
         rows = np.flatnonzero(exact)
-        counted = pc.utf8_length(pc.take(values, pa.array(rows)))
-        lengths[rows] = pc.fill_null(counted, 0).to_numpy()
+        taken: Any = values.take(pa.array(rows, pa.int64()))
+        counted: Any = pc.fill_null(pc.utf8_length(taken), 0)
+        lengths[rows] = counted.to_numpy()
     return lengths
 
 
