@@ -77,8 +77,11 @@ def validate_command(
     """
     started = time.perf_counter()
     # NumPy's OpenBLAS starts a thread per core when imported, which spins for a while;
-    # validation never uses BLAS, and the cores are the reading's and DuckDB's.
-    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    # validation never uses BLAS, and the cores are the reading's and DuckDB's. Only in a
+    # process that has not imported NumPy yet (the script), where it has an effect and
+    # nothing else sees the variable.
+    if "numpy" not in sys.modules:
+        os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     from beffroi.ingest.model import ReadOptions  # noqa: PLC0415 - keep --help fast
     from beffroi.validate.schema import load_schema  # noqa: PLC0415
     from beffroi.validate.table import open_raw  # noqa: PLC0415 - Arrow, not yet DuckDB

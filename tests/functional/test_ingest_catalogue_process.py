@@ -218,7 +218,11 @@ def test_no_fork_once_a_thread_runs() -> None:
 )
 def test_fork_only_before_native_threads(imports: str, expected: bool) -> None:
     code = f"{imports}\nimport beffroi.ingest.catalogue as c\nprint(c.can_fork())"
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    # NumPy's default environment: OpenBLAS starts its threads on import.
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_NUM_THREADS")}
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
+    )
     assert done.stdout.strip() == str(expected)
 
 
