@@ -73,6 +73,8 @@ def rows_all(inside: np.ndarray) -> np.ndarray:
     short rows: each row is read as a few overlapping 8-, 4- or 2-byte words, all true when
     every byte of them is 1 (``all(axis=1)`` loops over each row's few columns instead)."""
     count, width = inside.shape
+    if count == 0:
+        return np.ones(0, dtype=bool)  # no buffer to read words from
     if width <= 1:
         return inside[:, 0].copy() if width else np.ones(count, dtype=bool)
     size = 8 if width >= 8 else 4 if width >= 4 else 2

@@ -7,6 +7,7 @@ import random
 from pathlib import Path
 from typing import Any
 
+import pytest
 from stdnum import luhn
 from stdnum.fr import siren, siret
 
@@ -46,6 +47,24 @@ def test_siret_agrees_with_stdnum(tmp_path: Path) -> None:
     assert "35600000049837" not in rejected  # La Poste: digit sum divisible by 5
     assert report.errors[0].code == "french-siret-value"
     assert "SIRET" in report.errors[0].message()
+
+
+@pytest.mark.parametrize("check", ["french-siret-value", "french-siren-value"])
+def test_a_column_with_no_identifier_of_full_length(tmp_path: Path, check: str) -> None:
+    """No cell of exactly 14 (9) digits in a chunk: an empty optional column, or only short
+    or spaced values, is checked like any other."""
+    schema = parse_schema(
+        {
+            "fields": [{"name": "nom"}, {"name": "id"}],
+            "custom_checks": [{"name": check, "params": {"column": "id"}}],
+        }
+    )
+    path = tmp_path / "ids.csv"
+    path.write_text("nom,id\na,\nb,\nc,\n", encoding="utf-8")
+    assert validate(path, schema).valid
+    path.write_text("nom,id\na,\nb,12 34\nc,1234\n", encoding="utf-8")
+    report = validate(path, schema)
+    assert [(e.row, e.cell) for e in report.errors] == [(3, "12 34"), (4, "1234")]
 
 
 def test_siren_agrees_with_stdnum(tmp_path: Path) -> None:

@@ -88,6 +88,7 @@ def test_rows_all_is_numpy_all_along_rows(width: int) -> None:
     inside[3, width - 1 :] = False  # a single false in the last column
     assert np.array_equal(rows_all(inside), inside.all(axis=1))
     assert np.array_equal(rows_all(inside[:, ::-1]), inside.all(axis=1))  # not contiguous
+    assert rows_all(np.zeros((0, width), dtype=bool)).shape == (0,)  # no rows at all
 
 
 def test_long_runs_and_scattered_cells_give_the_same_verdicts() -> None:
