@@ -46,6 +46,7 @@ cli.lazy_commands.update(COMMAND_MODULES)
 
 def main() -> None:
     """Entry point of the ``beffroi`` script."""
+    Finished.requested = False
     try:
         cli(prog_name="beffroi")
     except SystemExit as done:

@@ -92,17 +92,21 @@ def validate_command(
         table = open_raw(file, read)
         # The reading starts now, on other cores, while DuckDB and the checks are imported.
         table.prefetch()
-        from beffroi.validate.engine import Options, validate_table  # noqa: PLC0415
+        try:
+            from beffroi.validate.engine import Options, validate_table  # noqa: PLC0415
 
-        options = Options(
-            max_errors=max_errors,
-            custom_checks=not no_custom_checks,
-            duplicate_rows=duplicate_rows,
-            read=read,
-            invalid_rows=invalid_rows,
-            invalid_rows_bom=bom,
-        )
-        report = validate_table(table, schema, options, started=started)
+            options = Options(
+                max_errors=max_errors,
+                custom_checks=not no_custom_checks,
+                duplicate_rows=duplicate_rows,
+                read=read,
+                invalid_rows=invalid_rows,
+                invalid_rows_bom=bom,
+            )
+        except BaseException:
+            table.close()  # stop the reading (Ctrl-C while DuckDB loads…)
+            raise
+        report = validate_table(table, schema, options, started=started)  # closes it
     except BeffroiError as error:
         if output == "json":
             click.echo(
