@@ -132,9 +132,9 @@ class Validator:
             }
         )
         self._patterns: dict[str, str] = {}
-        # Failing cells computed on the Arrow arrays (NumPy), OR-ed into the row's ``_f``.
-        self.bulk = BULK_CHECKS
-        self._row_checks: list[Callable[[pa.Table], np.ndarray]] = []
+        # Failing cells computed on the Arrow arrays (NumPy), OR-ed into the row's ``_f``;
+        # each gets the chunk and its columns' missing cells (computed once per chunk).
+        self._row_checks: list[Callable[[pa.Table, Callable[[int], np.ndarray]], np.ndarray]] = []
         self._blank_check = False
         self._missing_checks = [self._missing_in_bulk(column) for column in self.columns]
         if any(check.code in NEEDS_REFERENCE for check, _, _ in self.checks):
@@ -364,13 +364,20 @@ class Validator:
         for name, (vector, index) in self._vectors.items():
             chunk = chunk.append_column(name, vector(chunk.column(f"c{index}")))
         if self._row_checks or self._blank_check:
+            absent: dict[int, np.ndarray] = {}
+
+            def missing(index: int) -> np.ndarray:
+                if index not in absent:
+                    absent[index] = self._missing_checks[index](chunk.column(f"c{index}"))
+                return absent[index]
+
             failing = np.zeros(chunk.num_rows, dtype=bool)
             for check in self._row_checks:
-                failing |= check(chunk)
+                failing |= check(chunk, missing)
             if self._blank_check:
                 blank = np.ones(chunk.num_rows, dtype=bool)
-                for column, missing in zip(self.columns, self._missing_checks, strict=True):
-                    blank &= missing(chunk.column(f"c{column.index}"))
+                for column in self.columns:
+                    blank &= missing(column.index)
                 failing |= blank
             chunk = chunk.append_column("_f", pa.array(failing))
         return chunk
@@ -475,12 +482,12 @@ class Validator:
         checked = (pattern, allowed, low, high, kinds)
         if not required and all(check is None for check in checked):
             return True  # nothing to check
-        missing = self._missing_in_bulk(column)
-        name = f"c{column.index}"
+        index = column.index
+        name = f"c{index}"
 
-        def failing(chunk: pa.Table) -> np.ndarray:
+        def failing(chunk: pa.Table, missing: Callable[[int], np.ndarray]) -> np.ndarray:
             values = chunk.column(name)
-            absent = missing(values)
+            absent = missing(index)
             ok = np.ones(len(values), dtype=bool)
             if kinds is not None:
                 ok &= _bools(pc.is_in(values, value_set=kinds))
@@ -526,7 +533,7 @@ class Validator:
         failing: list[str] = []
         below = ["*"]
         for column in self.columns:
-            if self.bulk and self._failing_in_bulk(column):
+            if BULK_CHECKS and self._failing_in_bulk(column):
                 continue
             condition, uses_value = self._failing_sql(column)
             if condition is not None:
@@ -543,7 +550,7 @@ class Validator:
         failing.append(f"_n <> {width}")
         if not any(column.field.constraints.get("required") for column in self.columns):
             # A blank row of full width; when a field is required, its test catches it.
-            if self.bulk:
+            if BULK_CHECKS:
                 self._blank_check = True
                 if "_f" not in failing:
                     failing.insert(0, "_f")

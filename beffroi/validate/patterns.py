@@ -235,8 +235,7 @@ def fixed_pattern(pattern: str) -> Callable[[Any], pa.Array[Any]] | None:
                     found &= _run_test(test, cells)
                 hit |= found
             verdicts[rows] = hit
-        mask = values.is_null().to_numpy(zero_copy_only=False) if values.null_count else None
-        return pa.array(verdicts, mask=mask)
+        return _with_nulls(verdicts, values)
 
     return matches
 
@@ -257,10 +256,16 @@ def fixed_date(date_format: str) -> Callable[[Any], pa.Array[Any]] | None:
         if len(rows):
             bad = date_fields(cells, layout)[0]
             verdicts[rows] = ~bad
-        mask = values.is_null().to_numpy(zero_copy_only=False) if values.null_count else None
-        return pa.array(verdicts, mask=mask)
+        return _with_nulls(verdicts, values)
 
     return proven
+
+
+def _with_nulls(verdicts: np.ndarray, values: Any) -> pa.Array[Any]:
+    """Per-cell verdicts as an Arrow array, ``None`` where the cell is null."""
+    mask = values.is_null().to_numpy(zero_copy_only=False) if values.null_count else None
+    out: pa.Array[Any] = pa.array(verdicts, mask=mask)
+    return out
 
 
 _Test = tuple[int, int, list[tuple[int, int]] | np.ndarray]
